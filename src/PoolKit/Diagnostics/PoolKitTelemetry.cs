@@ -1,0 +1,29 @@
+namespace PoolKit;
+
+/// <summary>Names used by PoolKit's metrics, for subscribing with OpenTelemetry or a <c>MeterListener</c>.</summary>
+/// <remarks>
+/// Instruments follow OpenTelemetry's semantic conventions for database client connection pools:
+/// <list type="table">
+/// <item><term><c>db.client.connection.count</c></term><description>Connections by <c>db.client.connection.state</c> (<c>idle</c>, <c>used</c>). UpDownCounter.</description></item>
+/// <item><term><c>db.client.connection.max</c></term><description>MaxSize. UpDownCounter.</description></item>
+/// <item><term><c>db.client.connection.idle.min</c></term><description>MinSize. UpDownCounter.</description></item>
+/// <item><term><c>db.client.connection.idle.max</c></term><description>The most idle connections allowed (MaxSize). UpDownCounter.</description></item>
+/// <item><term><c>db.client.connection.pending_requests</c></term><description>Acquirers waiting. UpDownCounter.</description></item>
+/// <item><term><c>db.client.connection.timeouts</c></term><description>Acquires that timed out. Counter.</description></item>
+/// <item><term><c>db.client.connection.create_time</c></term><description>Time to create a connection, seconds. Histogram.</description></item>
+/// <item><term><c>db.client.connection.wait_time</c></term><description>Time to obtain a connection, seconds. Histogram.</description></item>
+/// <item><term><c>db.client.connection.use_time</c></term><description>Time between acquire and return, seconds. Histogram.</description></item>
+/// </list>
+/// Every measurement carries <c>db.client.connection.pool.name</c>.
+/// </remarks>
+public static class PoolKitTelemetry
+{
+    /// <summary>The name of the <see cref="System.Diagnostics.Metrics.Meter"/> every pool reports to.</summary>
+    public const string MeterName = "PoolKit";
+
+    /// <summary>The tag that carries the pool's name.</summary>
+    public const string PoolNameTag = "db.client.connection.pool.name";
+
+    /// <summary>The tag that carries a connection's state (<c>idle</c> or <c>used</c>).</summary>
+    public const string StateTag = "db.client.connection.state";
+}

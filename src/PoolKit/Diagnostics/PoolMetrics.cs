@@ -1,0 +1,102 @@
+using System.Diagnostics.Metrics;
+
+namespace PoolKit.Diagnostics;
+
+/// <summary>
+/// The pool's instruments, shaped after OpenTelemetry's database client connection-pool conventions (see
+/// <see cref="PoolKitTelemetry"/>). Gauges are observed from a statistics snapshot when a listener collects
+/// them, so they cost nothing on the rent/return path; histograms record only when a listener is enabled.
+/// </summary>
+internal sealed class PoolMetrics : IDisposable
+{
+    private readonly Meter _meter;
+    private readonly bool _ownsMeter;
+    private readonly TimeProvider _time;
+    private readonly Func<PoolStatistics?> _statistics;
+    private readonly KeyValuePair<string, object?> _poolTag;
+    private readonly Counter<long> _timeouts;
+    private readonly Histogram<double> _createTime;
+    private readonly Histogram<double> _waitTime;
+    private readonly Histogram<double> _useTime;
+
+    /// <param name="poolName">The pool's name, carried by every measurement.</param>
+    /// <param name="meterFactory">Creates the meter when given (dependency injection); otherwise the pool owns a meter of its own.</param>
+    /// <param name="time">The pool's clock.</param>
+    /// <param name="statistics">Returns the pool's snapshot, or <see langword="null"/> once the pool is disposed.</param>
+    public PoolMetrics(string poolName, IMeterFactory? meterFactory, TimeProvider time, Func<PoolStatistics?> statistics)
+    {
+        _time = time;
+        _statistics = statistics;
+        _poolTag = new KeyValuePair<string, object?>(PoolKitTelemetry.PoolNameTag, poolName);
+        if (meterFactory is not null)
+        {
+            _meter = meterFactory.Create(new MeterOptions(PoolKitTelemetry.MeterName));
+        }
+        else
+        {
+            _meter = new Meter(PoolKitTelemetry.MeterName);
+            _ownsMeter = true;
+        }
+
+        _meter.CreateObservableUpDownCounter("db.client.connection.count", ObserveCounts, "{connection}", "The number of connections that are currently in the state described by the state attribute.");
+        _meter.CreateObservableUpDownCounter("db.client.connection.max", () => Observe(static s => s.MaxSize), "{connection}", "The maximum number of open connections allowed.");
+        _meter.CreateObservableUpDownCounter("db.client.connection.idle.min", () => Observe(static s => s.MinSize), "{connection}", "The minimum number of idle open connections allowed.");
+        _meter.CreateObservableUpDownCounter("db.client.connection.idle.max", () => Observe(static s => s.MaxSize), "{connection}", "The maximum number of idle open connections allowed.");
+        _meter.CreateObservableUpDownCounter("db.client.connection.pending_requests", () => Observe(static s => s.Waiting), "{request}", "The number of current pending requests for an open connection.");
+        _timeouts = _meter.CreateCounter<long>("db.client.connection.timeouts", "{timeout}", "The number of connection timeouts that have occurred trying to obtain a connection from the pool.");
+        _createTime = _meter.CreateHistogram<double>("db.client.connection.create_time", "s", "The time it took to create a new connection.");
+        _waitTime = _meter.CreateHistogram<double>("db.client.connection.wait_time", "s", "The time it took to obtain an open connection from the pool.");
+        _useTime = _meter.CreateHistogram<double>("db.client.connection.use_time", "s", "The time between borrowing a connection and returning it to the pool.");
+    }
+
+    public void RecordTimeout() => _timeouts.Add(1, _poolTag);
+
+    public void RecordCreateTime(long start, long end)
+    {
+        if (_createTime.Enabled)
+        {
+            _createTime.Record(_time.GetElapsedTime(start, end).TotalSeconds, _poolTag);
+        }
+    }
+
+    public void RecordWaitTime(long start, long end)
+    {
+        if (_waitTime.Enabled)
+        {
+            _waitTime.Record(_time.GetElapsedTime(start, end).TotalSeconds, _poolTag);
+        }
+    }
+
+    public void RecordUseTime(long start, long end)
+    {
+        if (_useTime.Enabled)
+        {
+            _useTime.Record(_time.GetElapsedTime(start, end).TotalSeconds, _poolTag);
+        }
+    }
+
+    public void Dispose()
+    {
+        if (_ownsMeter)
+        {
+            _meter.Dispose();
+        }
+    }
+
+    private IEnumerable<Measurement<long>> ObserveCounts()
+    {
+        if (_statistics() is not { } s)
+        {
+            return [];
+        }
+
+        return
+        [
+            new Measurement<long>(s.Idle, _poolTag, new KeyValuePair<string, object?>(PoolKitTelemetry.StateTag, "idle")),
+            new Measurement<long>(s.Live - s.Idle, _poolTag, new KeyValuePair<string, object?>(PoolKitTelemetry.StateTag, "used")),
+        ];
+    }
+
+    private IEnumerable<Measurement<long>> Observe(Func<PoolStatistics, long> select) =>
+        _statistics() is { } s ? [new Measurement<long>(select(s), _poolTag)] : [];
+}

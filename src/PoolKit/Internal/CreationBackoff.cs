@@ -1,0 +1,82 @@
+namespace PoolKit.Internal;
+
+/// <summary>
+/// Spaces out creation attempts while creations keep failing (a database that is down or refusing
+/// connections), with exponential growth and jitter, and remembers the last error for diagnostics.
+/// </summary>
+/// <remarks>
+/// <b>Concurrency.</b> Failures and successes are rare and update the state under <see cref="_lock"/>.
+/// <see cref="_blockedUntil"/> is also read without the lock on the creation path (a racy read is harmless:
+/// at worst one extra attempt, or one wait slightly too long). Delay after the n-th consecutive failure:
+/// <c>min(max, initial * 2^(n-1))</c>, scaled by a random factor in [0.5, 1).
+/// </remarks>
+internal sealed class CreationBackoff
+{
+    private readonly object _lock = new();
+    private readonly TimeProvider _time;
+    private readonly TimeSpan _initial;
+    private readonly TimeSpan _max;
+    private int _consecutiveFailures;
+    private long _blockedUntil;
+    private Exception? _lastError;
+    private long _lastErrorAt;
+
+    public CreationBackoff(TimeProvider time, TimeSpan initial, TimeSpan max)
+    {
+        _time = time;
+        _initial = initial;
+        _max = max;
+    }
+
+    /// <summary>Gets the timestamp before which no creation should start (0 when creations are not backed off).</summary>
+    public long BlockedUntil => Volatile.Read(ref _blockedUntil);
+
+    /// <summary>Gets the number of creation failures since the last success.</summary>
+    public int ConsecutiveFailures => Volatile.Read(ref _consecutiveFailures);
+
+    /// <summary>Gets the last creation error since the last success, or <see langword="null"/>.</summary>
+    public Exception? LastError => Volatile.Read(ref _lastError);
+
+    /// <summary>Gets when the last creation error happened (timestamp).</summary>
+    public long LastErrorAt => Volatile.Read(ref _lastErrorAt);
+
+    /// <summary>Tells whether a creation may start at <paramref name="now"/>.</summary>
+    public bool IsBlocked(long now) => now < Volatile.Read(ref _blockedUntil);
+
+    /// <summary>Records a failed creation and pushes the next allowed attempt out.</summary>
+    /// <returns>The delay chosen before the next attempt.</returns>
+    public TimeSpan RecordFailure(Exception error, long now)
+    {
+        lock (_lock)
+        {
+            int failures = ++_consecutiveFailures;
+            double factor = Math.Pow(2, Math.Min(failures - 1, 30));
+            double delayTicks = Math.Min(_max.Ticks, _initial.Ticks * factor);
+#pragma warning disable CA5394 // Jitter needs no cryptographic randomness.
+            delayTicks *= 0.5 + (Random.Shared.NextDouble() * 0.5);
+#pragma warning restore CA5394
+            var delay = TimeSpan.FromTicks((long)delayTicks);
+            long until = now + (long)(delay.Ticks * (_time.TimestampFrequency / (double)TimeSpan.TicksPerSecond));
+            Volatile.Write(ref _blockedUntil, until);
+            Volatile.Write(ref _lastError, error);
+            Volatile.Write(ref _lastErrorAt, now);
+            return delay;
+        }
+    }
+
+    /// <summary>Records a successful creation: the back-off and the last error are forgotten.</summary>
+    public void RecordSuccess()
+    {
+        if (Volatile.Read(ref _consecutiveFailures) == 0 && Volatile.Read(ref _lastError) is null)
+        {
+            return;
+        }
+
+        lock (_lock)
+        {
+            _consecutiveFailures = 0;
+            Volatile.Write(ref _blockedUntil, 0);
+            Volatile.Write(ref _lastError, null);
+        }
+    }
+}

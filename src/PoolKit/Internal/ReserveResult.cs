@@ -1,0 +1,17 @@
+namespace PoolKit.Internal;
+
+/// <summary>The result of trying to reserve a slot for a creation.</summary>
+internal enum ReserveResult
+{
+    /// <summary>A slot is reserved (state Creating) and counted; the caller must create into it or abandon it.</summary>
+    Reserved,
+
+    /// <summary>Every slot is in use.</summary>
+    Full,
+
+    /// <summary>MaxConcurrentCreations creations are already in flight.</summary>
+    CreationLimit,
+
+    /// <summary>Recent creations failed and the back-off has not ended.</summary>
+    BackedOff,
+}

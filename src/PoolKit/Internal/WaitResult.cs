@@ -1,0 +1,6 @@
+namespace PoolKit.Internal;
+
+/// <summary>The result of a wait: an outcome and, for the outcomes that carry one, the slot the waiter now owns.</summary>
+/// <typeparam name="T">The pooled resource type.</typeparam>
+internal readonly record struct WaitResult<T>(Slot<T>? Slot, WaitOutcome Outcome)
+    where T : class;

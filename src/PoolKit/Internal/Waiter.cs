@@ -1,0 +1,94 @@
+using System.Threading.Tasks.Sources;
+
+namespace PoolKit.Internal;
+
+/// <summary>
+/// One acquirer waiting in the <see cref="WaiterQueue{T}"/>: a reusable, allocation-free awaitable that is
+/// completed exactly once per wait.
+/// </summary>
+/// <remarks>
+/// <para><b>Concurrency.</b> Several parties may race to complete a waiter: a returner handing off a slot, the
+/// timeout sweep, the cancellation callback, the pool's disposal, and the waiter itself after its post-enqueue
+/// re-check. <see cref="_state"/> arbitrates: it holds the wait's epoch shifted left by one, plus a "completed"
+/// bit, and only the CAS that sets the bit may complete the waiter. A party that found the waiter in the
+/// queue captures the epoch under the queue's lock and completes with it, so a waiter that was meanwhile
+/// completed by someone else, consumed and reused for a new wait (new epoch) cannot be completed by mistake.</para>
+/// <para>The prev/next links and <see cref="Queued"/> belong to the queue and are read and written only under
+/// its lock. <see cref="Deadline"/> and <see cref="Registration"/> are written by the waiting acquirer before
+/// enqueueing and after the wait, respectively.</para>
+/// <para>Continuations run asynchronously, so completing a waiter never runs the acquirer's code on the
+/// completer's stack.</para>
+/// </remarks>
+/// <typeparam name="T">The pooled resource type.</typeparam>
+internal sealed class Waiter<T> : IValueTaskSource<WaitResult<T>>
+    where T : class
+{
+    private ManualResetValueTaskSourceCore<WaitResult<T>> _core;
+
+    /// <summary>(epoch &lt;&lt; 1) | completedBit; see the type remarks.</summary>
+    private int _state;
+
+    public Waiter(WaiterQueue<T> queue)
+    {
+        Queue = queue;
+        _core.RunContinuationsAsynchronously = true;
+    }
+
+    /// <summary>The queue this waiter belongs to (for the cancellation callback).</summary>
+    public WaiterQueue<T> Queue { get; }
+
+    /// <summary>Timestamp after which the wait times out; <see cref="long.MaxValue"/> for never.</summary>
+    public long Deadline;
+
+    /// <summary>The registration on the acquirer's token, disposed before the waiter is reused.</summary>
+    public CancellationTokenRegistration Registration;
+
+    // Queue links, guarded by the queue's lock.
+    public Waiter<T>? Previous;
+    public Waiter<T>? Next;
+    public bool Queued;
+
+    /// <summary>Gets the current wait's epoch.</summary>
+    public int Epoch => Volatile.Read(ref _state) >> 1;
+
+    /// <summary>Gets the awaitable for the current wait.</summary>
+    public ValueTask<WaitResult<T>> AsValueTask() => new(this, _core.Version);
+
+    /// <summary>Completes the wait of the given epoch, if nobody completed it yet.</summary>
+    /// <returns><see langword="true"/> if this call completed the waiter.</returns>
+    public bool TryComplete(int epoch, WaitResult<T> result)
+    {
+        int pending = epoch << 1;
+        if (Interlocked.CompareExchange(ref _state, pending | 1, pending) != pending)
+        {
+            return false;
+        }
+
+        _core.SetResult(result);
+        return true;
+    }
+
+    /// <summary>Completes the current wait if nobody completed it yet (used by the waiter itself and its cancellation callback).</summary>
+    /// <returns><see langword="true"/> if this call completed the waiter.</returns>
+    public bool TryCompleteCurrent(WaitResult<T> result)
+    {
+        int state = Volatile.Read(ref _state);
+        return (state & 1) == 0 && TryComplete(state >> 1, result);
+    }
+
+    /// <summary>Prepares the waiter for another wait. Only its owner calls this, after consuming the result and disposing the registration.</summary>
+    public void Reset()
+    {
+        _core.Reset();
+        Deadline = 0;
+        Registration = default;
+        Volatile.Write(ref _state, ((_state >> 1) + 1) << 1);
+    }
+
+    WaitResult<T> IValueTaskSource<WaitResult<T>>.GetResult(short token) => _core.GetResult(token);
+
+    ValueTaskSourceStatus IValueTaskSource<WaitResult<T>>.GetStatus(short token) => _core.GetStatus(token);
+
+    void IValueTaskSource<WaitResult<T>>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _core.OnCompleted(continuation, state, token, flags);
+}

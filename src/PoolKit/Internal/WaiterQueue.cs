@@ -1,0 +1,305 @@
+namespace PoolKit.Internal;
+
+/// <summary>
+/// The FIFO queue of acquirers waiting for a resource, with one shared timer that expires them and wakes the
+/// head when the creation back-off ends.
+/// </summary>
+/// <remarks>
+/// <para><b>Concurrency.</b> The queue is the pool's slow path and is guarded by one lock (<see cref="_lock"/>):
+/// the intrusive list (<see cref="_head"/>, <see cref="_tail"/>, each waiter's links), <see cref="_count"/>,
+/// the free list, <see cref="_armedAt"/>, <see cref="_wakeAt"/> and <see cref="_closed"/> are only written
+/// under it. <see cref="Count"/> is read without the lock by the rent/return fast path, which only needs to
+/// know whether anybody waits; the lost-wake-up protocol in the pool makes that racy read safe.</para>
+/// <para>Waiters are completed outside the lock. A waiter leaves the list under the lock before anybody
+/// tries to complete it; the completion itself is arbitrated by the waiter (see <see cref="Waiter{T}"/>).</para>
+/// <para>Invariant: <c>_count</c> equals the number of waiters linked from <c>_head</c>, and every linked
+/// waiter has <c>Queued == true</c>.</para>
+/// </remarks>
+/// <typeparam name="T">The pooled resource type.</typeparam>
+internal sealed class WaiterQueue<T> : IDisposable
+    where T : class
+{
+    private const int MaxFreeWaiters = 64;
+
+    private readonly object _lock = new();
+    private readonly TimeProvider _time;
+    private readonly ITimer _timer;
+    private Waiter<T>? _head;
+    private Waiter<T>? _tail;
+    private int _count;
+    private Waiter<T>? _free;
+    private int _freeCount;
+
+    /// <summary>When the timer is due (timestamp), or <see cref="long.MaxValue"/> if it is not armed.</summary>
+    private long _armedAt = long.MaxValue;
+
+    /// <summary>When the head should be woken to re-check (the end of a creation back-off), or <see cref="long.MaxValue"/>.</summary>
+    private long _wakeAt = long.MaxValue;
+
+    private bool _closed;
+
+    public WaiterQueue(TimeProvider time)
+    {
+        _time = time;
+        using (ExecutionContext.SuppressFlow())
+        {
+            _timer = time.CreateTimer(static s => ((WaiterQueue<T>)s!).OnTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    /// <summary>Gets how many acquirers wait (a racy read, see the remarks).</summary>
+    public int Count => Volatile.Read(ref _count);
+
+    /// <summary>Takes a waiter from the free list, or makes one.</summary>
+    public Waiter<T> Rent()
+    {
+        lock (_lock)
+        {
+            Waiter<T>? w = _free;
+            if (w is not null)
+            {
+                _free = w.Next;
+                w.Next = null;
+                _freeCount--;
+                return w;
+            }
+        }
+
+        return new Waiter<T>(this);
+    }
+
+    /// <summary>Puts a consumed, reset waiter back on the free list.</summary>
+    public void ReturnToFreeList(Waiter<T> waiter)
+    {
+        lock (_lock)
+        {
+            if (_freeCount < MaxFreeWaiters && !waiter.Queued)
+            {
+                waiter.Next = _free;
+                _free = waiter;
+                _freeCount++;
+            }
+        }
+    }
+
+    /// <summary>Links a waiter at the tail (a new acquirer) or at the head (a woken waiter that found nothing and keeps its turn).</summary>
+    public EnqueueResult Enqueue(Waiter<T> waiter, bool atHead, int? maxWaiters)
+    {
+        lock (_lock)
+        {
+            if (_closed)
+            {
+                return EnqueueResult.Closed;
+            }
+
+            if (!atHead && maxWaiters is { } max && _count >= max)
+            {
+                return EnqueueResult.Full;
+            }
+
+            if (atHead)
+            {
+                waiter.Next = _head;
+                if (_head is not null)
+                {
+                    _head.Previous = waiter;
+                }
+                else
+                {
+                    _tail = waiter;
+                }
+
+                _head = waiter;
+            }
+            else
+            {
+                waiter.Previous = _tail;
+                if (_tail is not null)
+                {
+                    _tail.Next = waiter;
+                }
+                else
+                {
+                    _head = waiter;
+                }
+
+                _tail = waiter;
+            }
+
+            waiter.Queued = true;
+            Volatile.Write(ref _count, _count + 1);
+            ArmLocked(waiter.Deadline);
+            return EnqueueResult.Enqueued;
+        }
+    }
+
+    /// <summary>Unlinks the longest waiter and captures the epoch it must be completed with.</summary>
+    public bool TryDequeue(out Waiter<T>? waiter, out int epoch)
+    {
+        lock (_lock)
+        {
+            waiter = _head;
+            if (waiter is null)
+            {
+                epoch = 0;
+                return false;
+            }
+
+            epoch = waiter.Epoch;
+            UnlinkLocked(waiter);
+            return true;
+        }
+    }
+
+    /// <summary>Unlinks a waiter if it is still queued.</summary>
+    public void Remove(Waiter<T> waiter)
+    {
+        lock (_lock)
+        {
+            if (waiter.Queued)
+            {
+                UnlinkLocked(waiter);
+            }
+        }
+    }
+
+    /// <summary>Asks for the head to be woken (to re-check) at the given timestamp, if anybody still waits then.</summary>
+    public void WakeHeadAt(long timestamp)
+    {
+        lock (_lock)
+        {
+            if (_closed || timestamp >= _wakeAt)
+            {
+                return;
+            }
+
+            _wakeAt = timestamp;
+            ArmLocked(timestamp);
+        }
+    }
+
+    /// <summary>Closes the queue: later enqueues fail, and every queued waiter is completed with <see cref="WaitOutcome.Disposed"/>.</summary>
+    public void Dispose()
+    {
+        List<(Waiter<T> Waiter, int Epoch)> drained = [];
+        lock (_lock)
+        {
+            if (_closed)
+            {
+                return;
+            }
+
+            _closed = true;
+            while (_head is { } w)
+            {
+                drained.Add((w, w.Epoch));
+                UnlinkLocked(w);
+            }
+        }
+
+        _timer.Dispose();
+        foreach ((Waiter<T> w, int epoch) in drained)
+        {
+            w.TryComplete(epoch, new WaitResult<T>(null, WaitOutcome.Disposed));
+        }
+    }
+
+    private void OnTimer()
+    {
+        List<(Waiter<T> Waiter, int Epoch, WaitOutcome Outcome)>? due = null;
+        lock (_lock)
+        {
+            long now = _time.GetTimestamp();
+            _armedAt = long.MaxValue;
+            long next = long.MaxValue;
+            for (Waiter<T>? w = _head; w is not null;)
+            {
+                Waiter<T>? following = w.Next;
+                if (w.Deadline <= now)
+                {
+                    (due ??= []).Add((w, w.Epoch, WaitOutcome.TimedOut));
+                    UnlinkLocked(w);
+                }
+                else if (w.Deadline < next)
+                {
+                    next = w.Deadline;
+                }
+
+                w = following;
+            }
+
+            if (_wakeAt <= now)
+            {
+                _wakeAt = long.MaxValue;
+                if (_head is { } head)
+                {
+                    (due ??= []).Add((head, head.Epoch, WaitOutcome.Recheck));
+                    UnlinkLocked(head);
+                }
+            }
+            else if (_wakeAt < next)
+            {
+                next = _wakeAt;
+            }
+
+            if (!_closed)
+            {
+                ArmLocked(next);
+            }
+        }
+
+        if (due is not null)
+        {
+            foreach ((Waiter<T> w, int epoch, WaitOutcome outcome) in due)
+            {
+                w.TryComplete(epoch, new WaitResult<T>(null, outcome));
+            }
+        }
+    }
+
+    private void ArmLocked(long timestamp)
+    {
+        if (timestamp == long.MaxValue || timestamp >= _armedAt || _closed)
+        {
+            return;
+        }
+
+        _armedAt = timestamp;
+        long now = _time.GetTimestamp();
+
+        // At least one tick, so a fake clock never fires the timer synchronously inside Change (under our lock).
+        TimeSpan due = timestamp > now ? _time.GetElapsedTime(now, timestamp) : TimeSpan.Zero;
+        if (due < TimeSpan.FromTicks(1))
+        {
+            due = TimeSpan.FromTicks(1);
+        }
+
+        _timer.Change(due, Timeout.InfiniteTimeSpan);
+    }
+
+    private void UnlinkLocked(Waiter<T> waiter)
+    {
+        if (waiter.Previous is not null)
+        {
+            waiter.Previous.Next = waiter.Next;
+        }
+        else
+        {
+            _head = waiter.Next;
+        }
+
+        if (waiter.Next is not null)
+        {
+            waiter.Next.Previous = waiter.Previous;
+        }
+        else
+        {
+            _tail = waiter.Previous;
+        }
+
+        waiter.Previous = null;
+        waiter.Next = null;
+        waiter.Queued = false;
+        Volatile.Write(ref _count, _count - 1);
+    }
+}

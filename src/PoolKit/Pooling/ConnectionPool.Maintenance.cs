@@ -1,0 +1,202 @@
+using PoolKit.Diagnostics;
+using PoolKit.Internal;
+
+namespace PoolKit;
+
+/// <content>Maintenance: idle and lifetime pruning, warm-up to the minimum, leak reports and clearing.</content>
+public sealed partial class ConnectionPool<T>
+{
+    /// <inheritdoc />
+    public async ValueTask ClearAsync(CancellationToken cancellationToken = default)
+    {
+        if (IsDisposed)
+        {
+            ThrowHelper.ThrowDisposed(Name);
+        }
+
+        // Every resource of an older generation is destroyed on sight from now on: idle ones here, leased
+        // ones when returned, creations in flight when they come back.
+        int generation = Interlocked.Increment(ref _generation);
+        var destructions = new List<Task>();
+        Slot<T>?[] slots = _slots;
+        int allocated = Math.Min(Volatile.Read(ref _allocated), slots.Length);
+        for (int i = 0; i < allocated; i++)
+        {
+            if (Volatile.Read(ref slots[i]) is { } slot
+                && slot.State == (int)SlotState.Idle
+                && slot.Generation != generation
+                && slot.TryTransition(SlotState.Idle, SlotState.Leased))
+            {
+                destructions.Add(DestroyOwned(slot, DestroyReason.Cleared));
+            }
+        }
+
+        _logger.PoolCleared(Name, destructions.Count);
+        await Task.WhenAll(destructions).WaitAsync(cancellationToken).ConfigureAwait(false);
+        KickMaintenance();
+    }
+
+    /// <summary>Asks the maintenance loop to run soon (through the timer, so a fake clock keeps tests deterministic).</summary>
+    private void KickMaintenance()
+    {
+        if (IsDisposed)
+        {
+            return;
+        }
+
+        try
+        {
+            _maintenanceTimer?.Change(TimeSpan.Zero, _options.MaintenanceInterval);
+        }
+        catch (ObjectDisposedException)
+        {
+            // Disposed concurrently: nothing to maintain.
+        }
+    }
+
+    /// <summary>The timer callback: runs one maintenance pass unless one is running, in which case that one runs again.</summary>
+    private void RequestMaintenance()
+    {
+        if (IsDisposed)
+        {
+            return;
+        }
+
+        Volatile.Write(ref _maintenanceRequested, 1);
+        if (Interlocked.CompareExchange(ref _maintenanceRunning, 1, 0) == 0)
+        {
+            _ = RunMaintenanceAsync();
+        }
+    }
+
+    /// <summary>Runs maintenance passes until no further pass was requested. Exposed to tests to run a pass and wait for it.</summary>
+    internal async Task RunMaintenanceAsync()
+    {
+        try
+        {
+            while (Interlocked.Exchange(ref _maintenanceRequested, 0) == 1 && !IsDisposed)
+            {
+                long now = _time.GetTimestamp();
+                PruneIdle(now);
+                ReportLeaks(now);
+                await TopUpAsync().ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex)
+        {
+            _logger.MaintenanceFailed(Name, ex);
+        }
+        finally
+        {
+            Volatile.Write(ref _maintenanceRunning, 0);
+        }
+
+        // A request that arrived between our last check and the flag reset would otherwise be lost.
+        if (Volatile.Read(ref _maintenanceRequested) == 1 && !IsDisposed)
+        {
+            RequestMaintenance();
+        }
+    }
+
+    /// <summary>Destroys idle resources that are cleared, expired, or idle too long while above MinSize; coldest slots first.</summary>
+    private void PruneIdle(long now)
+    {
+        int live = Volatile.Read(ref _live);
+        int generation = Volatile.Read(ref _generation);
+        Slot<T>?[] slots = _slots;
+        for (int i = Math.Min(Volatile.Read(ref _allocated), slots.Length) - 1; i >= 0; i--)
+        {
+            Slot<T>? slot = Volatile.Read(ref slots[i]);
+            if (slot is null || slot.State != (int)SlotState.Idle)
+            {
+                continue;
+            }
+
+            DestroyReason? reason = null;
+            if (slot.Generation != generation)
+            {
+                reason = DestroyReason.Cleared;
+            }
+            else if (now >= slot.ExpiresAt)
+            {
+                reason = DestroyReason.Expired;
+            }
+            else if (live > _options.MinSize && _idleTimeoutTicks != long.MaxValue && now - slot.IdleSince >= _idleTimeoutTicks)
+            {
+                reason = DestroyReason.IdleTimeout;
+            }
+
+            if (reason is { } r && slot.TryTransition(SlotState.Idle, SlotState.Leased))
+            {
+                // Owned now: re-check the idle time, the slot may have been used and returned since we looked.
+                if (r == DestroyReason.IdleTimeout && now - slot.IdleSince < _idleTimeoutTicks)
+                {
+                    PublishIdle(slot, WaitOutcome.HandedOff);
+                    continue;
+                }
+
+                live--;
+                _ = DestroyOwned(slot, r);
+            }
+        }
+    }
+
+    /// <summary>Creates resources, one at a time, until the pool holds MinSize, the back-off starts or the pool is full.</summary>
+    private async Task TopUpAsync()
+    {
+        while (!IsDisposed && Volatile.Read(ref _live) < _options.MinSize)
+        {
+            long now = _time.GetTimestamp();
+            if (TryReserve(now, out Slot<T>? slot) != ReserveResult.Reserved)
+            {
+                return;
+            }
+
+            long deadline = _acquireTimeoutTicks == long.MaxValue ? long.MaxValue : now + _acquireTimeoutTicks;
+            try
+            {
+                await CreateIntoSlotAsync(slot!, deadline, CancellationToken.None).ConfigureAwait(false);
+            }
+#pragma warning disable CA1031 // The failure is recorded (back-off, log, last error); the next pass tries again.
+            catch (Exception)
+#pragma warning restore CA1031
+            {
+                return;
+            }
+
+            if (IsDisposed)
+            {
+                _ = DestroyOwned(slot!, DestroyReason.PoolDisposed);
+                return;
+            }
+
+            Release(slot!, _time.GetTimestamp());
+        }
+    }
+
+    private void ReportLeaks(long now)
+    {
+        if (_leakTicks == long.MaxValue)
+        {
+            return;
+        }
+
+        Slot<T>?[] slots = _slots;
+        int allocated = Math.Min(Volatile.Read(ref _allocated), slots.Length);
+        for (int i = 0; i < allocated; i++)
+        {
+            if (Volatile.Read(ref slots[i]) is { } slot
+                && slot.CurrentState == SlotState.Leased
+                && slot.Resource is not null
+                && now - slot.LeasedAt >= _leakTicks)
+            {
+                int version = Volatile.Read(ref slot.LeaseVersion);
+                if (slot.LeakReportedVersion != version)
+                {
+                    slot.LeakReportedVersion = version;
+                    _logger.LeakSuspected(Name, slot.Index, Elapsed(slot.LeasedAt, now).TotalMilliseconds, _options.LeakDetectionThreshold!.Value.TotalMilliseconds, slot.AcquiredAt);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,281 @@
+using PoolKit.Diagnostics;
+using PoolKit.Internal;
+
+namespace PoolKit;
+
+/// <content>Returning: reset, hand-off to the longest waiter or back to idle, and destruction.</content>
+public sealed partial class ConnectionPool<T>
+{
+    /// <inheritdoc />
+    public ValueTask ReturnAsync(PoolLease<T> lease, CancellationToken cancellationToken = default)
+    {
+        if (!ReferenceEquals(lease.Pool, this) || lease.Slot is null)
+        {
+            throw new ForeignLeaseException(Name, lease.Pool?.Name);
+        }
+
+        return Return(lease.Slot, lease.Version, strict: true, cancellationToken);
+    }
+
+    /// <summary>
+    /// Ends the lease <paramref name="version"/> of <paramref name="slot"/>: the CAS on the lease version makes
+    /// sure that only the first return of a lease does anything.
+    /// </summary>
+    /// <returns>A task that completes when the resource is idle again, handed off or destroyed.</returns>
+    internal ValueTask Return(Slot<T> slot, int version, bool strict, CancellationToken cancellationToken)
+    {
+        if (Interlocked.CompareExchange(ref slot.LeaseVersion, unchecked(version + 1), version) != version)
+        {
+            if (strict)
+            {
+                ThrowHelper.ThrowAlreadyReturned(Name);
+            }
+
+            return default;
+        }
+
+        // From here on this call owns the slot (still Leased) and the lease is dead.
+        long now = _time.GetTimestamp();
+        _metrics.RecordUseTime(slot.LeasedAt, now);
+        if (CheckOnReturn(slot, now) is { } reason)
+        {
+            _ = DestroyOwned(slot, reason);
+            return default;
+        }
+
+        ValueTask<bool> reset;
+        try
+        {
+            reset = _policy.ResetAsync(slot.Resource!, cancellationToken);
+        }
+        catch (Exception ex)
+        {
+            _logger.ResetFailed(Name, slot.Index, ex);
+            _ = DestroyOwned(slot, DestroyReason.ResetFailed);
+            return default;
+        }
+
+        if (reset.IsCompletedSuccessfully)
+        {
+            if (reset.Result)
+            {
+                Release(slot, now);
+            }
+            else
+            {
+                _logger.ResetFailed(Name, slot.Index, null);
+                _ = DestroyOwned(slot, DestroyReason.ResetFailed);
+            }
+
+            return default;
+        }
+
+        return new ValueTask(FinishResetAsync(slot, reset));
+    }
+
+    private async Task FinishResetAsync(Slot<T> slot, ValueTask<bool> reset)
+    {
+        bool ok;
+        Exception? error = null;
+        try
+        {
+            ok = await reset.ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            ok = false;
+            error = ex;
+        }
+
+        if (ok)
+        {
+            Release(slot, _time.GetTimestamp());
+        }
+        else
+        {
+            _logger.ResetFailed(Name, slot.Index, error);
+            _ = DestroyOwned(slot, DestroyReason.ResetFailed);
+        }
+    }
+
+    private DestroyReason? CheckOnReturn(Slot<T> slot, long now)
+    {
+        if (slot.Broken)
+        {
+            return DestroyReason.Broken;
+        }
+
+        if (IsDisposed)
+        {
+            return DestroyReason.PoolDisposed;
+        }
+
+        return CheckOnHandOut(slot, now);
+    }
+
+    /// <summary>Makes an owned, freshly used slot available: to the longest waiter if any, else idle.</summary>
+    private void Release(Slot<T> slot, long now)
+    {
+        slot.IdleSince = now;
+        ReleaseIdle(slot);
+    }
+
+    /// <summary>Makes an owned slot available without touching its idle timestamp.</summary>
+    /// <param name="slot">The owned slot.</param>
+    /// <param name="handOffAs"><see cref="WaitOutcome.FoundStale"/> when a waiter receiving it must validate it first.</param>
+    private void ReleaseIdle(Slot<T> slot, WaitOutcome handOffAs = WaitOutcome.HandedOff)
+    {
+        if (_waiters.Count > 0 && TryHandOff(slot, handOffAs))
+        {
+            return;
+        }
+
+        PublishIdle(slot, handOffAs);
+    }
+
+    /// <summary>Publishes an owned slot as idle, then closes the races with waiters and with disposal.</summary>
+    private void PublishIdle(Slot<T> slot, WaitOutcome handOffAs)
+    {
+        // Interlocked: a full fence, so the reads below cannot move before the publication (see the type remarks).
+        slot.Transition(SlotState.Leased, SlotState.Idle);
+
+        // A waiter that enqueued after our first look rescans after enqueueing; hand the slot over ourselves
+        // if it missed it, so that FIFO order holds. Each round either hands off or sees the queue empty.
+        while (_waiters.Count > 0 && slot.TryTransition(SlotState.Idle, SlotState.Leased))
+        {
+            if (TryHandOff(slot, handOffAs))
+            {
+                return;
+            }
+
+            slot.Transition(SlotState.Leased, SlotState.Idle);
+        }
+
+        // Disposal sets the flag and then destroys idle slots; whichever of us looks second sees the other.
+        if (IsDisposed && slot.TryTransition(SlotState.Idle, SlotState.Leased))
+        {
+            _ = DestroyOwned(slot, DestroyReason.PoolDisposed);
+        }
+    }
+
+    /// <summary>Gives an owned slot, still leased, to the longest waiter.</summary>
+    /// <returns><see langword="false"/> if nobody (still) waits.</returns>
+    private bool TryHandOff(Slot<T> slot, WaitOutcome handOffAs)
+    {
+        while (_waiters.TryDequeue(out Waiter<T>? waiter, out int epoch))
+        {
+            if (waiter!.TryComplete(epoch, new WaitResult<T>(slot, handOffAs)))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>Wakes the longest waiter to look again, because capacity may have freed up.</summary>
+    private void WakeOneForRecheck()
+    {
+        while (_waiters.Count > 0 && _waiters.TryDequeue(out Waiter<T>? waiter, out int epoch))
+        {
+            if (waiter!.TryComplete(epoch, new WaitResult<T>(null, WaitOutcome.Recheck)))
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>Destroys the resource of an owned (<c>Leased</c>) slot and frees the slot.</summary>
+    /// <returns>A task that completes when the slot is free again; it never faults.</returns>
+    private Task DestroyOwned(Slot<T> slot, DestroyReason reason)
+    {
+        slot.Transition(SlotState.Leased, SlotState.Destroying);
+        T? resource = slot.Resource;
+        slot.Resource = null;
+        slot.AcquiredAt = null;
+        _logger.ResourceDestroyed(Name, slot.Index, ReasonText(reason));
+        if (resource is null)
+        {
+            FreeDestroyed(slot);
+            return Task.CompletedTask;
+        }
+
+        ValueTask destroy;
+        try
+        {
+            destroy = _policy.DestroyAsync(resource);
+        }
+        catch (Exception ex)
+        {
+            _logger.DestroyFailed(Name, slot.Index, ex);
+            FreeDestroyed(slot);
+            return Task.CompletedTask;
+        }
+
+        if (destroy.IsCompletedSuccessfully)
+        {
+            FreeDestroyed(slot);
+            return Task.CompletedTask;
+        }
+
+        return FinishDestroyAsync(slot, destroy);
+    }
+
+    private async Task FinishDestroyAsync(Slot<T> slot, ValueTask destroy)
+    {
+        try
+        {
+            await destroy.ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            _logger.DestroyFailed(Name, slot.Index, ex);
+        }
+        finally
+        {
+            FreeDestroyed(slot);
+        }
+    }
+
+    private void FreeDestroyed(Slot<T> slot)
+    {
+        Interlocked.Increment(ref _totalDestroyed);
+        slot.Transition(SlotState.Destroying, SlotState.Empty);
+        OnSlotFreed();
+    }
+
+    /// <summary>A slot became <c>Empty</c>: count it, and let a waiter or the maintenance loop use the room.</summary>
+    private void OnSlotFreed()
+    {
+        int live = Interlocked.Decrement(ref _live);
+        AssertCountersInRange();
+        if (IsDisposed)
+        {
+            if (live == 0)
+            {
+                _drained.TrySetResult();
+            }
+
+            return;
+        }
+
+        WakeOneForRecheck();
+        if (live < _options.MinSize)
+        {
+            KickMaintenance();
+        }
+    }
+
+    private static string ReasonText(DestroyReason reason) => reason switch
+    {
+        DestroyReason.Broken => "marked broken by its user",
+        DestroyReason.Unusable => "failed the usability check",
+        DestroyReason.ValidationFailed => "failed validation",
+        DestroyReason.ResetFailed => "could not be reset",
+        DestroyReason.Expired => "reached MaxLifetime",
+        DestroyReason.IdleTimeout => "idle longer than IdleTimeout",
+        DestroyReason.Cleared => "the pool was cleared",
+        DestroyReason.PoolDisposed => "the pool was disposed",
+        _ => reason.ToString(),
+    };
+}

@@ -1,0 +1,198 @@
+using System.Globalization;
+
+namespace PoolKit;
+
+/// <summary>
+/// Settings of a <see cref="ConnectionPool{T}"/>. The pool takes a snapshot at construction and validates it
+/// there: every invalid value is reported at once, naming the option, the value and the rule. Nothing is
+/// clamped silently.
+/// </summary>
+public sealed class ConnectionPoolOptions
+{
+    /// <summary>The largest <see cref="MaxSize"/> the slot array accepts.</summary>
+    /// <remarks>The slot array is sized to <see cref="MaxSize"/> up front (one reference per slot); slots themselves are allocated on first use.</remarks>
+    public const int MaxSizeLimit = 65_536;
+
+    /// <summary>Gets or sets the pool's name, used in logs, metrics tags and error messages.</summary>
+    /// <value>Default: <c>"default"</c>. Must not be empty.</value>
+    public string Name { get; set; } = "default";
+
+    /// <summary>Gets or sets the number of resources the pool creates in the background after construction and keeps alive.</summary>
+    /// <value>Default: 0. Between 0 and <see cref="MaxSize"/>.</value>
+    public int MinSize { get; set; }
+
+    /// <summary>Gets or sets the most live resources (idle, leased, being created or destroyed) the pool ever holds.</summary>
+    /// <value>Default: 100. Between 1 and <see cref="MaxSizeLimit"/>.</value>
+    public int MaxSize { get; set; } = 100;
+
+    /// <summary>Gets or sets how long an acquire may wait for a resource, including the time to create one.</summary>
+    /// <value>Default: 15 seconds. Positive, or <see cref="Timeout.InfiniteTimeSpan"/>.</value>
+    public TimeSpan AcquireTimeout { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>Gets or sets how many acquirers may wait at once; one more fails at once with <see cref="PoolExhaustedException"/>.</summary>
+    /// <value>Default: <see langword="null"/> (unbounded). At least 0 when set.</value>
+    public int? MaxWaiters { get; set; }
+
+    /// <summary>
+    /// Gets or sets how long a resource may sit idle and still be handed out without
+    /// <see cref="IResourcePolicy{T}.ValidateAsync"/>. The cheap <see cref="IResourcePolicy{T}.IsUsable"/> check always runs.
+    /// </summary>
+    /// <value>Default: 500 milliseconds. Zero validates every hand-out; <see cref="Timeout.InfiniteTimeSpan"/> never validates.</value>
+    public TimeSpan ValidationBypassWindow { get; set; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>Gets or sets the longest a single validation may take before the resource is considered broken.</summary>
+    /// <value>Default: 5 seconds. Positive.</value>
+    public TimeSpan ValidationTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Gets or sets how long a resource may live; older ones are destroyed when idle or when returned.</summary>
+    /// <value>Default: 30 minutes. Positive, or <see cref="Timeout.InfiniteTimeSpan"/> for no limit.</value>
+    public TimeSpan MaxLifetime { get; set; } = TimeSpan.FromMinutes(30);
+
+    /// <summary>
+    /// Gets or sets the largest random amount subtracted from <see cref="MaxLifetime"/> for each resource, so
+    /// resources created together do not expire together.
+    /// </summary>
+    /// <value>Default: <see langword="null"/>, meaning 10% of <see cref="MaxLifetime"/>. Zero or positive, and less than <see cref="MaxLifetime"/>.</value>
+    public TimeSpan? MaxLifetimeJitter { get; set; }
+
+    /// <summary>Gets or sets how long a resource may stay idle before it is destroyed, as long as the pool stays at or above <see cref="MinSize"/>.</summary>
+    /// <value>Default: 5 minutes. Positive, or <see cref="Timeout.InfiniteTimeSpan"/> to never prune.</value>
+    public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>Gets or sets how often the maintenance loop prunes idle and expired resources and tops the pool up to <see cref="MinSize"/>.</summary>
+    /// <value>Default: 1 second. Positive.</value>
+    public TimeSpan MaintenanceInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Gets or sets how many resources may be created at the same time, so a cold start cannot open <see cref="MaxSize"/> connections at once.</summary>
+    /// <value>Default: 2. At least 1.</value>
+    public int MaxConcurrentCreations { get; set; } = 2;
+
+    /// <summary>Gets or sets the pause after the first failed creation before the next attempt; it doubles with each consecutive failure, with jitter.</summary>
+    /// <value>Default: 100 milliseconds. Positive.</value>
+    public TimeSpan CreationBackoffInitial { get; set; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>Gets or sets the longest pause between creation attempts while creations keep failing.</summary>
+    /// <value>Default: 2 seconds. At least <see cref="CreationBackoffInitial"/>.</value>
+    public TimeSpan CreationBackoffMax { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// Gets or sets the hold time after which a lease is reported as a suspected leak (a warning log). When set,
+    /// the pool also records where each lease was acquired, which costs a stack trace per acquire.
+    /// </summary>
+    /// <value>Default: <see langword="null"/> (off). Positive when set.</value>
+    public TimeSpan? LeakDetectionThreshold { get; set; }
+
+    /// <summary>Gets or sets how long <see cref="ConnectionPool{T}.DisposeAsync"/> waits for outstanding leases to come back.</summary>
+    /// <value>Default: 5 seconds. Zero or positive, or <see cref="Timeout.InfiniteTimeSpan"/>.</value>
+    public TimeSpan DisposeTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Creates an independent copy of these options.</summary>
+    /// <returns>The copy.</returns>
+    public ConnectionPoolOptions Clone() => (ConnectionPoolOptions)MemberwiseClone();
+
+    /// <summary>Checks every rule and returns one message per violation, each naming the option, its value and the rule.</summary>
+    /// <returns>The violations; empty when the options are valid.</returns>
+    public IReadOnlyList<string> Validate()
+    {
+        var errors = new List<string>();
+
+        if (string.IsNullOrWhiteSpace(Name))
+        {
+            errors.Add(Describe(nameof(Name), $"'{Name}'", "must not be empty"));
+        }
+
+        if (MaxSize < 1 || MaxSize > MaxSizeLimit)
+        {
+            errors.Add(Describe(nameof(MaxSize), MaxSize, $"must be between 1 and {MaxSizeLimit.ToString(CultureInfo.InvariantCulture)} (ConnectionPoolOptions.MaxSizeLimit)"));
+        }
+
+        if (MinSize < 0 || MinSize > MaxSize)
+        {
+            errors.Add(Describe(nameof(MinSize), MinSize, $"must be between 0 and MaxSize ({MaxSize.ToString(CultureInfo.InvariantCulture)})"));
+        }
+
+        RequirePositiveOrInfinite(errors, nameof(AcquireTimeout), AcquireTimeout);
+
+        if (MaxWaiters is < 0)
+        {
+            errors.Add(Describe(nameof(MaxWaiters), MaxWaiters.Value, "must be 0 or more, or null for no limit"));
+        }
+
+        if (ValidationBypassWindow < TimeSpan.Zero && ValidationBypassWindow != Timeout.InfiniteTimeSpan)
+        {
+            errors.Add(Describe(nameof(ValidationBypassWindow), ValidationBypassWindow, "must be zero or positive, or Timeout.InfiniteTimeSpan"));
+        }
+
+        RequirePositive(errors, nameof(ValidationTimeout), ValidationTimeout);
+        RequirePositiveOrInfinite(errors, nameof(MaxLifetime), MaxLifetime);
+
+        if (MaxLifetimeJitter is { } jitter)
+        {
+            if (jitter < TimeSpan.Zero)
+            {
+                errors.Add(Describe(nameof(MaxLifetimeJitter), jitter, "must be zero or positive"));
+            }
+            else if (MaxLifetime != Timeout.InfiniteTimeSpan && MaxLifetime > TimeSpan.Zero && jitter >= MaxLifetime)
+            {
+                errors.Add(Describe(nameof(MaxLifetimeJitter), jitter, $"must be less than MaxLifetime ({MaxLifetime})"));
+            }
+        }
+
+        RequirePositiveOrInfinite(errors, nameof(IdleTimeout), IdleTimeout);
+        RequirePositive(errors, nameof(MaintenanceInterval), MaintenanceInterval);
+
+        if (MaxConcurrentCreations < 1)
+        {
+            errors.Add(Describe(nameof(MaxConcurrentCreations), MaxConcurrentCreations, "must be at least 1"));
+        }
+
+        RequirePositive(errors, nameof(CreationBackoffInitial), CreationBackoffInitial);
+        RequirePositive(errors, nameof(CreationBackoffMax), CreationBackoffMax);
+        if (CreationBackoffMax > TimeSpan.Zero && CreationBackoffInitial > TimeSpan.Zero && CreationBackoffMax < CreationBackoffInitial)
+        {
+            errors.Add(Describe(nameof(CreationBackoffMax), CreationBackoffMax, $"must be at least CreationBackoffInitial ({CreationBackoffInitial})"));
+        }
+
+        if (LeakDetectionThreshold is { } leak && leak <= TimeSpan.Zero)
+        {
+            errors.Add(Describe(nameof(LeakDetectionThreshold), leak, "must be positive, or null to turn leak detection off"));
+        }
+
+        if (DisposeTimeout < TimeSpan.Zero && DisposeTimeout != Timeout.InfiniteTimeSpan)
+        {
+            errors.Add(Describe(nameof(DisposeTimeout), DisposeTimeout, "must be zero or positive, or Timeout.InfiniteTimeSpan"));
+        }
+
+        return errors;
+    }
+
+    /// <summary>Throws when any rule is violated.</summary>
+    /// <exception cref="ConnectionPoolOptionsException">One or more options are invalid; the message lists them all.</exception>
+    public void ThrowIfInvalid()
+    {
+        IReadOnlyList<string> errors = Validate();
+        if (errors.Count > 0)
+        {
+            throw new ConnectionPoolOptionsException(errors);
+        }
+    }
+
+    private static void RequirePositive(List<string> errors, string name, TimeSpan value)
+    {
+        if (value <= TimeSpan.Zero)
+        {
+            errors.Add(Describe(name, value, "must be positive"));
+        }
+    }
+
+    private static void RequirePositiveOrInfinite(List<string> errors, string name, TimeSpan value)
+    {
+        if (value <= TimeSpan.Zero && value != Timeout.InfiniteTimeSpan)
+        {
+            errors.Add(Describe(name, value, "must be positive, or Timeout.InfiniteTimeSpan"));
+        }
+    }
+
+    private static string Describe(string option, object value, string rule) =>
+        string.Create(CultureInfo.InvariantCulture, $"{option} = {value}: {rule}.");
+}

@@ -1,0 +1,63 @@
+namespace PoolKit;
+
+/// <summary>
+/// A bounded pool of expensive resources (database connections, channels, sockets) that hands out
+/// exclusive leases and takes them back.
+/// </summary>
+/// <typeparam name="T">The pooled resource type.</typeparam>
+/// <remarks>
+/// A lease is returned by disposing it. The pool never holds more than
+/// <see cref="ConnectionPoolOptions.MaxSize"/> live resources (idle, leased, being created or being
+/// destroyed) at any instant.
+/// </remarks>
+public interface IConnectionPool<T> : IAsyncDisposable, IDisposable
+    where T : class
+{
+    /// <summary>Gets the pool's name, used in logs, metrics and error messages.</summary>
+    string Name { get; }
+
+    /// <summary>
+    /// Acquires a resource: an idle one if there is one (completing synchronously), else a new one if the
+    /// pool is below its maximum, else the first one returned, waiting at most
+    /// <see cref="ConnectionPoolOptions.AcquireTimeout"/>.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the wait; the pool stays consistent.</param>
+    /// <returns>A lease that must be disposed to return the resource.</returns>
+    /// <exception cref="PoolExhaustedException">No resource became available within the acquire timeout, or the wait queue is full.</exception>
+    /// <exception cref="ResourceCreationException">The pool had to create a resource and could not (the original error is the inner exception, or is thrown as is to the caller whose attempt failed).</exception>
+    /// <exception cref="ObjectDisposedException">The pool has been disposed.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was canceled.</exception>
+    ValueTask<PoolLease<T>> AcquireAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Acquires an idle resource without waiting and without creating one.
+    /// </summary>
+    /// <param name="lease">The lease when the method returns <see langword="true"/>; otherwise the default lease.</param>
+    /// <returns><see langword="true"/> if an idle, usable resource was leased.</returns>
+    /// <exception cref="ObjectDisposedException">The pool has been disposed.</exception>
+    bool TryAcquire(out PoolLease<T> lease);
+
+    /// <summary>
+    /// Returns a lease to the pool, strictly: unlike <see cref="PoolLease{T}.Dispose"/>, which is idempotent,
+    /// this throws when the lease was already returned or belongs to another pool.
+    /// </summary>
+    /// <param name="lease">The lease to return.</param>
+    /// <param name="cancellationToken">Cancels waiting for the resource's reset; the return itself always completes.</param>
+    /// <returns>A task that completes when the resource has been reset and made available again.</returns>
+    /// <exception cref="LeaseAlreadyReturnedException">The lease was already returned.</exception>
+    /// <exception cref="ForeignLeaseException">The lease was acquired from another pool, or is the default lease.</exception>
+    ValueTask ReturnAsync(PoolLease<T> lease, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Destroys every idle resource now and every leased one when it is returned; resources created after
+    /// the call are kept.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels waiting for the idle resources' destruction.</param>
+    /// <returns>A task that completes when the idle resources have been destroyed.</returns>
+    /// <exception cref="ObjectDisposedException">The pool has been disposed.</exception>
+    ValueTask ClearAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Takes a snapshot of the pool's counts and totals.</summary>
+    /// <returns>The snapshot; each count is read once, so the counts are consistent with one another only when the pool is quiet.</returns>
+    PoolStatistics GetStatistics();
+}

@@ -1,0 +1,49 @@
+namespace PoolKit;
+
+/// <summary>
+/// The lifecycle of a pooled resource: how to create, check, reset and destroy it. The pool owns storage,
+/// bounds and waiting; the policy owns everything that touches the resource itself.
+/// </summary>
+/// <typeparam name="T">The pooled resource type.</typeparam>
+/// <remarks>
+/// Implementations must be thread-safe: the pool calls them concurrently for different resources, never
+/// concurrently for the same resource. <see cref="ResourcePolicy{T}"/> provides sensible defaults.
+/// </remarks>
+public interface IResourcePolicy<T>
+    where T : class
+{
+    /// <summary>Creates a new, ready-to-use resource.</summary>
+    /// <param name="cancellationToken">Signaled when the acquirer gives up or the acquire timeout elapses.</param>
+    /// <returns>The new resource.</returns>
+    ValueTask<T> CreateAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// A cheap, synchronous check run every time a resource is handed out or returned (for example, "is the
+    /// connection still open?"). It must not do I/O.
+    /// </summary>
+    /// <param name="resource">The resource.</param>
+    /// <returns><see langword="false"/> to destroy the resource instead of using it.</returns>
+    bool IsUsable(T resource);
+
+    /// <summary>
+    /// A thorough check (for example, a round trip) run before handing out a resource that has been idle for
+    /// longer than <see cref="ConnectionPoolOptions.ValidationBypassWindow"/>.
+    /// </summary>
+    /// <param name="resource">The resource.</param>
+    /// <param name="cancellationToken">Signaled after <see cref="ConnectionPoolOptions.ValidationTimeout"/> or when the acquirer gives up.</param>
+    /// <returns><see langword="false"/> (or an exception) to destroy the resource; the acquire then continues.</returns>
+    ValueTask<bool> ValidateAsync(T resource, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Resets a returned resource so the next user does not see the previous user's state.
+    /// </summary>
+    /// <param name="resource">The resource.</param>
+    /// <param name="cancellationToken">Cancels the reset; a canceled reset destroys the resource.</param>
+    /// <returns><see langword="false"/> (or an exception) to destroy the resource instead of keeping it.</returns>
+    ValueTask<bool> ResetAsync(T resource, CancellationToken cancellationToken);
+
+    /// <summary>Releases the resource for good. Exceptions are logged and otherwise ignored.</summary>
+    /// <param name="resource">The resource.</param>
+    /// <returns>A task that completes when the resource is released.</returns>
+    ValueTask DestroyAsync(T resource);
+}

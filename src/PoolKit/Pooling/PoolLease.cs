@@ -1,0 +1,135 @@
+using System.Diagnostics;
+using PoolKit.Internal;
+
+namespace PoolKit;
+
+/// <summary>
+/// Exclusive use of one pooled resource until the lease is disposed. A small struct: acquiring and returning
+/// allocate nothing.
+/// </summary>
+/// <typeparam name="T">The pooled resource type.</typeparam>
+/// <remarks>
+/// <para>Dispose the lease exactly once, typically with <c>await using</c>. Disposing is idempotent: a second
+/// dispose, or disposing a copy of an already returned lease, does nothing (even if the resource has since
+/// been leased to somebody else). <see cref="IConnectionPool{T}.ReturnAsync"/> is the strict alternative.</para>
+/// <para>After the lease is returned, <see cref="Resource"/> throws <see cref="LeaseAlreadyReturnedException"/>, so
+/// a resource cannot be used by two owners through this lease.</para>
+/// </remarks>
+[DebuggerDisplay("{DebuggerDisplay,nq}")]
+public readonly struct PoolLease<T> : IDisposable, IAsyncDisposable, IEquatable<PoolLease<T>>
+    where T : class
+{
+    private readonly ConnectionPool<T>? _pool;
+    private readonly Slot<T>? _slot;
+    private readonly int _version;
+
+    internal PoolLease(ConnectionPool<T> pool, Slot<T> slot, int version)
+    {
+        _pool = pool;
+        _slot = slot;
+        _version = version;
+    }
+
+    /// <summary>Gets the leased resource.</summary>
+    /// <exception cref="LeaseAlreadyReturnedException">The lease was already returned.</exception>
+    /// <exception cref="InvalidOperationException">This is the default lease.</exception>
+    public T Resource
+    {
+        get
+        {
+            Slot<T>? slot = _slot;
+            if (slot is null)
+            {
+                ThrowHelper.ThrowDefaultLease();
+            }
+
+            if (Volatile.Read(ref slot.LeaseVersion) != _version)
+            {
+                ThrowHelper.ThrowAlreadyReturned(_pool!.Name);
+            }
+
+            return slot.Resource!;
+        }
+    }
+
+    /// <summary>Gets whether the lease holds its resource (it is not the default lease and was not returned).</summary>
+    public bool IsActive => _slot is not null && Volatile.Read(ref _slot.LeaseVersion) == _version;
+
+    /// <summary>Gets the name of the pool the lease came from, or <see langword="null"/> for the default lease.</summary>
+    public string? PoolName => _pool?.Name;
+
+    internal ConnectionPool<T>? Pool => _pool;
+
+    internal Slot<T>? Slot => _slot;
+
+    internal int Version => _version;
+
+    private string DebuggerDisplay => _slot is null ? "default lease" : $"lease of slot {_slot.Index} in '{_pool!.Name}'{(IsActive ? "" : " (returned)")}";
+
+    /// <summary>
+    /// Marks the resource as broken: on return it is destroyed instead of being reused (for example after an
+    /// I/O error on a connection).
+    /// </summary>
+    /// <exception cref="LeaseAlreadyReturnedException">The lease was already returned.</exception>
+    /// <exception cref="InvalidOperationException">This is the default lease.</exception>
+    public void MarkBroken()
+    {
+        Slot<T>? slot = _slot;
+        if (slot is null)
+        {
+            ThrowHelper.ThrowDefaultLease();
+        }
+
+        if (Volatile.Read(ref slot.LeaseVersion) != _version)
+        {
+            ThrowHelper.ThrowAlreadyReturned(_pool!.Name);
+        }
+
+        slot.Broken = true;
+    }
+
+    /// <summary>
+    /// Returns the resource to the pool. Idempotent. If the policy's reset is asynchronous it finishes in the
+    /// background; use <see cref="DisposeAsync"/> to wait for it.
+    /// </summary>
+    public void Dispose()
+    {
+        if (_pool is null)
+        {
+            return;
+        }
+
+        ValueTask pending = _pool.Return(_slot!, _version, strict: false, CancellationToken.None);
+        if (!pending.IsCompleted)
+        {
+            // The background part never faults (errors are logged and the resource destroyed).
+            _ = pending.AsTask();
+        }
+    }
+
+    /// <summary>Returns the resource to the pool and waits until it has been reset. Idempotent.</summary>
+    /// <returns>A task that completes when the resource is available again (or destroyed).</returns>
+    public ValueTask DisposeAsync() =>
+        _pool is null ? default : _pool.Return(_slot!, _version, strict: false, CancellationToken.None);
+
+    /// <inheritdoc />
+    public bool Equals(PoolLease<T> other) => ReferenceEquals(_slot, other._slot) && _version == other._version;
+
+    /// <inheritdoc />
+    public override bool Equals(object? obj) => obj is PoolLease<T> other && Equals(other);
+
+    /// <inheritdoc />
+    public override int GetHashCode() => HashCode.Combine(_slot, _version);
+
+    /// <summary>Tells whether two leases are the same lease of the same slot.</summary>
+    /// <param name="left">A lease.</param>
+    /// <param name="right">Another lease.</param>
+    /// <returns><see langword="true"/> if they are equal.</returns>
+    public static bool operator ==(PoolLease<T> left, PoolLease<T> right) => left.Equals(right);
+
+    /// <summary>Tells whether two leases differ.</summary>
+    /// <param name="left">A lease.</param>
+    /// <param name="right">Another lease.</param>
+    /// <returns><see langword="true"/> if they differ.</returns>
+    public static bool operator !=(PoolLease<T> left, PoolLease<T> right) => !left.Equals(right);
+}
