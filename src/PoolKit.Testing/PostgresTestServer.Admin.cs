@@ -45,7 +45,11 @@ public sealed partial class PostgresTestServer
         await using (connection.ConfigureAwait(false))
         {
             string terminate = connection.PostgreSqlVersion.Major >= 14 ? "pg_terminate_backend(pid, 5000)" : "pg_terminate_backend(pid)";
-            string sql = $"SELECT count(*)::int FROM pg_stat_activity WHERE application_name = $1 AND pid <> pg_backend_pid() AND {terminate}";
+
+            // CASE, not AND: the planner may evaluate AND-ed conditions in any order, and pg_terminate_backend
+            // evaluated first would terminate every backend, this admin connection included.
+            string sql = "SELECT count(*)::int FROM pg_stat_activity WHERE "
+                + $"CASE WHEN application_name = $1 AND pid <> pg_backend_pid() THEN {terminate} ELSE false END";
             NpgsqlCommand command = new(sql, connection);
             await using (command.ConfigureAwait(false))
             {

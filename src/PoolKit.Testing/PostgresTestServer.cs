@@ -100,7 +100,8 @@ public sealed partial class PostgresTestServer : IAsyncDisposable
     /// <param name="options">The options; <see langword="null"/> uses the defaults.</param>
     /// <param name="cancellationToken">Cancels the start; whatever was started is removed.</param>
     /// <returns>The running server; dispose it when done.</returns>
-    /// <exception cref="ArgumentException">An option is invalid.</exception>
+    /// <exception cref="ArgumentException">An option is invalid, or the environment variable is set but does not hold a
+    /// valid Npgsql connection string.</exception>
     /// <exception cref="PostgresUnavailableException">No source could provide a server; the message lists what was
     /// tried and what to do (set the environment variable, start Docker, or install the PostgreSQL binaries).</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>

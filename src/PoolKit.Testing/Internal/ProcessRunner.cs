@@ -39,8 +39,8 @@ internal static class ProcessRunner
             startInfo.ArgumentList.Add(argument);
         }
 
-        // Child processes speak English so that the log checks below and error messages are stable.
-        startInfo.Environment["LC_MESSAGES"] = "C";
+        // Child processes speak English, so that error messages (and the checks made on them) are stable.
+        startInfo.Environment["LC_ALL"] = "C";
 
         using Process process = new() { StartInfo = startInfo };
         StringBuilder stdout = new();
