@@ -65,7 +65,6 @@ public sealed class PostgresTestServerStartTests(PostgresServerFixture fixture)
         List<string> asked = [];
         PostgresTestServerOptions options = new()
         {
-            BinarySearchPaths = ["/usr/lib/postgresql/15/bin"],
             GetEnvironmentVariable = name =>
             {
                 asked.Add(name);
