@@ -234,6 +234,7 @@ public sealed partial class ConnectionPool<T>
     {
         Waiter<T> waiter = _waiters.Rent();
         waiter.Deadline = deadline;
+        TestHookBeforeEnqueue?.Invoke();
         switch (_waiters.Enqueue(waiter, atHead, _options.MaxWaiters))
         {
             case EnqueueResult.Full:

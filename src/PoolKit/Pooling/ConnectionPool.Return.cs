@@ -130,6 +130,7 @@ public sealed partial class ConnectionPool<T>
             return;
         }
 
+        TestHookBeforePublishIdle?.Invoke();
         PublishIdle(slot, handOffAs);
     }
 

@@ -69,6 +69,12 @@ public sealed partial class ConnectionPool<T> : IConnectionPool<T>
     private int _maintenanceRunning;
     private int _maintenanceRequested;
 
+    /// <summary>Test seam: runs just before a waiter enqueues itself (forces the "returned while enqueueing" interleaving).</summary>
+    internal Action? TestHookBeforeEnqueue;
+
+    /// <summary>Test seam: runs after a returner found nobody waiting and before it publishes the slot as idle.</summary>
+    internal Action? TestHookBeforePublishIdle;
+
     private long _totalCreated;
     private long _totalDestroyed;
     private long _totalCreationFailures;

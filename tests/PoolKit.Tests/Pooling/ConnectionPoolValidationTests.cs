@@ -1,0 +1,116 @@
+using PoolKit.Tests.Fakes;
+
+namespace PoolKit.Tests.Pooling;
+
+public sealed class ConnectionPoolValidationTests
+{
+    [Fact]
+    public async Task AcquireAsync_IdleWithinBypassWindow_IsNotValidated()
+    {
+        await using var pool = PoolFactory.Create(out _, out var time);
+        PoolLease<FakeResource> lease = await pool.AcquireAsync();
+        FakeResource resource = lease.Resource;
+        lease.Dispose();
+        time.Advance(TimeSpan.FromMilliseconds(499));
+
+        using PoolLease<FakeResource> again = await pool.AcquireAsync();
+
+        Assert.Same(resource, again.Resource);
+        Assert.Equal(0, resource.ValidateCount);
+    }
+
+    [Fact]
+    public async Task AcquireAsync_IdleBeyondBypassWindow_IsValidatedBeforeHandOut()
+    {
+        await using var pool = PoolFactory.Create(out _, out var time);
+        PoolLease<FakeResource> lease = await pool.AcquireAsync();
+        FakeResource resource = lease.Resource;
+        lease.Dispose();
+        time.Advance(TimeSpan.FromMilliseconds(500));
+
+        using PoolLease<FakeResource> again = await pool.AcquireAsync();
+
+        Assert.Same(resource, again.Resource);
+        Assert.Equal(1, resource.ValidateCount);
+    }
+
+    [Fact]
+    public async Task AcquireAsync_ValidationFails_DestroysItAndHandsOutAFreshOne()
+    {
+        await using var pool = PoolFactory.Create(out FakePolicy policy, out var time);
+        PoolLease<FakeResource> lease = await pool.AcquireAsync();
+        FakeResource dead = lease.Resource;
+        lease.Dispose();
+        dead.Invalid = true;
+        time.Advance(TimeSpan.FromSeconds(1));
+
+        using PoolLease<FakeResource> fresh = await pool.AcquireAsync();
+
+        Assert.NotSame(dead, fresh.Resource);
+        Assert.True(dead.Destroyed);
+        Assert.Equal(2, policy.Created);
+    }
+
+    [Fact]
+    public async Task AcquireAsync_UnusableIdleResource_IsDestroyedWithoutValidation()
+    {
+        await using var pool = PoolFactory.Create(out FakePolicy policy, out _);
+        PoolLease<FakeResource> lease = await pool.AcquireAsync();
+        FakeResource broken = lease.Resource;
+        lease.Dispose();
+        broken.Unusable = true;
+
+        using PoolLease<FakeResource> fresh = await pool.AcquireAsync();
+
+        Assert.NotSame(broken, fresh.Resource);
+        Assert.True(broken.Destroyed);
+        Assert.Equal(0, broken.ValidateCount);
+    }
+
+    [Fact]
+    public async Task Dispose_LeaseMarkedBroken_DestroysTheResource()
+    {
+        await using var pool = PoolFactory.Create(out FakePolicy policy, out _);
+        PoolLease<FakeResource> lease = await pool.AcquireAsync();
+        FakeResource resource = lease.Resource;
+
+        lease.MarkBroken();
+        lease.Dispose();
+
+        Assert.True(resource.Destroyed);
+        Assert.Equal(0, pool.GetStatistics().Live);
+        pool.AssertInvariantsQuiescent();
+    }
+
+    [Fact]
+    public async Task Dispose_ResetRefuses_DestroysTheResource()
+    {
+        await using var pool = PoolFactory.Create(out FakePolicy policy, out _);
+        policy.ResetResult = false;
+        PoolLease<FakeResource> lease = await pool.AcquireAsync();
+        FakeResource resource = lease.Resource;
+
+        lease.Dispose();
+
+        Assert.True(resource.Destroyed);
+        Assert.Equal(0, pool.GetStatistics().Live);
+    }
+
+    [Fact]
+    public async Task DisposeAsync_AsynchronousReset_ResourceIsReusableOnlyAfterTheReset()
+    {
+        await using var pool = PoolFactory.Create(out FakePolicy policy, out _, o => o.MaxSize = 1);
+        var resetGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        policy.ResetGate = () => resetGate.Task;
+        PoolLease<FakeResource> lease = await pool.AcquireAsync();
+
+        ValueTask returning = lease.DisposeAsync();
+        Assert.False(returning.IsCompleted);
+        Assert.False(pool.TryAcquire(out _));
+        Assert.Equal(1, pool.GetStatistics().Leased);
+
+        resetGate.SetResult();
+        await returning;
+        Assert.Equal(1, pool.GetStatistics().Idle);
+    }
+}
