@@ -1,4 +1,4 @@
-using System.Globalization;
+using PoolKit.Internal;
 
 namespace PoolKit;
 
@@ -72,58 +72,55 @@ public sealed class BatchRunnerOptions
         var errors = new List<string>();
         if (ReservedConnections < 0 || ReservedConnections >= poolMaxSize)
         {
-            errors.Add(Describe(nameof(ReservedConnections), ReservedConnections, $"must be between 0 and the pool's MaxSize - 1 ({poolMaxSize - 1})"));
+            errors.Add(OptionErrors.Describe(nameof(ReservedConnections), ReservedConnections, $"must be between 0 and the pool's MaxSize - 1 ({poolMaxSize - 1})"));
         }
 
         int available = poolMaxSize - Math.Max(0, ReservedConnections);
         if (MaxDegreeOfParallelism is { } dop && (dop < 1 || dop > available))
         {
-            errors.Add(Describe(nameof(MaxDegreeOfParallelism), dop, $"must be between 1 and the pool's MaxSize ({poolMaxSize}) minus ReservedConnections ({ReservedConnections}) = {available}; more parallelism than connections only queues"));
+            errors.Add(OptionErrors.Describe(nameof(MaxDegreeOfParallelism), dop, $"must be between 1 and the pool's MaxSize ({poolMaxSize}) minus ReservedConnections ({ReservedConnections}) = {available}; more parallelism than connections only queues"));
         }
 
         if (ItemsPerTransaction < 1)
         {
-            errors.Add(Describe(nameof(ItemsPerTransaction), ItemsPerTransaction, "must be at least 1"));
+            errors.Add(OptionErrors.Describe(nameof(ItemsPerTransaction), ItemsPerTransaction, "must be at least 1"));
         }
 
         if (MaxFailures is < 1)
         {
-            errors.Add(Describe(nameof(MaxFailures), MaxFailures.Value, "must be at least 1, or null for no limit"));
+            errors.Add(OptionErrors.Describe(nameof(MaxFailures), MaxFailures.Value, "must be at least 1, or null for no limit"));
         }
 
         if (MaxRetriesPerUnit < 0)
         {
-            errors.Add(Describe(nameof(MaxRetriesPerUnit), MaxRetriesPerUnit, "must be 0 or more"));
+            errors.Add(OptionErrors.Describe(nameof(MaxRetriesPerUnit), MaxRetriesPerUnit, "must be 0 or more"));
         }
 
         if (RetryBudget < 0)
         {
-            errors.Add(Describe(nameof(RetryBudget), RetryBudget, "must be 0 or more"));
+            errors.Add(OptionErrors.Describe(nameof(RetryBudget), RetryBudget, "must be 0 or more"));
         }
 
         if (RetryBackoffInitial < TimeSpan.Zero)
         {
-            errors.Add(Describe(nameof(RetryBackoffInitial), RetryBackoffInitial, "must be zero or positive"));
+            errors.Add(OptionErrors.Describe(nameof(RetryBackoffInitial), RetryBackoffInitial, "must be zero or positive"));
         }
 
         if (RetryBackoffMax < RetryBackoffInitial)
         {
-            errors.Add(Describe(nameof(RetryBackoffMax), RetryBackoffMax, $"must be at least RetryBackoffInitial ({RetryBackoffInitial})"));
+            errors.Add(OptionErrors.Describe(nameof(RetryBackoffMax), RetryBackoffMax, $"must be at least RetryBackoffInitial ({RetryBackoffInitial})"));
         }
 
         if (ProgressInterval <= TimeSpan.Zero)
         {
-            errors.Add(Describe(nameof(ProgressInterval), ProgressInterval, "must be positive"));
+            errors.Add(OptionErrors.Describe(nameof(ProgressInterval), ProgressInterval, "must be positive"));
         }
 
         if (MaxRecordedFailures < 0)
         {
-            errors.Add(Describe(nameof(MaxRecordedFailures), MaxRecordedFailures, "must be 0 or more"));
+            errors.Add(OptionErrors.Describe(nameof(MaxRecordedFailures), MaxRecordedFailures, "must be 0 or more"));
         }
 
         return errors;
     }
-
-    private static string Describe(string option, object value, string rule) =>
-        string.Create(CultureInfo.InvariantCulture, $"{option} = {value}: {rule}.");
 }

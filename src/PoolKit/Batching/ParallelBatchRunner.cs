@@ -52,9 +52,7 @@ public sealed class ParallelBatchRunner<TResource, TTransaction>
         IReadOnlyList<string> errors = _options.Validate(maxSize);
         if (errors.Count > 0)
         {
-            throw new ArgumentException(
-                $"Invalid batch runner options for pool '{pool.Name}' ({errors.Count} error{(errors.Count == 1 ? "" : "s")}):{Environment.NewLine}  - {string.Join(Environment.NewLine + "  - ", errors)}",
-                nameof(options));
+            throw new ArgumentException(OptionErrors.Format($"Invalid batch runner options for pool '{pool.Name}'", errors), nameof(options));
         }
 
         MaxDegreeOfParallelism = _options.MaxDegreeOfParallelism ?? (maxSize - _options.ReservedConnections);

@@ -1,4 +1,5 @@
 using System.Globalization;
+using PoolKit.Internal;
 
 namespace PoolKit;
 
@@ -98,29 +99,29 @@ public sealed class ConnectionPoolOptions
 
         if (string.IsNullOrWhiteSpace(Name))
         {
-            errors.Add(Describe(nameof(Name), $"'{Name}'", "must not be empty"));
+            errors.Add(OptionErrors.Describe(nameof(Name), $"'{Name}'", "must not be empty"));
         }
 
         if (MaxSize < 1 || MaxSize > MaxSizeLimit)
         {
-            errors.Add(Describe(nameof(MaxSize), MaxSize, $"must be between 1 and {MaxSizeLimit.ToString(CultureInfo.InvariantCulture)} (ConnectionPoolOptions.MaxSizeLimit)"));
+            errors.Add(OptionErrors.Describe(nameof(MaxSize), MaxSize, $"must be between 1 and {MaxSizeLimit.ToString(CultureInfo.InvariantCulture)} (ConnectionPoolOptions.MaxSizeLimit)"));
         }
 
         if (MinSize < 0 || MinSize > MaxSize)
         {
-            errors.Add(Describe(nameof(MinSize), MinSize, $"must be between 0 and MaxSize ({MaxSize.ToString(CultureInfo.InvariantCulture)})"));
+            errors.Add(OptionErrors.Describe(nameof(MinSize), MinSize, $"must be between 0 and MaxSize ({MaxSize.ToString(CultureInfo.InvariantCulture)})"));
         }
 
         RequirePositiveOrInfinite(errors, nameof(AcquireTimeout), AcquireTimeout);
 
         if (MaxWaiters is < 0)
         {
-            errors.Add(Describe(nameof(MaxWaiters), MaxWaiters.Value, "must be 0 or more, or null for no limit"));
+            errors.Add(OptionErrors.Describe(nameof(MaxWaiters), MaxWaiters.Value, "must be 0 or more, or null for no limit"));
         }
 
         if (ValidationBypassWindow < TimeSpan.Zero && ValidationBypassWindow != Timeout.InfiniteTimeSpan)
         {
-            errors.Add(Describe(nameof(ValidationBypassWindow), ValidationBypassWindow, "must be zero or positive, or Timeout.InfiniteTimeSpan"));
+            errors.Add(OptionErrors.Describe(nameof(ValidationBypassWindow), ValidationBypassWindow, "must be zero or positive, or Timeout.InfiniteTimeSpan"));
         }
 
         RequirePositive(errors, nameof(ValidationTimeout), ValidationTimeout);
@@ -130,11 +131,11 @@ public sealed class ConnectionPoolOptions
         {
             if (jitter < TimeSpan.Zero)
             {
-                errors.Add(Describe(nameof(MaxLifetimeJitter), jitter, "must be zero or positive"));
+                errors.Add(OptionErrors.Describe(nameof(MaxLifetimeJitter), jitter, "must be zero or positive"));
             }
             else if (MaxLifetime != Timeout.InfiniteTimeSpan && MaxLifetime > TimeSpan.Zero && jitter >= MaxLifetime)
             {
-                errors.Add(Describe(nameof(MaxLifetimeJitter), jitter, $"must be less than MaxLifetime ({MaxLifetime})"));
+                errors.Add(OptionErrors.Describe(nameof(MaxLifetimeJitter), jitter, $"must be less than MaxLifetime ({MaxLifetime})"));
             }
         }
 
@@ -143,24 +144,24 @@ public sealed class ConnectionPoolOptions
 
         if (MaxConcurrentCreations < 1)
         {
-            errors.Add(Describe(nameof(MaxConcurrentCreations), MaxConcurrentCreations, "must be at least 1"));
+            errors.Add(OptionErrors.Describe(nameof(MaxConcurrentCreations), MaxConcurrentCreations, "must be at least 1"));
         }
 
         RequirePositive(errors, nameof(CreationBackoffInitial), CreationBackoffInitial);
         RequirePositive(errors, nameof(CreationBackoffMax), CreationBackoffMax);
         if (CreationBackoffMax > TimeSpan.Zero && CreationBackoffInitial > TimeSpan.Zero && CreationBackoffMax < CreationBackoffInitial)
         {
-            errors.Add(Describe(nameof(CreationBackoffMax), CreationBackoffMax, $"must be at least CreationBackoffInitial ({CreationBackoffInitial})"));
+            errors.Add(OptionErrors.Describe(nameof(CreationBackoffMax), CreationBackoffMax, $"must be at least CreationBackoffInitial ({CreationBackoffInitial})"));
         }
 
         if (LeakDetectionThreshold is { } leak && leak <= TimeSpan.Zero)
         {
-            errors.Add(Describe(nameof(LeakDetectionThreshold), leak, "must be positive, or null to turn leak detection off"));
+            errors.Add(OptionErrors.Describe(nameof(LeakDetectionThreshold), leak, "must be positive, or null to turn leak detection off"));
         }
 
         if (DisposeTimeout < TimeSpan.Zero && DisposeTimeout != Timeout.InfiniteTimeSpan)
         {
-            errors.Add(Describe(nameof(DisposeTimeout), DisposeTimeout, "must be zero or positive, or Timeout.InfiniteTimeSpan"));
+            errors.Add(OptionErrors.Describe(nameof(DisposeTimeout), DisposeTimeout, "must be zero or positive, or Timeout.InfiniteTimeSpan"));
         }
 
         return errors;
@@ -181,7 +182,7 @@ public sealed class ConnectionPoolOptions
     {
         if (value <= TimeSpan.Zero)
         {
-            errors.Add(Describe(name, value, "must be positive"));
+            errors.Add(OptionErrors.Describe(name, value, "must be positive"));
         }
     }
 
@@ -189,10 +190,7 @@ public sealed class ConnectionPoolOptions
     {
         if (value <= TimeSpan.Zero && value != Timeout.InfiniteTimeSpan)
         {
-            errors.Add(Describe(name, value, "must be positive, or Timeout.InfiniteTimeSpan"));
+            errors.Add(OptionErrors.Describe(name, value, "must be positive, or Timeout.InfiniteTimeSpan"));
         }
     }
-
-    private static string Describe(string option, object value, string rule) =>
-        string.Create(CultureInfo.InvariantCulture, $"{option} = {value}: {rule}.");
 }

@@ -1,3 +1,5 @@
+using PoolKit.Internal;
+
 namespace PoolKit;
 
 /// <summary>Thrown at construction when one or more <see cref="ConnectionPoolOptions"/> are invalid.</summary>
@@ -14,6 +16,5 @@ public sealed class ConnectionPoolOptionsException : ArgumentException
     /// <summary>Gets one message per violation, each naming the option, its value and the rule.</summary>
     public IReadOnlyList<string> Errors { get; }
 
-    private static string BuildMessage(IReadOnlyList<string> errors) =>
-        $"Invalid connection pool options ({errors.Count} error{(errors.Count == 1 ? "" : "s")}):{Environment.NewLine}  - {string.Join(Environment.NewLine + "  - ", errors)}";
+    private static string BuildMessage(IReadOnlyList<string> errors) => OptionErrors.Format("Invalid connection pool options", errors);
 }
