@@ -80,6 +80,28 @@ public sealed class ConnectionPoolCreationTests
     }
 
     [Fact]
+    public async Task AcquireAsync_TimesOutAfterCreationFailures_MessageCarriesTheLastCreationError()
+    {
+        await using var pool = PoolFactory.Create(out FakePolicy policy, out var time, o =>
+        {
+            o.MaxSize = 2;
+            o.AcquireTimeout = TimeSpan.FromSeconds(1);
+            o.CreationBackoffInitial = TimeSpan.FromSeconds(10);
+            o.CreationBackoffMax = TimeSpan.FromSeconds(10);
+        });
+        using PoolLease<FakeResource> held = await pool.AcquireAsync();
+        policy.FailCreate = _ => new IOException("password authentication failed for user \"app\"");
+        await Assert.ThrowsAsync<IOException>(() => pool.AcquireAsync().AsTask());
+
+        Task<PoolLease<FakeResource>> waiting = pool.AcquireAsync().AsTask();
+        time.Advance(TimeSpan.FromSeconds(1));
+
+        PoolExhaustedException ex = await Assert.ThrowsAsync<PoolExhaustedException>(() => waiting.WaitAsync(s_testTimeout));
+        Assert.Contains("Last creation error: IOException: password authentication failed", ex.Message, StringComparison.Ordinal);
+        Assert.IsType<IOException>(ex.InnerException);
+    }
+
+    [Fact]
     public async Task AcquireAsync_BackOffEnds_HeadWaiterIsWokenAndCreates()
     {
         await using var pool = PoolFactory.Create(out FakePolicy policy, out var time, o =>
