@@ -40,7 +40,9 @@ public static class NpgsqlErrorClassifier
                 return NpgsqlErrorClass.NotTransient;
             case ResourceCreationException creation:
                 // Nothing was sent: the connection never existed.
-                return creation.InnerException is { } inner && !IsLostConnection(inner) && Classify(inner, NpgsqlOperationPhase.BeforeCommand) == NpgsqlErrorClass.NotTransient
+                // Only a server that answered and refused (bad password, unknown database) makes it permanent;
+                // timeouts and network errors are what the pool's back-off and recovery are for.
+                return creation.InnerException is PostgresException refused && !IsLostConnection(refused)
                     ? NpgsqlErrorClass.NotTransient
                     : NpgsqlErrorClass.Transient;
             case PostgresException pg when pg.SqlState is PostgresErrorCodes.SerializationFailure or PostgresErrorCodes.DeadlockDetected or PostgresErrorCodes.LockNotAvailable:

@@ -16,6 +16,39 @@ internal static class ConnectionStringRules
     /// <returns>The parsed builder, or <see langword="null"/> if it could not be parsed.</returns>
     public static NpgsqlConnectionStringBuilder? Check(string connectionString, List<string> errors)
     {
+        // Look at the keywords as written first: Npgsql's parser rejects some combinations (for example a
+        // Max Pool Size below its own minimum) with a message that would not say what to do instead.
+        int before = errors.Count;
+        DbConnectionStringBuilder raw;
+        try
+        {
+            raw = new DbConnectionStringBuilder { ConnectionString = connectionString };
+        }
+        catch (ArgumentException ex)
+        {
+            errors.Add($"ConnectionString cannot be parsed: {ex.Message}");
+            return null;
+        }
+
+        foreach (string key in raw.Keys)
+        {
+            string normalized = key.Replace(" ", "", StringComparison.Ordinal).ToUpperInvariant();
+            switch (normalized)
+            {
+                case "MINPOOLSIZE": AddRejection(errors, "Min Pool Size", "ConnectionPoolOptions.MinSize"); break;
+                case "MAXPOOLSIZE": AddRejection(errors, "Max Pool Size", "ConnectionPoolOptions.MaxSize"); break;
+                case "CONNECTIONIDLELIFETIME": AddRejection(errors, "Connection Idle Lifetime", "ConnectionPoolOptions.IdleTimeout"); break;
+                case "CONNECTIONPRUNINGINTERVAL": AddRejection(errors, "Connection Pruning Interval", "ConnectionPoolOptions.MaintenanceInterval"); break;
+                case "CONNECTIONLIFETIME" or "LOADBALANCETIMEOUT": AddRejection(errors, "Connection Lifetime", "ConnectionPoolOptions.MaxLifetime"); break;
+                default: break;
+            }
+        }
+
+        if (errors.Count > before)
+        {
+            return null;
+        }
+
         NpgsqlConnectionStringBuilder builder;
         try
         {
@@ -49,10 +82,13 @@ internal static class ConnectionStringRules
         {
             if (isSet)
             {
-                errors.Add($"ConnectionString sets '{keyword}': PoolKit turns Npgsql's pooling off and sizes the pool itself; remove '{keyword}' and set {instead} instead.");
+                AddRejection(errors, keyword, instead);
             }
         }
     }
+
+    private static void AddRejection(List<string> errors, string keyword, string instead) =>
+        errors.Add($"ConnectionString sets '{keyword}': PoolKit turns Npgsql's pooling off and sizes the pool itself; remove '{keyword}' and set {instead} instead.");
 
     /// <summary>Whether the connection string itself says <c>Pooling=true</c> (rather than relying on Npgsql's default).</summary>
     public static bool AsksForPooling(string connectionString)

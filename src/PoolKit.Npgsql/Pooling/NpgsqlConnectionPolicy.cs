@@ -1,4 +1,5 @@
 using System.Data;
+using System.Runtime.CompilerServices;
 using Npgsql;
 using PoolKit.Npgsql.Internal;
 
@@ -19,10 +20,16 @@ namespace PoolKit.Npgsql;
 /// <see cref="ValidateAsync"/> catches it once the connection has been idle longer than
 /// <see cref="ConnectionPoolOptions.ValidationBypassWindow"/>. Within the window the next command fails with the
 /// server's error (for example 57P01), which <see cref="NpgsqlErrorClassifier"/> reports as a broken connection.</para>
-/// <para>Stateless apart from its settings: safe to call concurrently for different connections.</para>
+/// <para>Concurrency: the only shared state is <see cref="s_abandonedValidations"/> (a thread-safe
+/// <see cref="ConditionalWeakTable{TKey, TValue}"/>): a validation that outlives its timeout is abandoned so the
+/// acquirer is not held past its deadline (Npgsql may need its <c>Cancellation Timeout</c> to give up on a frozen
+/// server), and <see cref="DestroyAsync"/> waits for it before closing the connection, which must not be closed
+/// while a command still runs on it.</para>
 /// </remarks>
 public sealed class NpgsqlConnectionPolicy : ResourcePolicy<NpgsqlConnection>
 {
+    private static readonly ConditionalWeakTable<NpgsqlConnection, Task> s_abandonedValidations = new();
+
     private readonly NpgsqlDataSource _dataSource;
     private readonly NpgsqlResetMode _resetMode;
     private readonly string _discardSql;
@@ -58,8 +65,28 @@ public sealed class NpgsqlConnectionPolicy : ResourcePolicy<NpgsqlConnection>
 
     /// <inheritdoc />
     /// <exception cref="NpgsqlException">The connection could not be opened (the server's or the network's error).</exception>
-    public override async ValueTask<NpgsqlConnection> CreateAsync(CancellationToken cancellationToken) =>
-        await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+    /// <remarks>
+    /// Honors <paramref name="cancellationToken"/> promptly even where Npgsql would wait for its own connect
+    /// <c>Timeout</c> (a server that accepts TCP connections but never answers, such as a frozen one): the open is
+    /// abandoned and its connection, if it ever completes, closed in the background.
+    /// </remarks>
+    public override async ValueTask<NpgsqlConnection> CreateAsync(CancellationToken cancellationToken)
+    {
+        Task<NpgsqlConnection> opening = _dataSource.OpenConnectionAsync(cancellationToken).AsTask();
+        try
+        {
+            return await opening.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!opening.IsCompleted)
+        {
+            _ = opening.ContinueWith(
+                static t => t.Result.DisposeAsync().AsTask(),
+                CancellationToken.None,
+                TaskContinuationOptions.OnlyOnRanToCompletion | TaskContinuationOptions.ExecuteSynchronously,
+                TaskScheduler.Default).Unwrap();
+            throw;
+        }
+    }
 
     /// <inheritdoc />
     /// <remarks>True only when <see cref="NpgsqlConnection.FullState"/> is exactly <see cref="ConnectionState.Open"/>.</remarks>
@@ -80,10 +107,24 @@ public sealed class NpgsqlConnectionPolicy : ResourcePolicy<NpgsqlConnection>
         }
 
         var command = new NpgsqlCommand("SELECT 1", resource);
-        await using (command.ConfigureAwait(false))
+        Task<object?> running = command.ExecuteScalarAsync(cancellationToken);
+        try
         {
-            object? result = await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+            object? result = await running.WaitAsync(cancellationToken).ConfigureAwait(false);
             return result is 1 && resource.FullState == ConnectionState.Open;
+        }
+        catch (OperationCanceledException) when (!running.IsCompleted)
+        {
+            // Give up now; DestroyAsync waits for the command (Npgsql ends it within its Cancellation Timeout).
+            s_abandonedValidations.AddOrUpdate(resource, running);
+            throw;
+        }
+        finally
+        {
+            if (running.IsCompleted)
+            {
+                await command.DisposeAsync().ConfigureAwait(false);
+            }
         }
     }
 
@@ -100,6 +141,26 @@ public sealed class NpgsqlConnectionPolicy : ResourcePolicy<NpgsqlConnection>
     public override ValueTask DestroyAsync(NpgsqlConnection resource)
     {
         ArgumentNullException.ThrowIfNull(resource);
+        if (s_abandonedValidations.TryGetValue(resource, out Task? running))
+        {
+            s_abandonedValidations.Remove(resource);
+            return DestroyAfterAsync(resource, running);
+        }
+
         return resource.DisposeAsync();
+    }
+
+    private static async ValueTask DestroyAfterAsync(NpgsqlConnection resource, Task running)
+    {
+        try
+        {
+            await running.ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            // Expected: the abandoned validation fails when Npgsql cancels it or breaks the connection.
+        }
+
+        await resource.DisposeAsync().ConfigureAwait(false);
     }
 }
