@@ -1,0 +1,16 @@
+using Microsoft.Extensions.Logging;
+
+namespace PoolKit.Npgsql.Diagnostics;
+
+/// <summary>Every log line PoolKit.Npgsql writes; each carries the pool name and never a connection string.</summary>
+internal static partial class LogMessages
+{
+    [LoggerMessage(NpgsqlPoolEventIds.NpgsqlPoolingDisabled, LogLevel.Information, "Pool '{PoolName}': the connection string asks for Npgsql's pooling (Pooling=true); PoolKit turned it off because it is the pool. Size the pool with ConnectionPoolOptions.")]
+    public static partial void NpgsqlPoolingDisabled(this ILogger logger, string poolName);
+
+    [LoggerMessage(NpgsqlPoolEventIds.TransactionStatusUnavailable, LogLevel.Warning, "Pool '{PoolName}': this Npgsql version does not let PoolKit read the transaction status in process; ResetMode RollbackOnly now costs a round trip per return.")]
+    public static partial void TransactionStatusUnavailable(this ILogger logger, string poolName);
+
+    [LoggerMessage(NpgsqlPoolEventIds.HealthCheckFailed, LogLevel.Debug, "Pool '{PoolName}': the health check could not obtain a connection.")]
+    public static partial void HealthCheckFailed(this ILogger logger, string poolName, Exception error);
+}

@@ -1,0 +1,14 @@
+namespace PoolKit.Npgsql;
+
+/// <summary>The event ids of PoolKit.Npgsql's own log messages (the pool's are in <see cref="PoolEventIds"/>).</summary>
+public static class NpgsqlPoolEventIds
+{
+    /// <summary>The connection string asked for Npgsql's pooling, which PoolKit turned off (Information, once per pool).</summary>
+    public const int NpgsqlPoolingDisabled = 2000;
+
+    /// <summary>The in-process transaction status is unavailable; resets fall back to a round trip (Warning, once per pool).</summary>
+    public const int TransactionStatusUnavailable = 2001;
+
+    /// <summary>A health check could not obtain a connection (Debug).</summary>
+    public const int HealthCheckFailed = 2002;
+}

@@ -1,0 +1,107 @@
+using System.Data;
+using Npgsql;
+
+namespace PoolKit.Npgsql.Internal;
+
+/// <summary>
+/// Resets a returned connection according to an <see cref="NpgsqlResetMode"/>, with as few round trips as the
+/// public API allows.
+/// </summary>
+/// <remarks>
+/// Npgsql's own pool resets lazily: it prepends <c>DISCARD ALL</c> to the next command, so a reset costs no round
+/// trip. That mechanism is internal to Npgsql and only armed for pooled connectors, so PoolKit cannot use it:
+/// <see cref="NpgsqlResetMode.Discard"/> therefore costs one round trip per return, and
+/// <see cref="NpgsqlResetMode.RollbackOnly"/> costs none unless a transaction is open (see
+/// <see cref="NpgsqlTransactionState"/>).
+/// </remarks>
+internal static class NpgsqlSessionReset
+{
+    /// <summary>Resets everything and deallocates prepared statements: for connections without auto-prepare.</summary>
+    public const string DiscardAll = "DISCARD ALL";
+
+    /// <summary>
+    /// Resets everything but prepared statements: for connections with <c>Max Auto Prepare</c> on, whose prepared
+    /// statements Npgsql tracks and would otherwise find gone.
+    /// </summary>
+    public const string DiscardKeepingPrepared =
+        "CLOSE ALL; SET SESSION AUTHORIZATION DEFAULT; RESET ALL; UNLISTEN *; SELECT pg_advisory_unlock_all(); DISCARD SEQUENCES; DISCARD TEMP";
+
+    private const string Rollback = "ROLLBACK";
+
+    /// <summary>Resets the connection.</summary>
+    /// <returns><see langword="false"/> when the connection must be destroyed instead.</returns>
+    public static ValueTask<bool> ResetAsync(NpgsqlConnection connection, NpgsqlResetMode mode, string discardSql, CancellationToken cancellationToken)
+    {
+        if (connection.FullState != ConnectionState.Open)
+        {
+            return new ValueTask<bool>(false);
+        }
+
+        if (mode == NpgsqlResetMode.None)
+        {
+            return new ValueTask<bool>(true);
+        }
+
+        bool? inTransaction = NpgsqlTransactionState.TryGetInTransaction(connection);
+        if (mode == NpgsqlResetMode.RollbackOnly)
+        {
+            // PERF: the common return (no transaction) completes synchronously, without I/O.
+            return inTransaction switch
+            {
+                false => new ValueTask<bool>(true),
+                true => ExecuteAsync(connection, Rollback, cancellationToken),
+                null => ProbeAndRollbackAsync(connection, cancellationToken),
+            };
+        }
+
+        return DiscardAsync(connection, inTransaction, discardSql, cancellationToken);
+    }
+
+    private static async ValueTask<bool> DiscardAsync(NpgsqlConnection connection, bool? inTransaction, string discardSql, CancellationToken cancellationToken)
+    {
+        if (inTransaction == true)
+        {
+            await ExecuteAsync(connection, Rollback, cancellationToken).ConfigureAwait(false);
+        }
+
+        try
+        {
+            return await ExecuteAsync(connection, discardSql, cancellationToken).ConfigureAwait(false);
+        }
+        catch (PostgresException ex) when (inTransaction is null && ex.SqlState is PostgresErrorCodes.ActiveSqlTransaction or PostgresErrorCodes.InFailedSqlTransaction)
+        {
+            // Without the in-process status we learn about an open transaction from DISCARD's refusal.
+            await ExecuteAsync(connection, Rollback, cancellationToken).ConfigureAwait(false);
+            return await ExecuteAsync(connection, discardSql, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The public-API fallback: <c>BeginTransaction</c> throws when a transaction is open; otherwise it leaves a pending one to undo.</summary>
+    private static async ValueTask<bool> ProbeAndRollbackAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    {
+        NpgsqlTransaction probe;
+        try
+        {
+            probe = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (InvalidOperationException)
+        {
+            return await ExecuteAsync(connection, Rollback, cancellationToken).ConfigureAwait(false);
+        }
+
+        await probe.RollbackAsync(cancellationToken).ConfigureAwait(false);
+        await probe.DisposeAsync().ConfigureAwait(false);
+        return true;
+    }
+
+    private static async ValueTask<bool> ExecuteAsync(NpgsqlConnection connection, string sql, CancellationToken cancellationToken)
+    {
+        var command = new NpgsqlCommand(sql, connection);
+        await using (command.ConfigureAwait(false))
+        {
+            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        return connection.FullState == ConnectionState.Open;
+    }
+}

@@ -1,0 +1,166 @@
+using System.Data;
+using System.Runtime.CompilerServices;
+using Npgsql;
+using PoolKit.Npgsql.Internal;
+
+namespace PoolKit.Npgsql;
+
+/// <summary>
+/// The lifecycle of pooled <see cref="NpgsqlConnection"/>s: opens them from a non-pooling
+/// <see cref="NpgsqlDataSource"/>, checks them cheaply on every hand-out, validates idle ones with a round trip,
+/// resets them on return and closes them for good.
+/// </summary>
+/// <remarks>
+/// <para>Use it directly with <see cref="ConnectionPool{T}"/>, or let <see cref="NpgsqlConnectionPool"/> build both.
+/// The policy does not own the data source: whoever created it disposes it after the pool.</para>
+/// <para><see cref="IsUsable"/> accepts only a connection whose <see cref="NpgsqlConnection.FullState"/> is exactly
+/// <see cref="ConnectionState.Open"/>: Npgsql marks a connection <c>Broken</c> after an I/O error or a fatal server
+/// error, and a reader left open (Executing/Fetching) is not reusable either. A backend terminated while the
+/// connection sat idle is invisible to that check (nothing has been read yet); the round trip of
+/// <see cref="ValidateAsync"/> catches it once the connection has been idle longer than
+/// <see cref="ConnectionPoolOptions.ValidationBypassWindow"/>. Within the window the next command fails with the
+/// server's error (for example 57P01), which <see cref="NpgsqlErrorClassifier"/> reports as a broken connection.</para>
+/// <para>Concurrency: the only shared state is <see cref="s_abandonedValidations"/> (a thread-safe
+/// <see cref="ConditionalWeakTable{TKey, TValue}"/>): a validation that outlives its timeout is abandoned so the
+/// acquirer is not held past its deadline (Npgsql may need its <c>Cancellation Timeout</c> to give up on a frozen
+/// server), and <see cref="DestroyAsync"/> waits for it before closing the connection, which must not be closed
+/// while a command still runs on it.</para>
+/// </remarks>
+public sealed class NpgsqlConnectionPolicy : ResourcePolicy<NpgsqlConnection>
+{
+    private static readonly ConditionalWeakTable<NpgsqlConnection, Task> s_abandonedValidations = new();
+
+    private readonly NpgsqlDataSource _dataSource;
+    private readonly NpgsqlResetMode _resetMode;
+    private readonly string _discardSql;
+
+    /// <summary>Initializes a new instance.</summary>
+    /// <param name="dataSource">Where connections come from. Its connection string must have <c>Pooling=false</c>.</param>
+    /// <param name="resetMode">How returned connections are reset. Default <see cref="NpgsqlResetMode.Discard"/>.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="dataSource"/> is null.</exception>
+    /// <exception cref="ArgumentException">The data source pools connections itself, or <paramref name="resetMode"/> is not defined.</exception>
+    public NpgsqlConnectionPolicy(NpgsqlDataSource dataSource, NpgsqlResetMode resetMode = NpgsqlResetMode.Discard)
+    {
+        ArgumentNullException.ThrowIfNull(dataSource);
+        if (!Enum.IsDefined(resetMode))
+        {
+            throw new ArgumentException($"ResetMode = {(int)resetMode}: must be None, RollbackOnly or Discard.", nameof(resetMode));
+        }
+
+        var settings = new NpgsqlConnectionStringBuilder(dataSource.ConnectionString);
+        if (settings.Pooling)
+        {
+            throw new ArgumentException(
+                "The data source pools connections itself (Pooling=true): PoolKit must be the only pool, or its bounds mean nothing. Build the data source with Pooling=false, or let NpgsqlConnectionPool build it.",
+                nameof(dataSource));
+        }
+
+        _dataSource = dataSource;
+        _resetMode = resetMode;
+        _discardSql = settings.MaxAutoPrepare > 0 ? NpgsqlSessionReset.DiscardKeepingPrepared : NpgsqlSessionReset.DiscardAll;
+    }
+
+    /// <summary>Gets how returned connections are reset.</summary>
+    public NpgsqlResetMode ResetMode => _resetMode;
+
+    /// <inheritdoc />
+    /// <exception cref="NpgsqlException">The connection could not be opened (the server's or the network's error).</exception>
+    /// <remarks>
+    /// Honors <paramref name="cancellationToken"/> promptly even where Npgsql would wait for its own connect
+    /// <c>Timeout</c> (a server that accepts TCP connections but never answers, such as a frozen one): the open is
+    /// abandoned and its connection, if it ever completes, closed in the background.
+    /// </remarks>
+    public override async ValueTask<NpgsqlConnection> CreateAsync(CancellationToken cancellationToken)
+    {
+        Task<NpgsqlConnection> opening = _dataSource.OpenConnectionAsync(cancellationToken).AsTask();
+        try
+        {
+            return await opening.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!opening.IsCompleted)
+        {
+            _ = opening.ContinueWith(
+                static t => t.Result.DisposeAsync().AsTask(),
+                CancellationToken.None,
+                TaskContinuationOptions.OnlyOnRanToCompletion | TaskContinuationOptions.ExecuteSynchronously,
+                TaskScheduler.Default).Unwrap();
+            throw;
+        }
+    }
+
+    /// <inheritdoc />
+    /// <remarks>True only when <see cref="NpgsqlConnection.FullState"/> is exactly <see cref="ConnectionState.Open"/>.</remarks>
+    public override bool IsUsable(NpgsqlConnection resource)
+    {
+        ArgumentNullException.ThrowIfNull(resource);
+        return resource.FullState == ConnectionState.Open;
+    }
+
+    /// <inheritdoc />
+    /// <remarks>Runs <c>SELECT 1</c>; the pool bounds it by <see cref="ConnectionPoolOptions.ValidationTimeout"/> through the token.</remarks>
+    public override async ValueTask<bool> ValidateAsync(NpgsqlConnection resource, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(resource);
+        if (resource.FullState != ConnectionState.Open)
+        {
+            return false;
+        }
+
+        var command = new NpgsqlCommand("SELECT 1", resource);
+        Task<object?> running = command.ExecuteScalarAsync(cancellationToken);
+        try
+        {
+            object? result = await running.WaitAsync(cancellationToken).ConfigureAwait(false);
+            return result is 1 && resource.FullState == ConnectionState.Open;
+        }
+        catch (OperationCanceledException) when (!running.IsCompleted)
+        {
+            // Give up now; DestroyAsync waits for the command (Npgsql ends it within its Cancellation Timeout).
+            s_abandonedValidations.AddOrUpdate(resource, running);
+            throw;
+        }
+        finally
+        {
+            if (running.IsCompleted)
+            {
+                await command.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    /// <remarks>See <see cref="NpgsqlResetMode"/> for what each mode does and costs.</remarks>
+    public override ValueTask<bool> ResetAsync(NpgsqlConnection resource, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(resource);
+        return NpgsqlSessionReset.ResetAsync(resource, _resetMode, _discardSql, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    /// <remarks>Closes the physical connection (Npgsql's pooling is off, so disposing really closes it).</remarks>
+    public override ValueTask DestroyAsync(NpgsqlConnection resource)
+    {
+        ArgumentNullException.ThrowIfNull(resource);
+        if (s_abandonedValidations.TryGetValue(resource, out Task? running))
+        {
+            s_abandonedValidations.Remove(resource);
+            return DestroyAfterAsync(resource, running);
+        }
+
+        return resource.DisposeAsync();
+    }
+
+    private static async ValueTask DestroyAfterAsync(NpgsqlConnection resource, Task running)
+    {
+        try
+        {
+            await running.ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            // Expected: the abandoned validation fails when Npgsql cancels it or breaks the connection.
+        }
+
+        await resource.DisposeAsync().ConfigureAwait(false);
+    }
+}

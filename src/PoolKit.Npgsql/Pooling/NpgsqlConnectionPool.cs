@@ -1,0 +1,226 @@
+using System.Diagnostics.Metrics;
+using System.Globalization;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Npgsql;
+using PoolKit.Npgsql.Diagnostics;
+using PoolKit.Npgsql.Internal;
+
+namespace PoolKit.Npgsql;
+
+/// <summary>
+/// A PoolKit pool of open <see cref="NpgsqlConnection"/>s: a <see cref="ConnectionPool{T}"/> with an
+/// <see cref="NpgsqlConnectionPolicy"/> over a data source it builds with Npgsql's own pooling off, and owns.
+/// </summary>
+/// <remarks>
+/// <para>Lease a connection with <see cref="AcquireAsync"/> and dispose the lease to return it; do not close or
+/// dispose the connection itself (a closed connection is destroyed on return). After an error, call
+/// <see cref="NpgsqlPoolLeaseExtensions.MarkBrokenIf"/> so a broken connection is never reused.</para>
+/// <para>Disposing the pool disposes the pool (waiting up to <see cref="ConnectionPoolOptions.DisposeTimeout"/> for
+/// leases) and then the data source. <see cref="ToString"/> names the pool, host, port and database, never the
+/// password.</para>
+/// </remarks>
+public sealed class NpgsqlConnectionPool : IConnectionPool<NpgsqlConnection>
+{
+    private readonly ConnectionPool<NpgsqlConnection> _pool;
+    private readonly NpgsqlDataSource _dataSource;
+    private readonly string _display;
+    private int _disposed;
+
+    /// <summary>Creates a pool from options holding a connection string.</summary>
+    /// <param name="options">The settings; copied, so later changes do not affect the pool.</param>
+    /// <param name="loggerFactory">Where the pool logs. Default: no logging.</param>
+    /// <param name="meterFactory">Where the pool's meter is created. Default: a meter outside dependency injection.</param>
+    /// <param name="timeProvider">The clock. Default: <see cref="TimeProvider.System"/>.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="options"/> is null.</exception>
+    /// <exception cref="ConnectionPoolOptionsException">The options are invalid (every violation is listed; the connection string is never quoted).</exception>
+    public NpgsqlConnectionPool(
+        NpgsqlConnectionPoolOptions options,
+        ILoggerFactory? loggerFactory = null,
+        IMeterFactory? meterFactory = null,
+        TimeProvider? timeProvider = null)
+        : this(Prepare(options, loggerFactory), loggerFactory, meterFactory, timeProvider)
+    {
+    }
+
+    /// <summary>
+    /// Creates a pool from an <see cref="NpgsqlDataSourceBuilder"/> (for type mappings, password providers,
+    /// certificates and the like). PoolKit turns the builder's pooling off and builds the data source itself.
+    /// </summary>
+    /// <param name="dataSourceBuilder">The configured builder. Its pool-sizing keywords must be left at their defaults.</param>
+    /// <param name="options">Reset mode and pool options; <see cref="NpgsqlConnectionPoolOptions.ConnectionString"/> must be null. Default: the defaults.</param>
+    /// <param name="loggerFactory">Where the pool logs. Default: no logging.</param>
+    /// <param name="meterFactory">Where the pool's meter is created. Default: a meter outside dependency injection.</param>
+    /// <param name="timeProvider">The clock. Default: <see cref="TimeProvider.System"/>.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="dataSourceBuilder"/> is null.</exception>
+    /// <exception cref="ConnectionPoolOptionsException">The options or the builder's pooling keywords are invalid, or a connection string is set in both places.</exception>
+    public NpgsqlConnectionPool(
+        NpgsqlDataSourceBuilder dataSourceBuilder,
+        NpgsqlConnectionPoolOptions? options = null,
+        ILoggerFactory? loggerFactory = null,
+        IMeterFactory? meterFactory = null,
+        TimeProvider? timeProvider = null)
+        : this(Prepare(dataSourceBuilder, options, loggerFactory), loggerFactory, meterFactory, timeProvider)
+    {
+    }
+
+    private NpgsqlConnectionPool(Prepared prepared, ILoggerFactory? loggerFactory, IMeterFactory? meterFactory, TimeProvider? timeProvider)
+    {
+        _dataSource = prepared.DataSource;
+        try
+        {
+            ResetMode = prepared.Options.ResetMode;
+            Policy = new NpgsqlConnectionPolicy(_dataSource, prepared.Options.ResetMode);
+            _pool = new ConnectionPool<NpgsqlConnection>(Policy, prepared.Options.Pool, loggerFactory, meterFactory, timeProvider);
+        }
+        catch
+        {
+            _dataSource.Dispose();
+            throw;
+        }
+
+        _display = string.Create(
+            CultureInfo.InvariantCulture,
+            $"NpgsqlConnectionPool '{_pool.Name}' ({prepared.Host}:{prepared.Port}/{prepared.Database}, max {prepared.Options.Pool.MaxSize}, reset {ResetMode})");
+    }
+
+    /// <inheritdoc />
+    public string Name => _pool.Name;
+
+    /// <summary>Gets a copy of the pool options the pool runs with.</summary>
+    public ConnectionPoolOptions Options => _pool.Options;
+
+    /// <summary>Gets how returned connections are reset.</summary>
+    public NpgsqlResetMode ResetMode { get; }
+
+    /// <summary>Gets the policy the pool uses (for example to build another pool over the same data source).</summary>
+    public NpgsqlConnectionPolicy Policy { get; }
+
+    /// <summary>Creates a pool from a connection string.</summary>
+    /// <param name="connectionString">The Npgsql connection string (see <see cref="NpgsqlConnectionPoolOptions"/> for the pooling keywords).</param>
+    /// <param name="options">The pool options. Default: the defaults.</param>
+    /// <param name="resetMode">How returned connections are reset. Default <see cref="NpgsqlResetMode.Discard"/>.</param>
+    /// <returns>The pool; dispose it when done.</returns>
+    /// <exception cref="ArgumentException"><paramref name="connectionString"/> is null or blank.</exception>
+    /// <exception cref="ConnectionPoolOptionsException">The options or the connection string's pooling keywords are invalid.</exception>
+    public static NpgsqlConnectionPool Create(string connectionString, ConnectionPoolOptions? options = null, NpgsqlResetMode resetMode = NpgsqlResetMode.Discard)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
+        return new NpgsqlConnectionPool(new NpgsqlConnectionPoolOptions
+        {
+            ConnectionString = connectionString,
+            ResetMode = resetMode,
+            Pool = options ?? new ConnectionPoolOptions(),
+        });
+    }
+
+    /// <inheritdoc />
+    public ValueTask<PoolLease<NpgsqlConnection>> AcquireAsync(CancellationToken cancellationToken = default) => _pool.AcquireAsync(cancellationToken);
+
+    /// <inheritdoc />
+    public bool TryAcquire(out PoolLease<NpgsqlConnection> lease) => _pool.TryAcquire(out lease);
+
+    /// <inheritdoc />
+    public ValueTask ReturnAsync(PoolLease<NpgsqlConnection> lease, CancellationToken cancellationToken = default) => _pool.ReturnAsync(lease, cancellationToken);
+
+    /// <inheritdoc />
+    public ValueTask ClearAsync(CancellationToken cancellationToken = default) => _pool.ClearAsync(cancellationToken);
+
+    /// <inheritdoc />
+    public PoolStatistics GetStatistics() => _pool.GetStatistics();
+
+    /// <summary>Disposes the pool, then the data source it owns. Idempotent.</summary>
+    /// <returns>A task that completes when both are disposed.</returns>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        try
+        {
+            await _pool.DisposeAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            await _dataSource.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Disposes the pool, then the data source it owns, blocking. Prefer <see cref="DisposeAsync"/>. Idempotent.</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        try
+        {
+            _pool.Dispose();
+        }
+        finally
+        {
+            _dataSource.Dispose();
+        }
+    }
+
+    /// <summary>Describes the pool without secrets, e.g. <c>NpgsqlConnectionPool 'orders' (db:5432/orders, max 20, reset Discard)</c>.</summary>
+    /// <returns>The description.</returns>
+    public override string ToString() => _display;
+
+    private static Prepared Prepare(NpgsqlConnectionPoolOptions options, ILoggerFactory? loggerFactory)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        NpgsqlConnectionPoolOptions snapshot = options.Clone();
+        ThrowIfInvalid(snapshot.Validate(requireConnectionString: true));
+        var builder = new NpgsqlDataSourceBuilder(snapshot.ConnectionString);
+        if (ConnectionStringRules.AsksForPooling(snapshot.ConnectionString!))
+        {
+            Logger(loggerFactory).NpgsqlPoolingDisabled(snapshot.Pool.Name);
+        }
+
+        return Build(builder, snapshot, loggerFactory);
+    }
+
+    private static Prepared Prepare(NpgsqlDataSourceBuilder builder, NpgsqlConnectionPoolOptions? options, ILoggerFactory? loggerFactory)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        NpgsqlConnectionPoolOptions snapshot = options?.Clone() ?? new NpgsqlConnectionPoolOptions();
+        var errors = new List<string>(snapshot.Validate(requireConnectionString: false));
+        if (!string.IsNullOrEmpty(snapshot.ConnectionString))
+        {
+            errors.Add("ConnectionString is set although the pool is built from an NpgsqlDataSourceBuilder: set it on the builder only.");
+        }
+
+        ConnectionStringRules.CheckBuilder(builder.ConnectionStringBuilder, errors);
+        ThrowIfInvalid(errors);
+        return Build(builder, snapshot, loggerFactory);
+    }
+
+    private static Prepared Build(NpgsqlDataSourceBuilder builder, NpgsqlConnectionPoolOptions options, ILoggerFactory? loggerFactory)
+    {
+        ConnectionStringRules.Apply(builder.ConnectionStringBuilder);
+        if (!NpgsqlTransactionState.IsAvailable && options.ResetMode == NpgsqlResetMode.RollbackOnly)
+        {
+            Logger(loggerFactory).TransactionStatusUnavailable(options.Pool.Name);
+        }
+
+        NpgsqlConnectionStringBuilder settings = builder.ConnectionStringBuilder;
+        return new Prepared(builder.Build(), options, settings.Host ?? "(default host)", settings.Port, settings.Database ?? "(default database)");
+    }
+
+    private static ILogger Logger(ILoggerFactory? loggerFactory) =>
+        (ILogger?)loggerFactory?.CreateLogger<NpgsqlConnectionPool>() ?? NullLogger.Instance;
+
+    private static void ThrowIfInvalid(IReadOnlyList<string> errors)
+    {
+        if (errors.Count > 0)
+        {
+            throw new ConnectionPoolOptionsException(errors);
+        }
+    }
+
+    private sealed record Prepared(NpgsqlDataSource DataSource, NpgsqlConnectionPoolOptions Options, string Host, int Port, string Database);
+}
