@@ -1,0 +1,54 @@
+using PoolKit.Benchmarks.Anchors;
+
+namespace PoolKit.Benchmarks.Micro;
+
+/// <summary>Builds the pools the microbenchmarks compare, configured the same way everywhere.</summary>
+internal static class BenchPools
+{
+    /// <summary>
+    /// A PoolKit pool with default options except <paramref name="maxSize"/>. ValidationBypassWindow keeps its
+    /// default (500 ms): resources are reused within nanoseconds so the bypass always applies, and the policy's
+    /// ValidateAsync completes synchronously anyway. No logger, no meter listener: histograms stay disabled.
+    /// </summary>
+    public static ConnectionPool<BenchResource> CreatePoolKit(int maxSize, int prewarm)
+    {
+        var pool = new ConnectionPool<BenchResource>(
+            new BenchResourcePolicy(),
+            new ConnectionPoolOptions { Name = "bench", MaxSize = maxSize });
+        Prewarm(pool, prewarm);
+        return pool;
+    }
+
+    /// <summary>Creates <paramref name="count"/> resources by holding that many leases at once, then returns them all.</summary>
+    public static void Prewarm(ConnectionPool<BenchResource> pool, int count)
+    {
+        var held = new PoolLease<BenchResource>[count];
+        for (int i = 0; i < count; i++)
+        {
+            held[i] = pool.AcquireAsync().AsTask().GetAwaiter().GetResult();
+        }
+
+        foreach (PoolLease<BenchResource> lease in held)
+        {
+            lease.Dispose();
+        }
+    }
+
+    /// <summary>A hand-written SemaphoreSlim + ConcurrentBag pool, pre-warmed the same way.</summary>
+    public static SemaphoreBagPool<BenchResource> CreateSemaphoreBag(int maxSize, int prewarm)
+    {
+        var pool = new SemaphoreBagPool<BenchResource>(maxSize, static () => new BenchResource());
+        var held = new BenchResource[prewarm];
+        for (int i = 0; i < prewarm; i++)
+        {
+            held[i] = pool.RentAsync().AsTask().GetAwaiter().GetResult();
+        }
+
+        foreach (BenchResource resource in held)
+        {
+            pool.Return(resource);
+        }
+
+        return pool;
+    }
+}
