@@ -10,11 +10,22 @@ internal static class BenchPools
     /// default (500 ms): resources are reused within nanoseconds so the bypass always applies, and the policy's
     /// ValidateAsync completes synchronously anyway. No logger, no meter listener: histograms stay disabled.
     /// </summary>
-    public static ConnectionPool<BenchResource> CreatePoolKit(int maxSize, int prewarm)
+    /// <param name="maxSize">The pool's MaxSize.</param>
+    /// <param name="prewarm">How many resources to create before measuring.</param>
+    /// <param name="bypassValidationForever">
+    /// Sets ValidationBypassWindow to <see cref="Timeout.InfiniteTimeSpan"/>. Needed by TryAcquire benchmarks only:
+    /// TryAcquire never hands out a resource idle beyond the window (it cannot validate synchronously) and never
+    /// refreshes its idle time either, so after BenchmarkDotNet's setup pause (over 500 ms) it would return false forever.
+    /// </param>
+    public static ConnectionPool<BenchResource> CreatePoolKit(int maxSize, int prewarm, bool bypassValidationForever = false)
     {
-        var pool = new ConnectionPool<BenchResource>(
-            new BenchResourcePolicy(),
-            new ConnectionPoolOptions { Name = "bench", MaxSize = maxSize });
+        var options = new ConnectionPoolOptions { Name = "bench", MaxSize = maxSize };
+        if (bypassValidationForever)
+        {
+            options.ValidationBypassWindow = Timeout.InfiniteTimeSpan;
+        }
+
+        var pool = new ConnectionPool<BenchResource>(new BenchResourcePolicy(), options);
         Prewarm(pool, prewarm);
         return pool;
     }
