@@ -17,7 +17,8 @@ internal static class BenchPools
     /// TryAcquire never hands out a resource idle beyond the window (it cannot validate synchronously) and never
     /// refreshes its idle time either, so after BenchmarkDotNet's setup pause (over 500 ms) it would return false forever.
     /// </param>
-    public static ConnectionPool<BenchResource> CreatePoolKit(int maxSize, int prewarm, bool bypassValidationForever = false)
+    /// <param name="timeProvider">The pool's clock; <see cref="TimeProvider.System"/> by default.</param>
+    public static ConnectionPool<BenchResource> CreatePoolKit(int maxSize, int prewarm, bool bypassValidationForever = false, TimeProvider? timeProvider = null)
     {
         var options = new ConnectionPoolOptions { Name = "bench", MaxSize = maxSize };
         if (bypassValidationForever)
@@ -25,7 +26,7 @@ internal static class BenchPools
             options.ValidationBypassWindow = Timeout.InfiniteTimeSpan;
         }
 
-        var pool = new ConnectionPool<BenchResource>(new BenchResourcePolicy(), options);
+        var pool = new ConnectionPool<BenchResource>(new BenchResourcePolicy(), options, timeProvider: timeProvider);
         Prewarm(pool, prewarm);
         return pool;
     }

@@ -24,6 +24,7 @@ public class ContendedBenchmarks
     private const int PoolSize = 4;
 
     private ConnectionPool<BenchResource> _poolKit = null!;
+    private ConnectionPool<BenchResource> _poolKitMillisecondClock = null!;
     private SemaphoreBagPool<BenchResource> _semaphoreBag = null!;
     private Task[] _tasks = null!;
 
@@ -35,6 +36,7 @@ public class ContendedBenchmarks
     public void Setup()
     {
         _poolKit = BenchPools.CreatePoolKit(PoolSize, prewarm: PoolSize);
+        _poolKitMillisecondClock = BenchPools.CreatePoolKit(PoolSize, prewarm: PoolSize, timeProvider: MillisecondTimeProvider.Instance);
         _semaphoreBag = BenchPools.CreateSemaphoreBag(PoolSize, prewarm: PoolSize);
         _tasks = new Task[Tasks];
     }
@@ -44,6 +46,7 @@ public class ContendedBenchmarks
     {
         _semaphoreBag.Dispose();
         _poolKit.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        _poolKitMillisecondClock.DisposeAsync().AsTask().GetAwaiter().GetResult();
     }
 
     [Benchmark(Baseline = true, OperationsPerInvoke = Operations, Description = "SemaphoreSlim+Bag, pool of 4")]
@@ -68,6 +71,43 @@ public class ContendedBenchmarks
         }
 
         return Task.WhenAll(_tasks);
+    }
+
+    /// <summary>Diagnostic: the PoolKit row with a cheap clock (see <see cref="MillisecondTimeProvider"/>).</summary>
+    [Benchmark(OperationsPerInvoke = Operations, Description = "diag: PoolKit, pool of 4, ms clock")]
+    public Task PoolKitMillisecondClock()
+    {
+        int perTask = Operations / Tasks;
+        for (int i = 0; i < _tasks.Length; i++)
+        {
+            _tasks[i] = PoolKitWorker(_poolKitMillisecondClock, perTask);
+        }
+
+        return Task.WhenAll(_tasks);
+    }
+
+    /// <summary>
+    /// Diagnostic floor: the same tasks and the same <c>await Task.Yield()</c>, with no pool at all. Every pool row
+    /// pays this hop plus one thread-pool dispatch per hand-off to a waiter, so (row − floor) is the pool's own cost.
+    /// </summary>
+    [Benchmark(OperationsPerInvoke = Operations, Description = "diag: no pool, Task.Yield only (floor)")]
+    public Task YieldOnly()
+    {
+        int perTask = Operations / Tasks;
+        for (int i = 0; i < _tasks.Length; i++)
+        {
+            _tasks[i] = YieldWorker(perTask);
+        }
+
+        return Task.WhenAll(_tasks);
+    }
+
+    private static async Task YieldWorker(int operations)
+    {
+        for (int i = 0; i < operations; i++)
+        {
+            await Task.Yield();
+        }
     }
 
     private static async Task SemaphoreBagWorker(SemaphoreBagPool<BenchResource> pool, int operations)

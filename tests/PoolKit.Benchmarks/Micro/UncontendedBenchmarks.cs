@@ -19,6 +19,7 @@ public class UncontendedBenchmarks
     private SemaphoreBagPool<BenchResource> _semaphoreBag = null!;
     private ConnectionPool<BenchResource> _poolKit = null!;
     private ConnectionPool<BenchResource> _poolKitNoValidation = null!;
+    private ConnectionPool<BenchResource> _poolKitMillisecondClock = null!;
 
     [GlobalSetup]
     public void Setup()
@@ -28,6 +29,7 @@ public class UncontendedBenchmarks
         _semaphoreBag = BenchPools.CreateSemaphoreBag(MaxSize, prewarm: 4);
         _poolKit = BenchPools.CreatePoolKit(MaxSize, prewarm: 4);
         _poolKitNoValidation = BenchPools.CreatePoolKit(MaxSize, prewarm: 4, bypassValidationForever: true);
+        _poolKitMillisecondClock = BenchPools.CreatePoolKit(MaxSize, prewarm: 4, timeProvider: MillisecondTimeProvider.Instance);
     }
 
     [GlobalCleanup]
@@ -36,6 +38,7 @@ public class UncontendedBenchmarks
         _semaphoreBag.Dispose();
         _poolKit.DisposeAsync().AsTask().GetAwaiter().GetResult();
         _poolKitNoValidation.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        _poolKitMillisecondClock.DisposeAsync().AsTask().GetAwaiter().GetResult();
     }
 
     [Benchmark(Baseline = true, Description = "ObjectPool Get+Return")]
@@ -76,5 +79,13 @@ public class UncontendedBenchmarks
         {
             return ++lease.Resource.Uses;
         }
+    }
+
+    /// <summary>Diagnostic: the AcquireAsync row with a cheap clock (see <see cref="MillisecondTimeProvider"/>).</summary>
+    [Benchmark(Description = "diag: PoolKit await AcquireAsync+Dispose, ms clock")]
+    public async ValueTask<int> PoolKitAcquireAsyncMillisecondClock()
+    {
+        using PoolLease<BenchResource> lease = await _poolKitMillisecondClock.AcquireAsync();
+        return ++lease.Resource.Uses;
     }
 }
