@@ -8,6 +8,9 @@ public static class SelectOneScenarios
     /// <summary>The row name of Npgsql's built-in pool.</summary>
     public const string NpgsqlPool = "Npgsql built-in pool";
 
+    /// <summary>The row name of Npgsql's built-in pool without its reset on return (a like-for-like anchor for a PoolKit policy that does not reset).</summary>
+    public const string NpgsqlPoolNoReset = "Npgsql built-in pool, No Reset On Close";
+
     /// <summary>The row name of the unpooled anchor.</summary>
     public const string NoPooling = "no pooling (Pooling=false)";
 
@@ -18,6 +21,7 @@ public static class SelectOneScenarios
     public static IReadOnlyList<Scenario> Create(string connectionString, int maxPoolSize) =>
     [
         new NpgsqlDataSourceScenario(NpgsqlPool, connectionString, pooling: true, maxPoolSize),
+        new NpgsqlDataSourceScenario(NpgsqlPoolNoReset, connectionString, pooling: true, maxPoolSize, noResetOnClose: true),
         new NpgsqlDataSourceScenario(NoPooling, connectionString, pooling: false, maxPoolSize),
         new PoolKitScenario(
             $"PoolKit (placeholder policy, max {maxPoolSize})",
@@ -37,7 +41,7 @@ public static class SelectOneScenarios
     {
         private readonly NpgsqlDataSource _dataSource;
 
-        public NpgsqlDataSourceScenario(string name, string connectionString, bool pooling, int maxPoolSize)
+        public NpgsqlDataSourceScenario(string name, string connectionString, bool pooling, int maxPoolSize, bool noResetOnClose = false)
         {
             Name = name;
             var builder = new NpgsqlConnectionStringBuilder(connectionString)
@@ -45,6 +49,10 @@ public static class SelectOneScenarios
                 Pooling = pooling,
                 MaxPoolSize = maxPoolSize,
                 ApplicationName = pooling ? "poolkit-e2e-npgsql-pool" : "poolkit-e2e-no-pool",
+
+                // Npgsql resets a returned connection by sending DISCARD ALL with the next command; the placeholder
+                // PoolKit policy does not reset, so this row compares like with like.
+                NoResetOnClose = noResetOnClose,
             };
             _dataSource = NpgsqlDataSource.Create(builder.ConnectionString);
         }
@@ -80,7 +88,7 @@ public static class SelectOneScenarios
 
         public override string Name { get; }
 
-        public override IReadOnlyList<string> ComparedWith => [NpgsqlPool, NoPooling];
+        public override IReadOnlyList<string> ComparedWith => [NpgsqlPool, NpgsqlPoolNoReset, NoPooling];
 
         public override async ValueTask ExecuteAsync(CancellationToken cancellationToken)
         {
