@@ -1,0 +1,61 @@
+using BenchmarkDotNet.Attributes;
+using Npgsql;
+using PoolKit.Benchmarks.EndToEnd;
+using PoolKit.Testing;
+
+namespace PoolKit.Benchmarks.Micro;
+
+/// <summary>
+/// Uncontended acquire+return of a real, already open PostgreSQL connection, no query: Npgsql's own pool cycle
+/// (<c>OpenConnectionAsync</c> + <c>Dispose</c> on a pooled data source) as the baseline, and PoolKit holding
+/// physical connections (through the placeholder policy until the Npgsql adapter lands). Target: PoolKit at least
+/// 6x faster. Needs a server: POOLKIT_TEST_CONNECTION_STRING, Docker or the local PostgreSQL binaries (started once
+/// per benchmark process by PoolKit.Testing).
+/// </summary>
+[MemoryDiagnoser]
+[BenchmarkCategory("micro", "npgsql")]
+public class NpgsqlCycleBenchmarks
+{
+    private PostgresTestServer _server = null!;
+    private NpgsqlDataSource _dataSource = null!;
+    private ConnectionPool<NpgsqlConnection> _poolKit = null!;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _server = PostgresTestServer.StartAsync().GetAwaiter().GetResult();
+        var builder = new NpgsqlConnectionStringBuilder(_server.ConnectionString) { Pooling = true, MaxPoolSize = 16 };
+        _dataSource = NpgsqlDataSource.Create(builder.ConnectionString);
+        _poolKit = new ConnectionPool<NpgsqlConnection>(
+            new PlaceholderNpgsqlPolicy(_server.ConnectionString),
+            new ConnectionPoolOptions { Name = "bench-npgsql", MaxSize = 16 });
+
+        // Open one connection in each pool so the measured cycle never creates.
+        _dataSource.OpenConnection().Dispose();
+        _poolKit.AcquireAsync().AsTask().GetAwaiter().GetResult().Dispose();
+    }
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        _poolKit.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        _dataSource.Dispose();
+        _server.DisposeAsync().AsTask().GetAwaiter().GetResult();
+    }
+
+    [Benchmark(Baseline = true, Description = "Npgsql pool OpenConnectionAsync+Dispose")]
+    public async ValueTask<int> NpgsqlPool()
+    {
+        NpgsqlConnection connection = await _dataSource.OpenConnectionAsync();
+        int pid = connection.ProcessID;
+        await connection.DisposeAsync();
+        return pid;
+    }
+
+    [Benchmark(Description = "PoolKit await AcquireAsync+Dispose (placeholder Npgsql policy)")]
+    public async ValueTask<int> PoolKit()
+    {
+        using PoolLease<NpgsqlConnection> lease = await _poolKit.AcquireAsync();
+        return lease.Resource.ProcessID;
+    }
+}
