@@ -11,7 +11,6 @@ internal sealed class PoolMetrics : IDisposable
 {
     private readonly Meter _meter;
     private readonly bool _ownsMeter;
-    private readonly TimeProvider _time;
     private readonly Func<PoolStatistics?> _statistics;
     private readonly KeyValuePair<string, object?> _poolTag;
     private readonly Counter<long> _timeouts;
@@ -21,11 +20,9 @@ internal sealed class PoolMetrics : IDisposable
 
     /// <param name="poolName">The pool's name, carried by every measurement.</param>
     /// <param name="meterFactory">Creates the meter when given (dependency injection); otherwise the pool owns a meter of its own.</param>
-    /// <param name="time">The pool's clock.</param>
     /// <param name="statistics">Returns the pool's snapshot, or <see langword="null"/> once the pool is disposed.</param>
-    public PoolMetrics(string poolName, IMeterFactory? meterFactory, TimeProvider time, Func<PoolStatistics?> statistics)
+    public PoolMetrics(string poolName, IMeterFactory? meterFactory, Func<PoolStatistics?> statistics)
     {
-        _time = time;
         _statistics = statistics;
         _poolTag = new KeyValuePair<string, object?>(PoolKitTelemetry.PoolNameTag, poolName);
         if (meterFactory is not null)
@@ -51,29 +48,23 @@ internal sealed class PoolMetrics : IDisposable
 
     public void RecordTimeout() => _timeouts.Add(1, _poolTag);
 
-    public void RecordCreateTime(long start, long end)
+    /// <summary>Gets whether anybody listens to the wait-time histogram (so the pool reads the precise clock only then).</summary>
+    public bool WaitTimeEnabled => _waitTime.Enabled;
+
+    /// <summary>Gets whether anybody listens to the use-time histogram (so the pool reads the precise clock only then).</summary>
+    public bool UseTimeEnabled => _useTime.Enabled;
+
+    public void RecordCreateTime(TimeSpan elapsed)
     {
         if (_createTime.Enabled)
         {
-            _createTime.Record(_time.GetElapsedTime(start, end).TotalSeconds, _poolTag);
+            _createTime.Record(elapsed.TotalSeconds, _poolTag);
         }
     }
 
-    public void RecordWaitTime(long start, long end)
-    {
-        if (_waitTime.Enabled)
-        {
-            _waitTime.Record(_time.GetElapsedTime(start, end).TotalSeconds, _poolTag);
-        }
-    }
+    public void RecordWaitTime(TimeSpan elapsed) => _waitTime.Record(elapsed.TotalSeconds, _poolTag);
 
-    public void RecordUseTime(long start, long end)
-    {
-        if (_useTime.Enabled)
-        {
-            _useTime.Record(_time.GetElapsedTime(start, end).TotalSeconds, _poolTag);
-        }
-    }
+    public void RecordUseTime(TimeSpan elapsed) => _useTime.Record(elapsed.TotalSeconds, _poolTag);
 
     public void Dispose()
     {

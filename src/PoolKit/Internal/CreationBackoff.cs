@@ -13,7 +13,7 @@ namespace PoolKit.Internal;
 internal sealed class CreationBackoff
 {
     private readonly object _lock = new();
-    private readonly TimeProvider _time;
+    private readonly PoolClock _clock;
     private readonly TimeSpan _initial;
     private readonly TimeSpan _max;
     private int _consecutiveFailures;
@@ -21,9 +21,9 @@ internal sealed class CreationBackoff
     private Exception? _lastError;
     private long _lastErrorAt;
 
-    public CreationBackoff(TimeProvider time, TimeSpan initial, TimeSpan max)
+    public CreationBackoff(PoolClock clock, TimeSpan initial, TimeSpan max)
     {
-        _time = time;
+        _clock = clock;
         _initial = initial;
         _max = max;
     }
@@ -56,7 +56,7 @@ internal sealed class CreationBackoff
             delayTicks *= 0.5 + (Random.Shared.NextDouble() * 0.5);
 #pragma warning restore CA5394
             var delay = TimeSpan.FromTicks((long)delayTicks);
-            long until = now + (long)(delay.Ticks * (_time.TimestampFrequency / (double)TimeSpan.TicksPerSecond));
+            long until = now + _clock.ToTicks(delay);
             Volatile.Write(ref _blockedUntil, until);
             Volatile.Write(ref _lastError, error);
             Volatile.Write(ref _lastErrorAt, now);

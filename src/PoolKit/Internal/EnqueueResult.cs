@@ -1,6 +1,6 @@
 namespace PoolKit.Internal;
 
-/// <summary>The result of <see cref="WaiterQueue{T}.Enqueue"/>.</summary>
+/// <summary>The result of <see cref="WaiterQueue{T}.RentAndEnqueue"/>.</summary>
 internal enum EnqueueResult
 {
     /// <summary>The waiter is queued.</summary>

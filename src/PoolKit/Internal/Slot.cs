@@ -36,17 +36,20 @@ internal sealed class Slot<T>
     /// <summary>The pool generation the resource belongs to; a stale generation means "cleared, destroy on sight".</summary>
     public int Generation;
 
-    /// <summary>Timestamp (TimeProvider units) of the resource's creation.</summary>
+    /// <summary>Tick (pool clock) of the resource's creation.</summary>
     public long CreatedAt;
 
-    /// <summary>Timestamp after which the resource must not be handed out again; <see cref="long.MaxValue"/> for never.</summary>
+    /// <summary>Tick after which the resource must not be handed out again; <see cref="long.MaxValue"/> for never.</summary>
     public long ExpiresAt;
 
-    /// <summary>Timestamp of the last return (or of the creation), for validation and idle pruning.</summary>
+    /// <summary>Tick of the last return (or of the creation), for validation and idle pruning.</summary>
     public long IdleSince;
 
-    /// <summary>Timestamp of the current lease's start, for use-time metrics and leak reports.</summary>
+    /// <summary>Tick of the current lease's start, for use-time metrics and leak reports.</summary>
     public long LeasedAt;
+
+    /// <summary>Precise timestamp (TimeProvider units) of the lease's start, or 0 when no use-time listener was enabled.</summary>
+    public long UseStartPrecise;
 
     /// <summary>Set by the lease holder to have the resource destroyed on return.</summary>
     public bool Broken;

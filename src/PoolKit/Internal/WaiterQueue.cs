@@ -22,7 +22,7 @@ internal sealed class WaiterQueue<T> : IDisposable
     private const int MaxFreeWaiters = 64;
 
     private readonly object _lock = new();
-    private readonly TimeProvider _time;
+    private readonly PoolClock _clock;
     private readonly ITimer _timer;
     private Waiter<T>? _head;
     private Waiter<T>? _tail;
@@ -38,9 +38,9 @@ internal sealed class WaiterQueue<T> : IDisposable
 
     private bool _closed;
 
-    public WaiterQueue(TimeProvider time)
+    public WaiterQueue(TimeProvider time, PoolClock clock)
     {
-        _time = time;
+        _clock = clock;
         using (ExecutionContext.SuppressFlow())
         {
             _timer = time.CreateTimer(static s => ((WaiterQueue<T>)s!).OnTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
@@ -50,41 +50,17 @@ internal sealed class WaiterQueue<T> : IDisposable
     /// <summary>Gets how many acquirers wait (a racy read, see the remarks).</summary>
     public int Count => Volatile.Read(ref _count);
 
-    /// <summary>Takes a waiter from the free list, or makes one.</summary>
-    public Waiter<T> Rent()
+    /// <summary>
+    /// Takes a waiter from the free list (or makes one) and links it at the tail (a new acquirer) or at the head
+    /// (a woken waiter that found nothing and keeps its turn), under one lock acquisition.
+    /// </summary>
+    /// <param name="deadline">When the wait times out (pool clock tick), or <see cref="long.MaxValue"/>.</param>
+    /// <param name="atHead">Link at the head instead of the tail.</param>
+    /// <param name="maxWaiters">The bound of the queue for new acquirers.</param>
+    /// <param name="waiter">The queued waiter when the result is <see cref="EnqueueResult.Enqueued"/>.</param>
+    public EnqueueResult RentAndEnqueue(long deadline, bool atHead, int? maxWaiters, out Waiter<T>? waiter)
     {
-        lock (_lock)
-        {
-            Waiter<T>? w = _free;
-            if (w is not null)
-            {
-                _free = w.Next;
-                w.Next = null;
-                _freeCount--;
-                return w;
-            }
-        }
-
-        return new Waiter<T>(this);
-    }
-
-    /// <summary>Puts a consumed, reset waiter back on the free list.</summary>
-    public void ReturnToFreeList(Waiter<T> waiter)
-    {
-        lock (_lock)
-        {
-            if (_freeCount < MaxFreeWaiters && !waiter.Queued)
-            {
-                waiter.Next = _free;
-                _free = waiter;
-                _freeCount++;
-            }
-        }
-    }
-
-    /// <summary>Links a waiter at the tail (a new acquirer) or at the head (a woken waiter that found nothing and keeps its turn).</summary>
-    public EnqueueResult Enqueue(Waiter<T> waiter, bool atHead, int? maxWaiters)
-    {
+        waiter = null;
         lock (_lock)
         {
             if (_closed)
@@ -96,6 +72,20 @@ internal sealed class WaiterQueue<T> : IDisposable
             {
                 return EnqueueResult.Full;
             }
+
+            waiter = _free;
+            if (waiter is not null)
+            {
+                _free = waiter.Next;
+                waiter.Next = null;
+                _freeCount--;
+            }
+            else
+            {
+                waiter = new Waiter<T>(this);
+            }
+
+            waiter.Deadline = deadline;
 
             if (atHead)
             {
@@ -128,8 +118,29 @@ internal sealed class WaiterQueue<T> : IDisposable
 
             waiter.Queued = true;
             Volatile.Write(ref _count, _count + 1);
-            ArmLocked(waiter.Deadline);
+            ArmLocked(deadline);
             return EnqueueResult.Enqueued;
+        }
+    }
+
+    /// <summary>Unlinks a consumed waiter if it is still queued, resets it and keeps it for reuse, under one lock acquisition.</summary>
+    /// <param name="waiter">A waiter whose result its owner has consumed and whose registration is disposed.</param>
+    public void RemoveAndRecycle(Waiter<T> waiter)
+    {
+        lock (_lock)
+        {
+            if (waiter.Queued)
+            {
+                UnlinkLocked(waiter);
+            }
+
+            waiter.Reset();
+            if (_freeCount < MaxFreeWaiters)
+            {
+                waiter.Next = _free;
+                _free = waiter;
+                _freeCount++;
+            }
         }
     }
 
@@ -209,7 +220,7 @@ internal sealed class WaiterQueue<T> : IDisposable
         List<(Waiter<T> Waiter, int Epoch, WaitOutcome Outcome)>? due = null;
         lock (_lock)
         {
-            long now = _time.GetTimestamp();
+            long now = _clock.Now;
             _armedAt = long.MaxValue;
             long next = long.MaxValue;
             for (Waiter<T>? w = _head; w is not null;)
@@ -265,10 +276,10 @@ internal sealed class WaiterQueue<T> : IDisposable
         }
 
         _armedAt = timestamp;
-        long now = _time.GetTimestamp();
+        long now = _clock.Now;
 
         // At least one tick, so a fake clock never fires the timer synchronously inside Change (under our lock).
-        TimeSpan due = timestamp > now ? _time.GetElapsedTime(now, timestamp) : TimeSpan.Zero;
+        TimeSpan due = timestamp > now ? _clock.Elapsed(now, timestamp) : TimeSpan.Zero;
         if (due < TimeSpan.FromTicks(1))
         {
             due = TimeSpan.FromTicks(1);

@@ -22,14 +22,14 @@ public sealed partial class ConnectionPool<T>
             return ValueTask.FromCanceled<PoolLease<T>>(cancellationToken);
         }
 
-        long now = _time.GetTimestamp();
+        long now = _clock.Now;
 
         // Fast path: nobody waits (no barging) and an idle, fresh resource is there.
         if (_waiters.Count == 0 && TryTakeIdle(now, freshOnly: false, out Slot<T>? slot, out bool needsValidation))
         {
             if (!needsValidation)
             {
-                return new ValueTask<PoolLease<T>>(Lease(slot, now, now));
+                return new ValueTask<PoolLease<T>>(Lease(slot, 0, now));
             }
 
             return AcquireSlowAsync(slot, now, cancellationToken);
@@ -39,7 +39,7 @@ public sealed partial class ConnectionPool<T>
     }
 
     /// <inheritdoc />
-    /// <remarks>Only resources idle for less than <see cref="ConnectionPoolOptions.ValidationBypassWindow"/> are handed out, since validation would need to wait; nothing is handed out while acquirers wait.</remarks>
+    /// <remarks>A resource idle for longer than <see cref="ConnectionPoolOptions.ValidationBypassWindow"/> is handed out only if the policy validates it synchronously; otherwise its validation finishes in the background and this call returns <see langword="false"/>. Nothing is handed out while acquirers wait.</remarks>
     public bool TryAcquire(out PoolLease<T> lease)
     {
         if (IsDisposed)
@@ -47,15 +47,78 @@ public sealed partial class ConnectionPool<T>
             ThrowHelper.ThrowDisposed(Name);
         }
 
-        long now = _time.GetTimestamp();
-        if (_waiters.Count == 0 && TryTakeIdle(now, freshOnly: true, out Slot<T>? slot, out _))
+        long now = _clock.Now;
+        while (_waiters.Count == 0 && TryTakeIdle(now, freshOnly: false, out Slot<T>? slot, out bool needsValidation))
         {
-            lease = Lease(slot, now, now);
-            return true;
+            if (!needsValidation)
+            {
+                lease = Lease(slot, 0, now);
+                return true;
+            }
+
+            // A stale resource is handed out only if the policy can validate it without waiting.
+            switch (TryValidateSynchronously(slot))
+            {
+                case true:
+                    slot.IdleSince = now;
+                    lease = Lease(slot, 0, now);
+                    return true;
+                case false:
+                    _ = DestroyOwned(slot, DestroyReason.ValidationFailed);
+                    continue;
+                default:
+                    // The validation went asynchronous and now owns the slot; it makes it available when done.
+                    break;
+            }
+
+            break;
         }
 
         lease = default;
         return false;
+    }
+
+    /// <summary>Validates an owned slot if the policy answers synchronously; <see langword="null"/> if it would have to wait.</summary>
+    private bool? TryValidateSynchronously(Slot<T> slot)
+    {
+        try
+        {
+            ValueTask<bool> validation = _policy.ValidateAsync(slot.Resource!, CancellationToken.None);
+            if (validation.IsCompleted)
+            {
+                return validation.IsCompletedSuccessfully && validation.Result;
+            }
+
+            // It went asynchronous: let it finish in the background and put the slot back only afterwards.
+            _ = FinishBackgroundValidationAsync(slot, validation);
+            return null;
+        }
+        catch (Exception)
+        {
+            return false;
+        }
+    }
+
+    private async Task FinishBackgroundValidationAsync(Slot<T> slot, ValueTask<bool> validation)
+    {
+        bool valid;
+        try
+        {
+            valid = await validation.ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            valid = false;
+        }
+
+        if (valid)
+        {
+            Release(slot, _clock.Now);
+        }
+        else
+        {
+            _ = DestroyOwned(slot, DestroyReason.ValidationFailed);
+        }
     }
 
     /// <summary>
@@ -123,8 +186,11 @@ public sealed partial class ConnectionPool<T>
         }
     }
 
-    /// <summary>Turns an owned slot into a lease. <paramref name="start"/> is when the acquire began, for the wait-time metric.</summary>
-    private PoolLease<T> Lease(Slot<T> slot, long start, long now)
+    /// <summary>Turns an owned slot into a lease.</summary>
+    /// <param name="slot">The owned slot.</param>
+    /// <param name="waitStartPrecise">The precise timestamp the acquire began at, for the wait-time metric; 0 for "did not wait".</param>
+    /// <param name="now">The pool clock's current tick.</param>
+    private PoolLease<T> Lease(Slot<T> slot, long waitStartPrecise, long now)
     {
         slot.LeasedAt = now;
         slot.Broken = false;
@@ -133,7 +199,18 @@ public sealed partial class ConnectionPool<T>
             slot.AcquiredAt = new StackTrace(2, fNeedFileInfo: true).ToString();
         }
 
-        _metrics.RecordWaitTime(start, now);
+        // PERF: the precise clock is read only while a timing histogram has a listener.
+        long precise = 0;
+        if (_metrics.UseTimeEnabled | _metrics.WaitTimeEnabled)
+        {
+            precise = _time.GetTimestamp();
+            if (_metrics.WaitTimeEnabled)
+            {
+                _metrics.RecordWaitTime(waitStartPrecise == 0 ? TimeSpan.Zero : _time.GetElapsedTime(waitStartPrecise, precise));
+            }
+        }
+
+        slot.UseStartPrecise = precise;
         return new PoolLease<T>(this, slot, slot.LeaseVersion);
     }
 
@@ -141,88 +218,100 @@ public sealed partial class ConnectionPool<T>
     private async ValueTask<PoolLease<T>> AcquireSlowAsync(Slot<T>? candidate, long start, CancellationToken cancellationToken)
     {
         long deadline = _acquireTimeoutTicks == long.MaxValue ? long.MaxValue : start + _acquireTimeoutTicks;
+        long waitStart = _metrics.WaitTimeEnabled ? _time.GetTimestamp() : 0;
 
         // Once this acquirer has waited in the queue it is entitled to scan and create even while others
         // wait behind it; a new acquirer is not (no barging).
         bool entitled = false;
-        while (true)
+        try
         {
-            if (candidate is not null)
+            while (true)
             {
-                Slot<T> stale = candidate;
-                candidate = null;
-                if (await ValidateOwnedAsync(stale, deadline, cancellationToken).ConfigureAwait(false))
+                if (candidate is not null)
                 {
-                    return Lease(stale, start, _time.GetTimestamp());
-                }
-
-                continue;
-            }
-
-            if (IsDisposed)
-            {
-                ThrowHelper.ThrowDisposed(Name);
-            }
-
-            cancellationToken.ThrowIfCancellationRequested();
-            long now = _time.GetTimestamp();
-            if (entitled || _waiters.Count == 0)
-            {
-                if (TryTakeIdle(now, freshOnly: false, out Slot<T>? idle, out bool needsValidation))
-                {
-                    if (needsValidation)
+                    Slot<T> stale = candidate;
+                    candidate = null;
+                    if (await ValidateOwnedAsync(stale, deadline, cancellationToken).ConfigureAwait(false))
                     {
-                        candidate = idle;
-                        continue;
+                        return Lease(stale, waitStart, _clock.Now);
                     }
 
-                    return Lease(idle, start, now);
+                    continue;
                 }
 
-                switch (TryReserve(now, out Slot<T>? reserved))
+                if (IsDisposed)
                 {
-                    case ReserveResult.Reserved:
-                        return await CreateLeaseAsync(reserved!, start, deadline, cancellationToken).ConfigureAwait(false);
-                    case ReserveResult.BackedOff when Volatile.Read(ref _live) == 0:
-                        throw CreateFailFastException(now);
-                    case ReserveResult.BackedOff:
-                        _waiters.WakeHeadAt(_backoff.BlockedUntil);
+                    ThrowHelper.ThrowDisposed(Name);
+                }
+
+                cancellationToken.ThrowIfCancellationRequested();
+                long now = _clock.Now;
+                if (entitled || _waiters.Count == 0)
+                {
+                    if (TryTakeIdle(now, freshOnly: false, out Slot<T>? idle, out bool needsValidation))
+                    {
+                        if (needsValidation)
+                        {
+                            candidate = idle;
+                            continue;
+                        }
+
+                        return Lease(idle, waitStart, now);
+                    }
+
+                    switch (TryReserve(now, out Slot<T>? reserved))
+                    {
+                        case ReserveResult.Reserved:
+                            return await CreateLeaseAsync(reserved!, waitStart, deadline, cancellationToken).ConfigureAwait(false);
+                        case ReserveResult.BackedOff when Volatile.Read(ref _live) == 0:
+                            throw CreateFailFastException(now);
+                        case ReserveResult.BackedOff:
+                            _waiters.WakeHeadAt(_backoff.BlockedUntil);
+                            break;
+                        default:
+                            break;
+                    }
+                }
+
+                if (now >= deadline)
+                {
+                    throw Exhausted(PoolExhaustedReason.Timeout, start, now);
+                }
+
+                WaitResult<T> result = await WaitAsync(deadline, atHead: entitled, start, cancellationToken).ConfigureAwait(false);
+                switch (result.Outcome)
+                {
+                    case WaitOutcome.HandedOff:
+                        return Lease(result.Slot!, waitStart, _clock.Now);
+                    case WaitOutcome.FoundStale:
+                        candidate = result.Slot;
+                        break;
+                    case WaitOutcome.Reserved:
+                        return await CreateLeaseAsync(result.Slot!, waitStart, deadline, cancellationToken).ConfigureAwait(false);
+                    case WaitOutcome.Recheck:
+                        break;
+                    case WaitOutcome.TimedOut:
+                        throw Exhausted(PoolExhaustedReason.Timeout, start, _clock.Now);
+                    case WaitOutcome.Canceled:
+                        throw new OperationCanceledException(cancellationToken);
+                    case WaitOutcome.Disposed:
+                        ThrowHelper.ThrowDisposed(Name);
                         break;
                     default:
+                        ThrowHelper.ThrowBug($"unknown wait outcome {result.Outcome}");
                         break;
                 }
-            }
 
-            if (now >= deadline)
-            {
-                throw Exhausted(PoolExhaustedReason.Timeout, start, now);
+                entitled = true;
             }
-
-            WaitResult<T> result = await WaitAsync(deadline, atHead: entitled, start, cancellationToken).ConfigureAwait(false);
-            switch (result.Outcome)
-            {
-                case WaitOutcome.HandedOff:
-                    return Lease(result.Slot!, start, _time.GetTimestamp());
-                case WaitOutcome.FoundStale:
-                    candidate = result.Slot;
-                    break;
-                case WaitOutcome.Reserved:
-                    return await CreateLeaseAsync(result.Slot!, start, deadline, cancellationToken).ConfigureAwait(false);
-                case WaitOutcome.Recheck:
-                    break;
-                case WaitOutcome.TimedOut:
-                    throw Exhausted(PoolExhaustedReason.Timeout, start, _time.GetTimestamp());
-                case WaitOutcome.Canceled:
-                    throw new OperationCanceledException(cancellationToken);
-                case WaitOutcome.Disposed:
-                    ThrowHelper.ThrowDisposed(Name);
-                    break;
-                default:
-                    ThrowHelper.ThrowBug($"unknown wait outcome {result.Outcome}");
-                    break;
-            }
-
-            entitled = true;
+        }
+        catch (Exception) when (entitled)
+        {
+            // This acquirer was woken because capacity may have freed up, and it leaves without using it
+            // (fail-fast during back-off, a creation error, a timeout, cancellation): pass the wake-up on, or
+            // the waiters behind it would sleep until their deadline although the pool could serve them.
+            WakeOneForRecheck();
+            throw;
         }
     }
 
@@ -232,23 +321,19 @@ public sealed partial class ConnectionPool<T>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<WaitResult<T>> WaitAsync(long deadline, bool atHead, long start, CancellationToken cancellationToken)
     {
-        Waiter<T> waiter = _waiters.Rent();
-        waiter.Deadline = deadline;
         TestHookBeforeEnqueue?.Invoke();
-        switch (_waiters.Enqueue(waiter, atHead, _options.MaxWaiters))
+        switch (_waiters.RentAndEnqueue(deadline, atHead, _options.MaxWaiters, out Waiter<T>? rented))
         {
             case EnqueueResult.Full:
-                waiter.Reset();
-                _waiters.ReturnToFreeList(waiter);
-                throw Exhausted(PoolExhaustedReason.WaitQueueFull, start, _time.GetTimestamp());
+                throw Exhausted(PoolExhaustedReason.WaitQueueFull, start, _clock.Now);
             case EnqueueResult.Closed:
-                waiter.Reset();
-                _waiters.ReturnToFreeList(waiter);
                 ThrowHelper.ThrowDisposed(Name);
                 break;
             default:
                 break;
         }
+
+        Waiter<T> waiter = rented!;
 
         try
         {
@@ -275,16 +360,18 @@ public sealed partial class ConnectionPool<T>
         finally
         {
             // Dispose waits for a running cancellation callback, so nobody touches the waiter after Reset.
-            await waiter.Registration.DisposeAsync().ConfigureAwait(false);
-            _waiters.Remove(waiter);
-            waiter.Reset();
-            _waiters.ReturnToFreeList(waiter);
+            if (cancellationToken.CanBeCanceled)
+            {
+                await waiter.Registration.DisposeAsync().ConfigureAwait(false);
+            }
+
+            _waiters.RemoveAndRecycle(waiter);
         }
     }
 
     private void RecheckAfterEnqueue(Waiter<T> waiter)
     {
-        long now = _time.GetTimestamp();
+        long now = _clock.Now;
         if (IsDisposed)
         {
             if (waiter.TryCompleteCurrent(new WaitResult<T>(null, WaitOutcome.Disposed)))
@@ -330,7 +417,7 @@ public sealed partial class ConnectionPool<T>
         TimeSpan limit = _options.ValidationTimeout;
         if (deadline != long.MaxValue)
         {
-            TimeSpan remaining = Elapsed(_time.GetTimestamp(), deadline);
+            TimeSpan remaining = Elapsed(_clock.Now, deadline);
             if (remaining < limit)
             {
                 limit = remaining > TimeSpan.Zero ? remaining : TimeSpan.FromTicks(1);

@@ -19,6 +19,12 @@ public sealed partial class ConnectionPool<T>
             return ReserveResult.BackedOff;
         }
 
+        // A full pool has no empty slot: skip the interlocked traffic on the creation counter.
+        if (Volatile.Read(ref _live) >= _options.MaxSize)
+        {
+            return ReserveResult.Full;
+        }
+
         int creating = Volatile.Read(ref _creating);
         while (true)
         {
@@ -91,7 +97,7 @@ public sealed partial class ConnectionPool<T>
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<PoolLease<T>> CreateLeaseAsync(Slot<T> slot, long start, long deadline, CancellationToken cancellationToken)
+    private async ValueTask<PoolLease<T>> CreateLeaseAsync(Slot<T> slot, long waitStartPrecise, long deadline, CancellationToken cancellationToken)
     {
         await CreateIntoSlotAsync(slot, deadline, cancellationToken).ConfigureAwait(false);
         if (IsDisposed)
@@ -100,7 +106,7 @@ public sealed partial class ConnectionPool<T>
             ThrowHelper.ThrowDisposed(Name);
         }
 
-        return Lease(slot, start, _time.GetTimestamp());
+        return Lease(slot, waitStartPrecise, _clock.Now);
     }
 
     /// <summary>
@@ -109,7 +115,7 @@ public sealed partial class ConnectionPool<T>
     /// </summary>
     private async ValueTask CreateIntoSlotAsync(Slot<T> slot, long deadline, CancellationToken cancellationToken)
     {
-        long begin = _time.GetTimestamp();
+        long begin = _clock.Now;
         CancellationTokenSource? timeout = null;
         CancellationTokenSource? linked = null;
         CancellationToken token = cancellationToken;
@@ -136,7 +142,7 @@ public sealed partial class ConnectionPool<T>
         {
             var error = new ResourceCreationException(
                 Name,
-                string.Create(CultureInfo.InvariantCulture, $"Pool '{Name}' could not create a resource within the acquire timeout (AcquireTimeout = {_options.AcquireTimeout.TotalMilliseconds:0} ms): the creation was still running after {Elapsed(begin, _time.GetTimestamp()).TotalMilliseconds:0} ms. Is the server reachable and responsive?"),
+                string.Create(CultureInfo.InvariantCulture, $"Pool '{Name}' could not create a resource within the acquire timeout (AcquireTimeout = {_options.AcquireTimeout.TotalMilliseconds:0} ms): the creation was still running after {Elapsed(begin, _clock.Now).TotalMilliseconds:0} ms. Is the server reachable and responsive?"),
                 ex);
             RecordCreationFailure(error);
             AbandonReservation(slot);
@@ -154,7 +160,7 @@ public sealed partial class ConnectionPool<T>
             timeout?.Dispose();
         }
 
-        long end = _time.GetTimestamp();
+        long end = _clock.Now;
         slot.Resource = resource;
         slot.CreatedAt = end;
         slot.IdleSince = end;
@@ -167,7 +173,7 @@ public sealed partial class ConnectionPool<T>
             _logger.CreationRecovered(Name, failures);
         }
 
-        _metrics.RecordCreateTime(begin, end);
+        _metrics.RecordCreateTime(Elapsed(begin, end));
         _logger.ResourceCreated(Name, slot.Index, Elapsed(begin, end).TotalMilliseconds);
         Interlocked.Decrement(ref _creating);
         slot.Transition(SlotState.Creating, SlotState.Leased);
@@ -179,7 +185,7 @@ public sealed partial class ConnectionPool<T>
     private void RecordCreationFailure(Exception error)
     {
         Interlocked.Increment(ref _totalCreationFailures);
-        TimeSpan delay = _backoff.RecordFailure(error, _time.GetTimestamp());
+        TimeSpan delay = _backoff.RecordFailure(error, _clock.Now);
         _logger.CreationFailed(Name, _backoff.ConsecutiveFailures, delay.TotalMilliseconds, error);
     }
 

@@ -76,7 +76,7 @@ public sealed partial class ConnectionPool<T>
         {
             while (Interlocked.Exchange(ref _maintenanceRequested, 0) == 1 && !IsDisposed)
             {
-                long now = _time.GetTimestamp();
+                long now = _clock.Now;
                 PruneIdle(now);
                 ReportLeaks(now);
                 await TopUpAsync().ConfigureAwait(false);
@@ -146,7 +146,7 @@ public sealed partial class ConnectionPool<T>
     {
         while (!IsDisposed && Volatile.Read(ref _live) < _options.MinSize)
         {
-            long now = _time.GetTimestamp();
+            long now = _clock.Now;
             if (TryReserve(now, out Slot<T>? slot) != ReserveResult.Reserved)
             {
                 return;
@@ -170,7 +170,7 @@ public sealed partial class ConnectionPool<T>
                 return;
             }
 
-            Release(slot!, _time.GetTimestamp());
+            Release(slot!, _clock.Now);
         }
     }
 

@@ -35,8 +35,12 @@ public sealed partial class ConnectionPool<T>
         }
 
         // From here on this call owns the slot (still Leased) and the lease is dead.
-        long now = _time.GetTimestamp();
-        _metrics.RecordUseTime(slot.LeasedAt, now);
+        long now = _clock.Now;
+        if (slot.UseStartPrecise != 0 && _metrics.UseTimeEnabled)
+        {
+            _metrics.RecordUseTime(_time.GetElapsedTime(slot.UseStartPrecise));
+        }
+
         if (CheckOnReturn(slot, now) is { } reason)
         {
             _ = DestroyOwned(slot, reason);
@@ -89,7 +93,7 @@ public sealed partial class ConnectionPool<T>
 
         if (ok)
         {
-            Release(slot, _time.GetTimestamp());
+            Release(slot, _clock.Now);
         }
         else
         {
@@ -110,7 +114,14 @@ public sealed partial class ConnectionPool<T>
             return DestroyReason.PoolDisposed;
         }
 
-        return CheckOnHandOut(slot, now);
+        // The cheap usability check runs on hand-out only: once per cycle is enough, and a resource that
+        // broke while leased is caught there (or by the reset, which then fails).
+        if (slot.Generation != Volatile.Read(ref _generation))
+        {
+            return DestroyReason.Cleared;
+        }
+
+        return now >= slot.ExpiresAt ? DestroyReason.Expired : null;
     }
 
     /// <summary>Makes an owned, freshly used slot available: to the longest waiter if any, else idle.</summary>

@@ -45,6 +45,7 @@ public sealed partial class ConnectionPool<T> : IConnectionPool<T>
     private readonly IResourcePolicy<T> _policy;
     private readonly ConnectionPoolOptions _options;
     private readonly TimeProvider _time;
+    private readonly PoolClock _clock;
     private readonly ILogger _logger;
     private readonly PoolMetrics _metrics;
     private readonly WaiterQueue<T> _waiters;
@@ -103,10 +104,11 @@ public sealed partial class ConnectionPool<T> : IConnectionPool<T>
         _policy = policy;
         _options = options;
         _time = timeProvider ?? TimeProvider.System;
+        _clock = new PoolClock(_time);
         _logger = loggerFactory?.CreateLogger("PoolKit.ConnectionPool") ?? NullLogger.Instance;
         _slots = new Slot<T>?[options.MaxSize];
-        _waiters = new WaiterQueue<T>(_time);
-        _backoff = new CreationBackoff(_time, options.CreationBackoffInitial, options.CreationBackoffMax);
+        _waiters = new WaiterQueue<T>(_time, _clock);
+        _backoff = new CreationBackoff(_clock, options.CreationBackoffInitial, options.CreationBackoffMax);
 
         _acquireTimeoutTicks = ToTicks(options.AcquireTimeout);
         _bypassTicks = ToTicks(options.ValidationBypassWindow);
@@ -115,7 +117,7 @@ public sealed partial class ConnectionPool<T> : IConnectionPool<T>
         _idleTimeoutTicks = ToTicks(options.IdleTimeout);
         _leakTicks = options.LeakDetectionThreshold is { } leak ? ToTicks(leak) : long.MaxValue;
 
-        _metrics = new PoolMetrics(options.Name, meterFactory, _time, () => IsDisposed ? null : GetStatistics());
+        _metrics = new PoolMetrics(options.Name, meterFactory, () => IsDisposed ? null : GetStatistics());
         _logger.PoolCreated(options.Name, options.MinSize, options.MaxSize, options.AcquireTimeout);
 
         // The maintenance timer fires at once when there is a minimum to warm up to. Created last: with a
@@ -212,16 +214,7 @@ public sealed partial class ConnectionPool<T> : IConnectionPool<T>
         Debug.Assert(creating >= 0 && creating <= _options.MaxConcurrentCreations, $"0 <= creating ({creating}) <= MaxConcurrentCreations");
     }
 
-    private long ToTicks(TimeSpan span)
-    {
-        if (span == Timeout.InfiniteTimeSpan)
-        {
-            return long.MaxValue;
-        }
+    private long ToTicks(TimeSpan span) => _clock.ToTicks(span);
 
-        double ticks = span.Ticks * (_time.TimestampFrequency / (double)TimeSpan.TicksPerSecond);
-        return ticks >= long.MaxValue / 2 ? long.MaxValue : (long)ticks;
-    }
-
-    private TimeSpan Elapsed(long start, long end) => _time.GetElapsedTime(start, end);
+    private TimeSpan Elapsed(long start, long end) => _clock.Elapsed(start, end);
 }

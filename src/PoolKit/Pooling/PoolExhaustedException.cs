@@ -78,7 +78,14 @@ public sealed class PoolExhaustedException : InvalidOperationException
         else
         {
             b.Append(c, $"Pool '{poolName}' could not provide a resource within {FormatSpan(waited)} (AcquireTimeout = {FormatSpan(acquireTimeout)}). ");
-            b.Append(c, $"All {s.MaxSize} resources are in use: raise MaxSize (now {s.MaxSize}) or AcquireTimeout, or return leases sooner.");
+            if (s.Live >= s.MaxSize)
+            {
+                b.Append(c, $"All {s.MaxSize} resources are in use: raise MaxSize (now {s.MaxSize}) or AcquireTimeout, or return leases sooner.");
+            }
+            else
+            {
+                b.Append(c, $"The pool holds {s.Live} of at most {s.MaxSize} resources and could not create more in time: creations failed, were backing off, or were limited by MaxConcurrentCreations.");
+            }
         }
 
         b.Append(c, $" Counts: leased {s.Leased}, idle {s.Idle}, creating {s.Creating}, waiting {s.Waiting}, max {s.MaxSize}.");

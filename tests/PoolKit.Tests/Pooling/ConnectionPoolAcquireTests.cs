@@ -195,14 +195,34 @@ public sealed class ConnectionPoolAcquireTests
     }
 
     [Fact]
-    public async Task TryAcquire_IdleResourceNeedsValidation_LeavesItIdle()
+    public async Task TryAcquire_StaleResourceValidatedSynchronously_IsHandedOut()
     {
         await using var pool = PoolFactory.Create(out _, out var time);
-        (await pool.AcquireAsync()).Dispose();
+        PoolLease<FakeResource> first = await pool.AcquireAsync();
+        FakeResource resource = first.Resource;
+        first.Dispose();
+        time.Advance(TimeSpan.FromSeconds(1));
+
+        Assert.True(pool.TryAcquire(out PoolLease<FakeResource> lease));
+        Assert.Same(resource, lease.Resource);
+        Assert.Equal(1, resource.ValidateCount);
+        lease.Dispose();
+    }
+
+    [Fact]
+    public async Task TryAcquire_StaleResourceFailsValidation_IsDestroyedAndNothingIsHandedOut()
+    {
+        await using var pool = PoolFactory.Create(out FakePolicy policy, out var time);
+        PoolLease<FakeResource> first = await pool.AcquireAsync();
+        FakeResource resource = first.Resource;
+        first.Dispose();
+        resource.Invalid = true;
         time.Advance(TimeSpan.FromSeconds(1));
 
         Assert.False(pool.TryAcquire(out _));
-        Assert.Equal(1, pool.GetStatistics().Idle);
+        Assert.True(resource.Destroyed);
+        Assert.Equal(0, pool.GetStatistics().Live);
+        Assert.Equal(1, policy.Created);
     }
 
     [Fact]

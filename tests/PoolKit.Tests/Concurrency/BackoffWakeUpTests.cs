@@ -1,14 +1,13 @@
 using System.Diagnostics;
 
-namespace PoolKit.Npgsql.Tests.Faults;
+namespace PoolKit.Tests.Concurrency;
 
 /// <summary>
-/// Reproduces, without a database, the core-pool stall behind the restart test's PoolExhaustedException
-/// (reported to the core's owner, not fixed here): a waiter woken to re-check that leaves by throwing the
-/// back-off fail-fast exception does not pass the wake-up on, so the waiters behind it sleep until their deadline
-/// although the pool is empty and may create again.
+/// Regression test for a stall first seen in the Npgsql restart test: a waiter woken to re-check that left by
+/// throwing (the back-off fail-fast exception) did not pass the wake-up on, so the waiters behind it slept until
+/// their deadline although the pool was empty and could create again.
 /// </summary>
-public sealed class CoreBackoffWakeUpTests
+public sealed class BackoffWakeUpTests
 {
     private sealed class FlakyPolicy : ResourcePolicy<object>
     {
@@ -58,7 +57,7 @@ public sealed class CoreBackoffWakeUpTests
             }
         }
 
-        // Fails today: the last waiters time out after AcquireTimeout (3 s) with PoolExhaustedException
+        // Before the fix the last waiters timed out after AcquireTimeout (3 s) with PoolExhaustedException
         // ("leased 0, idle 0, creating 0, waiting N").
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(1), $"waiters stalled for {clock.Elapsed}");
     }
