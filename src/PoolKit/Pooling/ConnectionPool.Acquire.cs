@@ -278,7 +278,44 @@ public sealed partial class ConnectionPool<T>
                     throw Exhausted(PoolExhaustedReason.Timeout, start, now);
                 }
 
-                WaitResult<T> result = await WaitAsync(deadline, atHead: entitled, start, cancellationToken).ConfigureAwait(false);
+                // Queue up and wait for a hand-off, a re-check signal, the deadline, cancellation or disposal.
+                // (Inlined here rather than in a helper method: one pooled state machine per wait instead of two.)
+                TestHookBeforeEnqueue?.Invoke();
+                switch (_waiters.RentAndEnqueue(deadline, atHead: entitled, _options.MaxWaiters, out Waiter<T>? waiter))
+                {
+                    case EnqueueResult.Full:
+                        throw Exhausted(PoolExhaustedReason.WaitQueueFull, start, _clock.Now);
+                    case EnqueueResult.Closed:
+                        ThrowHelper.ThrowDisposed(Name);
+                        break;
+                    default:
+                        break;
+                }
+
+                WaitResult<T> result;
+                try
+                {
+                    // Lost-wake-up guard: a slot may have become idle, or capacity free, between our last look and
+                    // the enqueue, with the returner seeing nobody waiting. Look again now that we are visible.
+                    RecheckAfterEnqueue(waiter!);
+                    if (cancellationToken.CanBeCanceled)
+                    {
+                        waiter!.Registration = cancellationToken.UnsafeRegister(s_onWaiterCanceled, waiter);
+                    }
+
+                    result = await waiter!.AsValueTask().ConfigureAwait(false);
+                }
+                finally
+                {
+                    // Dispose waits for a running cancellation callback, so nobody touches the waiter after the reset.
+                    if (cancellationToken.CanBeCanceled)
+                    {
+                        await waiter!.Registration.DisposeAsync().ConfigureAwait(false);
+                    }
+
+                    _waiters.RemoveAndRecycle(waiter!);
+                }
+
                 switch (result.Outcome)
                 {
                     case WaitOutcome.HandedOff:
@@ -315,59 +352,14 @@ public sealed partial class ConnectionPool<T>
         }
     }
 
-    /// <summary>
-    /// Queues the acquirer and waits for a hand-off, a re-check signal, its deadline, cancellation or disposal.
-    /// </summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<WaitResult<T>> WaitAsync(long deadline, bool atHead, long start, CancellationToken cancellationToken)
+    private static readonly Action<object?, CancellationToken> s_onWaiterCanceled = static (state, _) =>
     {
-        TestHookBeforeEnqueue?.Invoke();
-        switch (_waiters.RentAndEnqueue(deadline, atHead, _options.MaxWaiters, out Waiter<T>? rented))
+        var waiter = (Waiter<T>)state!;
+        if (waiter.TryCompleteCurrent(new WaitResult<T>(null, WaitOutcome.Canceled)))
         {
-            case EnqueueResult.Full:
-                throw Exhausted(PoolExhaustedReason.WaitQueueFull, start, _clock.Now);
-            case EnqueueResult.Closed:
-                ThrowHelper.ThrowDisposed(Name);
-                break;
-            default:
-                break;
+            waiter.Queue.Remove(waiter);
         }
-
-        Waiter<T> waiter = rented!;
-
-        try
-        {
-            // Lost-wake-up guard: a slot may have become idle, or capacity free, between our last look and the
-            // enqueue, with the returner seeing nobody waiting. Look again now that we are visible.
-            RecheckAfterEnqueue(waiter);
-
-            if (cancellationToken.CanBeCanceled)
-            {
-                waiter.Registration = cancellationToken.UnsafeRegister(
-                    static (state, _) =>
-                    {
-                        var w = (Waiter<T>)state!;
-                        if (w.TryCompleteCurrent(new WaitResult<T>(null, WaitOutcome.Canceled)))
-                        {
-                            w.Queue.Remove(w);
-                        }
-                    },
-                    waiter);
-            }
-
-            return await waiter.AsValueTask().ConfigureAwait(false);
-        }
-        finally
-        {
-            // Dispose waits for a running cancellation callback, so nobody touches the waiter after Reset.
-            if (cancellationToken.CanBeCanceled)
-            {
-                await waiter.Registration.DisposeAsync().ConfigureAwait(false);
-            }
-
-            _waiters.RemoveAndRecycle(waiter);
-        }
-    }
+    };
 
     private void RecheckAfterEnqueue(Waiter<T> waiter)
     {
