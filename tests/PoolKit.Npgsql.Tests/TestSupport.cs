@@ -53,6 +53,25 @@ internal static class TestSupport
     }
 
     /// <summary>Runs SELECT 1 on a leased connection, marking the lease broken on error.</summary>
+    /// <summary>
+    /// Waits (bounded) until nothing is leased, created or destroyed, and returns the statistics then. A returned
+    /// connection counts as leased until its reset (a round trip) has finished in the background.
+    /// </summary>
+    public static async Task<PoolStatistics> QuietStatisticsAsync(IConnectionPool<NpgsqlConnection> pool)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
+        {
+            PoolStatistics stats = pool.GetStatistics();
+            if (stats is { Leased: 0, Creating: 0, Destroying: 0 } || clock.Elapsed > TimeSpan.FromSeconds(10))
+            {
+                return stats;
+            }
+
+            await Task.Delay(5);
+        }
+    }
+
     public static async Task UseOnceAsync(IConnectionPool<NpgsqlConnection> pool, CancellationToken cancellationToken = default)
     {
         await using PoolLease<NpgsqlConnection> lease = await pool.AcquireAsync(cancellationToken);

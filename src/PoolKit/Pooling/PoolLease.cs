@@ -90,7 +90,7 @@ public readonly struct PoolLease<T> : IDisposable, IAsyncDisposable, IEquatable<
 
     /// <summary>
     /// Returns the resource to the pool. Idempotent. If the policy's reset is asynchronous it finishes in the
-    /// background; use <see cref="DisposeAsync"/> to wait for it.
+    /// background, and the resource is handed out again only after it; use <see cref="IConnectionPool{T}.ReturnAsync"/> to wait for it.
     /// </summary>
     public void Dispose()
     {
@@ -107,10 +107,18 @@ public readonly struct PoolLease<T> : IDisposable, IAsyncDisposable, IEquatable<
         }
     }
 
-    /// <summary>Returns the resource to the pool and waits until it has been reset. Idempotent.</summary>
-    /// <returns>A task that completes when the resource is available again (or destroyed).</returns>
-    public ValueTask DisposeAsync() =>
-        _pool is null ? default : _pool.Return(_slot!, _version, strict: false, CancellationToken.None);
+    /// <summary>
+    /// Returns the resource to the pool, exactly like <see cref="Dispose"/>: it does not wait for an asynchronous
+    /// reset, which gains the caller nothing (the resource is handed out again only once reset, and reset errors
+    /// destroy the resource rather than surface here). Idempotent. Use <see cref="IConnectionPool{T}.ReturnAsync"/>
+    /// to wait for the reset.
+    /// </summary>
+    /// <returns>A completed task.</returns>
+    public ValueTask DisposeAsync()
+    {
+        Dispose();
+        return default;
+    }
 
     /// <inheritdoc />
     public bool Equals(PoolLease<T> other) => ReferenceEquals(_slot, other._slot) && _version == other._version;

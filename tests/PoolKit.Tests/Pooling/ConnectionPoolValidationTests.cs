@@ -97,14 +97,14 @@ public sealed class ConnectionPoolValidationTests
     }
 
     [Fact]
-    public async Task DisposeAsync_AsynchronousReset_ResourceIsReusableOnlyAfterTheReset()
+    public async Task ReturnAsync_AsynchronousReset_ResourceIsReusableOnlyAfterTheReset()
     {
         await using var pool = PoolFactory.Create(out FakePolicy policy, out _, o => o.MaxSize = 1);
         var resetGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         policy.ResetGate = () => resetGate.Task;
         PoolLease<FakeResource> lease = await pool.AcquireAsync();
 
-        ValueTask returning = lease.DisposeAsync();
+        ValueTask returning = pool.ReturnAsync(lease);
         Assert.False(returning.IsCompleted);
         Assert.False(pool.TryAcquire(out _));
         Assert.Equal(1, pool.GetStatistics().Leased);
@@ -112,5 +112,24 @@ public sealed class ConnectionPoolValidationTests
         resetGate.SetResult();
         await returning;
         Assert.Equal(1, pool.GetStatistics().Idle);
+    }
+
+    [Fact]
+    public async Task DisposeAsync_AsynchronousReset_ReturnsAtOnceAndTheResourceWaitsForItsReset()
+    {
+        await using var pool = PoolFactory.Create(out FakePolicy policy, out _, o => o.MaxSize = 1);
+        var resetGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        policy.ResetGate = () => resetGate.Task;
+        PoolLease<FakeResource> lease = await pool.AcquireAsync();
+
+        ValueTask disposing = lease.DisposeAsync();
+
+        Assert.True(disposing.IsCompletedSuccessfully);
+        Assert.False(lease.IsActive);
+        Task<PoolLease<FakeResource>> next = pool.AcquireAsync().AsTask();
+        Assert.False(next.IsCompleted);
+        resetGate.SetResult();
+        using PoolLease<FakeResource> again = await next.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(1, again.Resource.ResetCount);
     }
 }
