@@ -5,7 +5,8 @@ namespace PoolKit.Benchmarks;
 
 /// <summary>
 /// Entry point. <c>micro [BenchmarkDotNet arguments] [--quick]</c> runs the microbenchmarks;
-/// <c>e2e [options]</c> runs the end-to-end scenarios against PostgreSQL (see <see cref="ScenarioRunner"/>).
+/// <c>e2e [options]</c> runs the end-to-end scenarios against PostgreSQL (see <see cref="ScenarioRunner"/>);
+/// <c>bulk [options]</c> runs the bulk-load comparison (see <see cref="BulkLoadBenchmark"/>).
 /// </summary>
 public static class Program
 {
@@ -24,6 +25,10 @@ public static class Program
               [--repeats 3] [--max-pool-size 16] [--no-pgbench] [--markdown file.md] [--csv file.csv]
               End-to-end SELECT 1 scenarios. Without --connection, starts a throwaway PostgreSQL with
               PoolKit.Testing (or uses POOLKIT_TEST_CONNECTION_STRING).
+
+          bulk [--connection <npgsql connection string>] [--rows 100000] [--parallel 8] [--markdown file.md]
+              End-to-end bulk load, one run each: the seed's INSERT+COMMIT per item on Npgsql's pool vs
+              ParallelBatchRunner per item, 1,000 per transaction, COPY mode, and a single COPY stream.
         """;
 
     /// <summary>Runs the part named by the first argument.</summary>
@@ -45,6 +50,8 @@ public static class Program
                 return 0;
             case "e2e":
                 return await ScenarioRunner.RunAsync(rest).ConfigureAwait(false);
+            case "bulk":
+                return await BulkLoadBenchmark.RunAsync(rest).ConfigureAwait(false);
             default:
                 Console.Error.WriteLine($"unknown part '{args[0]}'");
                 Console.Error.WriteLine(Usage);

@@ -1,4 +1,5 @@
 using Npgsql;
+using PoolKit.Npgsql;
 
 namespace PoolKit.Benchmarks.EndToEnd;
 
@@ -18,17 +19,33 @@ public static class SelectOneScenarios
     /// <param name="connectionString">The server's connection string.</param>
     /// <param name="maxPoolSize">The maximum size of every pool.</param>
     /// <returns>The anchors first, then the PoolKit rows.</returns>
+    /// <remarks>
+    /// The PoolKit rows use the real <see cref="NpgsqlConnectionPool"/>, once per reset mode:
+    /// <see cref="NpgsqlResetMode.Discard"/> (the default; a <c>DISCARD ALL</c> round trip on every return, the same
+    /// isolation as Npgsql's pool, which pipelines its reset with the next command instead) is compared with Npgsql's
+    /// pool; <see cref="NpgsqlResetMode.RollbackOnly"/> (no round trip when no transaction is open) is compared with
+    /// Npgsql's pool with <c>No Reset On Close</c>, its like-for-like anchor.
+    /// </remarks>
     public static IReadOnlyList<Scenario> Create(string connectionString, int maxPoolSize) =>
     [
         new NpgsqlDataSourceScenario(NpgsqlPool, connectionString, pooling: true, maxPoolSize),
         new NpgsqlDataSourceScenario(NpgsqlPoolNoReset, connectionString, pooling: true, maxPoolSize, noResetOnClose: true),
         new NpgsqlDataSourceScenario(NoPooling, connectionString, pooling: false, maxPoolSize),
-        new PoolKitScenario(
-            $"PoolKit (placeholder policy, max {maxPoolSize})",
-            new ConnectionPool<NpgsqlConnection>(
-                new PlaceholderNpgsqlPolicy(connectionString),
-                new ConnectionPoolOptions { Name = "e2e", MaxSize = maxPoolSize })),
+        new PoolKitScenario($"PoolKit NpgsqlConnectionPool, reset Discard (max {maxPoolSize})", CreatePoolKit(connectionString, maxPoolSize, NpgsqlResetMode.Discard), [NpgsqlPool, NoPooling]),
+        new PoolKitScenario($"PoolKit NpgsqlConnectionPool, reset RollbackOnly (max {maxPoolSize})", CreatePoolKit(connectionString, maxPoolSize, NpgsqlResetMode.RollbackOnly), [NpgsqlPoolNoReset, NoPooling]),
     ];
+
+    /// <summary>Creates a PoolKit pool of <paramref name="maxPoolSize"/> connections over the server, with the given reset mode.</summary>
+    /// <param name="connectionString">The server's connection string (PoolKit turns Npgsql's own pooling off).</param>
+    /// <param name="maxPoolSize">The pool's MaxSize.</param>
+    /// <param name="resetMode">How returned connections are reset.</param>
+    /// <param name="name">The pool name, also the application name of its connections.</param>
+    /// <returns>The pool.</returns>
+    public static NpgsqlConnectionPool CreatePoolKit(string connectionString, int maxPoolSize, NpgsqlResetMode resetMode, string name = "poolkit-e2e")
+    {
+        var builder = new NpgsqlConnectionStringBuilder(connectionString) { ApplicationName = name, Pooling = false };
+        return NpgsqlConnectionPool.Create(builder.ConnectionString, new ConnectionPoolOptions { Name = name, MaxSize = maxPoolSize }, resetMode);
+    }
 
     private static async ValueTask SelectOneAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
     {
@@ -50,8 +67,8 @@ public static class SelectOneScenarios
                 MaxPoolSize = maxPoolSize,
                 ApplicationName = pooling ? "poolkit-e2e-npgsql-pool" : "poolkit-e2e-no-pool",
 
-                // Npgsql resets a returned connection by sending DISCARD ALL with the next command; the placeholder
-                // PoolKit policy does not reset, so this row compares like with like.
+                // Npgsql resets a returned connection by sending DISCARD ALL with the next command; with No Reset
+                // On Close it does not, like PoolKit's RollbackOnly mode when no transaction is open.
                 NoResetOnClose = noResetOnClose,
             };
             _dataSource = NpgsqlDataSource.Create(builder.ConnectionString);
@@ -78,17 +95,18 @@ public static class SelectOneScenarios
     /// <summary>Leases a connection from a PoolKit pool per operation.</summary>
     private sealed class PoolKitScenario : Scenario
     {
-        private readonly ConnectionPool<NpgsqlConnection> _pool;
+        private readonly NpgsqlConnectionPool _pool;
 
-        public PoolKitScenario(string name, ConnectionPool<NpgsqlConnection> pool)
+        public PoolKitScenario(string name, NpgsqlConnectionPool pool, IReadOnlyList<string> comparedWith)
         {
             Name = name;
             _pool = pool;
+            ComparedWith = comparedWith;
         }
 
         public override string Name { get; }
 
-        public override IReadOnlyList<string> ComparedWith => [NpgsqlPool, NpgsqlPoolNoReset, NoPooling];
+        public override IReadOnlyList<string> ComparedWith { get; }
 
         public override async ValueTask ExecuteAsync(CancellationToken cancellationToken)
         {

@@ -1,6 +1,7 @@
 using BenchmarkDotNet.Attributes;
 using Npgsql;
 using PoolKit.Benchmarks.EndToEnd;
+using PoolKit.Npgsql;
 using PoolKit.Testing;
 
 namespace PoolKit.Benchmarks.Micro;
@@ -8,7 +9,8 @@ namespace PoolKit.Benchmarks.Micro;
 /// <summary>
 /// Uncontended acquire+return of a real, already open PostgreSQL connection, no query: Npgsql's own pool cycle
 /// (<c>OpenConnectionAsync</c> + <c>Dispose</c> on a pooled data source) as the baseline, and PoolKit holding
-/// physical connections (through the placeholder policy until the Npgsql adapter lands). Target: PoolKit at least
+/// physical connections in an <see cref="NpgsqlConnectionPool"/> with <see cref="NpgsqlResetMode.RollbackOnly"/> (no
+/// transaction is ever open, so a return costs no round trip, like Npgsql's lazy reset). Target: PoolKit at least
 /// 6x faster. Needs a server: POOLKIT_TEST_CONNECTION_STRING, Docker or the local PostgreSQL binaries (started once
 /// per benchmark process by PoolKit.Testing).
 /// </summary>
@@ -18,7 +20,7 @@ public class NpgsqlCycleBenchmarks
 {
     private PostgresTestServer _server = null!;
     private NpgsqlDataSource _dataSource = null!;
-    private ConnectionPool<NpgsqlConnection> _poolKit = null!;
+    private NpgsqlConnectionPool _poolKit = null!;
 
     [GlobalSetup]
     public void Setup()
@@ -26,9 +28,7 @@ public class NpgsqlCycleBenchmarks
         _server = PostgresTestServer.StartAsync().GetAwaiter().GetResult();
         var builder = new NpgsqlConnectionStringBuilder(_server.ConnectionString) { Pooling = true, MaxPoolSize = 16 };
         _dataSource = NpgsqlDataSource.Create(builder.ConnectionString);
-        _poolKit = new ConnectionPool<NpgsqlConnection>(
-            new PlaceholderNpgsqlPolicy(_server.ConnectionString),
-            new ConnectionPoolOptions { Name = "bench-npgsql", MaxSize = 16 });
+        _poolKit = SelectOneScenarios.CreatePoolKit(_server.ConnectionString, 16, NpgsqlResetMode.RollbackOnly, "bench-npgsql");
 
         // Open one connection in each pool so the measured cycle never creates.
         _dataSource.OpenConnection().Dispose();
@@ -52,7 +52,7 @@ public class NpgsqlCycleBenchmarks
         return pid;
     }
 
-    [Benchmark(Description = "PoolKit await AcquireAsync+Dispose (placeholder Npgsql policy)")]
+    [Benchmark(Description = "PoolKit await AcquireAsync+Dispose (NpgsqlConnectionPool, reset RollbackOnly)")]
     public async ValueTask<int> PoolKit()
     {
         using PoolLease<NpgsqlConnection> lease = await _poolKit.AcquireAsync();

@@ -1,0 +1,204 @@
+using Npgsql;
+using PoolKit.Npgsql.Internal;
+
+namespace PoolKit.Npgsql;
+
+/// <summary>
+/// Runs batches of PostgreSQL writes on a pool of <see cref="NpgsqlConnection"/>s with
+/// <see cref="ParallelBatchRunner{TResource, TTransaction}"/>: <see cref="CreateBatchRunner(IConnectionPool{NpgsqlConnection}, BatchRunnerOptions?, TimeProvider?)"/>
+/// builds the runner, and two modes write the items of each unit of work in one go.
+/// </summary>
+/// <remarks>
+/// <para><b>Per-item SQL</b> (<c>RunAsync(items, commandText, bindParameters)</c>): one command per item, a unit's
+/// commands sent as a single <see cref="NpgsqlBatch"/> (one round trip for <see cref="BatchRunnerOptions.ItemsPerTransaction"/>
+/// items).</para>
+/// <para><b>Binary COPY</b> (<c>RunCopyAsync(items, copyCommand, writeRow)</c>): each unit is written with one
+/// <c>COPY ... FROM STDIN (FORMAT BINARY)</c>, the fastest way to load rows.</para>
+/// <para>Exactly once: every unit runs inside its own transaction and is committed by the runner, so a unit that
+/// fails before its commit leaves nothing behind and can be run again safely. Only a connection lost <em>during</em>
+/// COMMIT leaves a unit's outcome unknown; such items are reported as <see cref="BatchItemOutcome.Unknown"/> unless
+/// <see cref="BatchRunnerOptions.IdempotentOperation"/> is set, which is right only for SQL that tolerates running twice
+/// (for example <c>INSERT ... ON CONFLICT DO NOTHING</c>). COPY never tolerates it, so the COPY mode refuses it.</para>
+/// </remarks>
+public static class NpgsqlBatchRunnerExtensions
+{
+    /// <summary>Creates a batch runner over <paramref name="pool"/> that begins transactions at the server's default isolation level.</summary>
+    /// <param name="pool">The pool the units take their connections from.</param>
+    /// <param name="options">The runner's settings; copied and validated against the pool. Default: the defaults.</param>
+    /// <param name="timeProvider">The clock for back-off, progress and timing. Default: <see cref="TimeProvider.System"/>.</param>
+    /// <returns>The runner.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="pool"/> is null.</exception>
+    /// <exception cref="ArgumentException">An option is invalid for this pool; the message lists every violation.</exception>
+    public static ParallelBatchRunner<NpgsqlConnection, NpgsqlTransaction> CreateBatchRunner(
+        this IConnectionPool<NpgsqlConnection> pool,
+        BatchRunnerOptions? options = null,
+        TimeProvider? timeProvider = null) =>
+        new(pool, NpgsqlTransactionHandler.Default, options, timeProvider);
+
+    /// <summary>Creates a batch runner over <paramref name="pool"/> with the given transaction handler (for example one with an isolation level).</summary>
+    /// <param name="pool">The pool the units take their connections from.</param>
+    /// <param name="handler">Begins, commits and rolls back the units' transactions and classifies their errors.</param>
+    /// <param name="options">The runner's settings; copied and validated against the pool. Default: the defaults.</param>
+    /// <param name="timeProvider">The clock for back-off, progress and timing. Default: <see cref="TimeProvider.System"/>.</param>
+    /// <returns>The runner.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="pool"/> or <paramref name="handler"/> is null.</exception>
+    /// <exception cref="ArgumentException">An option is invalid for this pool; the message lists every violation.</exception>
+    public static ParallelBatchRunner<NpgsqlConnection, NpgsqlTransaction> CreateBatchRunner(
+        this IConnectionPool<NpgsqlConnection> pool,
+        NpgsqlTransactionHandler handler,
+        BatchRunnerOptions? options = null,
+        TimeProvider? timeProvider = null) =>
+        new(pool, handler, options, timeProvider);
+
+    /// <summary>
+    /// Runs <paramref name="commandText"/> once per item, with parameters bound by <paramref name="bindParameters"/>;
+    /// the commands of one unit go to the server as one <see cref="NpgsqlBatch"/>.
+    /// </summary>
+    /// <typeparam name="TItem">The item type.</typeparam>
+    /// <param name="runner">The runner.</param>
+    /// <param name="items">The input, read lazily.</param>
+    /// <param name="commandText">The SQL run for each item, with positional (<c>$1</c>) or named (<c>@name</c>) parameters.</param>
+    /// <param name="bindParameters">Adds one item's parameters to its command's (empty) parameter collection. Called again for each retry.</param>
+    /// <param name="keySelector">Gives an item's key for the failure report; optional.</param>
+    /// <param name="progress">Receives progress reports; optional.</param>
+    /// <param name="cancellationToken">Stops the batch; the report is still returned.</param>
+    /// <returns>The report.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="runner"/>, <paramref name="items"/> or <paramref name="bindParameters"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="commandText"/> is null or blank.</exception>
+    public static Task<BatchResult> RunAsync<TItem>(
+        this ParallelBatchRunner<NpgsqlConnection, NpgsqlTransaction> runner,
+        IEnumerable<TItem> items,
+        string commandText,
+        Action<NpgsqlParameterCollection, TItem> bindParameters,
+        Func<TItem, object?>? keySelector = null,
+        IProgress<BatchProgress>? progress = null,
+        CancellationToken cancellationToken = default)
+    {
+        NpgsqlCommandBatchOperation<TItem> operation = CommandOperation(runner, commandText, bindParameters);
+        return runner.RunAsync(items, operation.ExecuteAsync, keySelector, progress, cancellationToken);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="commandText"/> once per item of an asynchronous stream, with parameters bound by
+    /// <paramref name="bindParameters"/>; the commands of one unit go to the server as one <see cref="NpgsqlBatch"/>.
+    /// </summary>
+    /// <typeparam name="TItem">The item type.</typeparam>
+    /// <param name="runner">The runner.</param>
+    /// <param name="items">The input, read lazily.</param>
+    /// <param name="commandText">The SQL run for each item, with positional (<c>$1</c>) or named (<c>@name</c>) parameters.</param>
+    /// <param name="bindParameters">Adds one item's parameters to its command's (empty) parameter collection. Called again for each retry.</param>
+    /// <param name="keySelector">Gives an item's key for the failure report; optional.</param>
+    /// <param name="progress">Receives progress reports; optional.</param>
+    /// <param name="cancellationToken">Stops the batch; the report is still returned.</param>
+    /// <returns>The report.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="runner"/>, <paramref name="items"/> or <paramref name="bindParameters"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="commandText"/> is null or blank.</exception>
+    public static Task<BatchResult> RunAsync<TItem>(
+        this ParallelBatchRunner<NpgsqlConnection, NpgsqlTransaction> runner,
+        IAsyncEnumerable<TItem> items,
+        string commandText,
+        Action<NpgsqlParameterCollection, TItem> bindParameters,
+        Func<TItem, object?>? keySelector = null,
+        IProgress<BatchProgress>? progress = null,
+        CancellationToken cancellationToken = default)
+    {
+        NpgsqlCommandBatchOperation<TItem> operation = CommandOperation(runner, commandText, bindParameters);
+        return runner.RunAsync(items, operation.ExecuteAsync, keySelector, progress, cancellationToken);
+    }
+
+    /// <summary>
+    /// Writes the items with binary COPY: each unit is one <paramref name="copyCommand"/> in its own transaction,
+    /// each item one row written by <paramref name="writeRow"/>.
+    /// </summary>
+    /// <typeparam name="TItem">The item type.</typeparam>
+    /// <param name="runner">The runner. Its <see cref="BatchRunnerOptions.IdempotentOperation"/> must be <see langword="false"/>.</param>
+    /// <param name="items">The input, read lazily.</param>
+    /// <param name="copyCommand">A binary COPY, for example <c>COPY items (id, name) FROM STDIN (FORMAT BINARY)</c>.</param>
+    /// <param name="writeRow">Writes one item's columns, in the order of the COPY's column list, with the importer's <c>WriteAsync</c> (the row is already started).</param>
+    /// <param name="keySelector">Gives an item's key for the failure report; optional.</param>
+    /// <param name="progress">Receives progress reports; optional.</param>
+    /// <param name="cancellationToken">Stops the batch; the report is still returned.</param>
+    /// <returns>The report.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="runner"/>, <paramref name="items"/> or <paramref name="writeRow"/> is null.</exception>
+    /// <exception cref="ArgumentException">
+    /// <paramref name="copyCommand"/> is not a binary <c>COPY ... FROM STDIN</c>, or the runner declares the operation
+    /// idempotent (a replayed COPY would write its rows twice).
+    /// </exception>
+    public static Task<BatchResult> RunCopyAsync<TItem>(
+        this ParallelBatchRunner<NpgsqlConnection, NpgsqlTransaction> runner,
+        IEnumerable<TItem> items,
+        string copyCommand,
+        Func<NpgsqlBinaryImporter, TItem, CancellationToken, ValueTask> writeRow,
+        Func<TItem, object?>? keySelector = null,
+        IProgress<BatchProgress>? progress = null,
+        CancellationToken cancellationToken = default)
+    {
+        NpgsqlCopyOperation<TItem> operation = CopyOperation(runner, copyCommand, writeRow);
+        return runner.RunAsync(items, operation.ExecuteAsync, keySelector, progress, cancellationToken);
+    }
+
+    /// <summary>
+    /// Writes the items of an asynchronous stream with binary COPY: each unit is one <paramref name="copyCommand"/>
+    /// in its own transaction, each item one row written by <paramref name="writeRow"/>.
+    /// </summary>
+    /// <typeparam name="TItem">The item type.</typeparam>
+    /// <param name="runner">The runner. Its <see cref="BatchRunnerOptions.IdempotentOperation"/> must be <see langword="false"/>.</param>
+    /// <param name="items">The input, read lazily.</param>
+    /// <param name="copyCommand">A binary COPY, for example <c>COPY items (id, name) FROM STDIN (FORMAT BINARY)</c>.</param>
+    /// <param name="writeRow">Writes one item's columns, in the order of the COPY's column list, with the importer's <c>WriteAsync</c> (the row is already started).</param>
+    /// <param name="keySelector">Gives an item's key for the failure report; optional.</param>
+    /// <param name="progress">Receives progress reports; optional.</param>
+    /// <param name="cancellationToken">Stops the batch; the report is still returned.</param>
+    /// <returns>The report.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="runner"/>, <paramref name="items"/> or <paramref name="writeRow"/> is null.</exception>
+    /// <exception cref="ArgumentException">
+    /// <paramref name="copyCommand"/> is not a binary <c>COPY ... FROM STDIN</c>, or the runner declares the operation
+    /// idempotent (a replayed COPY would write its rows twice).
+    /// </exception>
+    public static Task<BatchResult> RunCopyAsync<TItem>(
+        this ParallelBatchRunner<NpgsqlConnection, NpgsqlTransaction> runner,
+        IAsyncEnumerable<TItem> items,
+        string copyCommand,
+        Func<NpgsqlBinaryImporter, TItem, CancellationToken, ValueTask> writeRow,
+        Func<TItem, object?>? keySelector = null,
+        IProgress<BatchProgress>? progress = null,
+        CancellationToken cancellationToken = default)
+    {
+        NpgsqlCopyOperation<TItem> operation = CopyOperation(runner, copyCommand, writeRow);
+        return runner.RunAsync(items, operation.ExecuteAsync, keySelector, progress, cancellationToken);
+    }
+
+    private static NpgsqlCommandBatchOperation<TItem> CommandOperation<TItem>(
+        ParallelBatchRunner<NpgsqlConnection, NpgsqlTransaction> runner,
+        string commandText,
+        Action<NpgsqlParameterCollection, TItem> bindParameters)
+    {
+        ArgumentNullException.ThrowIfNull(runner);
+        ArgumentException.ThrowIfNullOrWhiteSpace(commandText);
+        ArgumentNullException.ThrowIfNull(bindParameters);
+        return new NpgsqlCommandBatchOperation<TItem>(commandText, bindParameters);
+    }
+
+    private static NpgsqlCopyOperation<TItem> CopyOperation<TItem>(
+        ParallelBatchRunner<NpgsqlConnection, NpgsqlTransaction> runner,
+        string copyCommand,
+        Func<NpgsqlBinaryImporter, TItem, CancellationToken, ValueTask> writeRow)
+    {
+        ArgumentNullException.ThrowIfNull(runner);
+        ArgumentException.ThrowIfNullOrWhiteSpace(copyCommand);
+        ArgumentNullException.ThrowIfNull(writeRow);
+        if (!NpgsqlCopyOperation<TItem>.IsBinaryCopyFromStdin(copyCommand))
+        {
+            throw new ArgumentException("The COPY mode needs a binary COPY from the client, such as 'COPY items (id, name) FROM STDIN (FORMAT BINARY)'.", nameof(copyCommand));
+        }
+
+        if (runner.Options.IdempotentOperation)
+        {
+            throw new ArgumentException(
+                "The runner has IdempotentOperation = true, but a COPY replayed after a commit whose outcome was unknown would write its rows twice. Use a runner with IdempotentOperation = false (such units are then reported as Unknown), or the per-item SQL mode with an idempotent statement.",
+                nameof(runner));
+        }
+
+        return new NpgsqlCopyOperation<TItem>(copyCommand, writeRow);
+    }
+}
