@@ -62,6 +62,7 @@ internal sealed class BatchRun<TResource, TTransaction, TItem> : IDisposable
         _start = _time.GetTimestamp();
         using CancellationTokenRegistration link = cancellationToken.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), _stop);
         ITimer? timer = null;
+        bool canceled = false;
         if (_progress is not null)
         {
             using (ExecutionContext.SuppressFlow())
@@ -79,6 +80,8 @@ internal sealed class BatchRun<TResource, TTransaction, TItem> : IDisposable
         catch (OperationCanceledException) when (_stop.IsCancellationRequested)
         {
             // Stopped by the caller or by the failure policy: the report says which and what committed.
+            // Read the caller's token here, not later: a cancel that arrives after the run finished stops nothing.
+            canceled = cancellationToken.IsCancellationRequested;
         }
         finally
         {
@@ -96,7 +99,7 @@ internal sealed class BatchRun<TResource, TTransaction, TItem> : IDisposable
             Interlocked.Read(ref _unknown),
             Interlocked.Read(ref _retries),
             _time.GetElapsedTime(_start),
-            cancellationToken.IsCancellationRequested,
+            canceled,
             Volatile.Read(ref _stoppedOnFailure) != 0,
             [.. _failures]);
     }

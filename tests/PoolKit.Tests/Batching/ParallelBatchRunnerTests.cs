@@ -279,6 +279,29 @@ public sealed class ParallelBatchRunnerTests
     }
 
     [Fact]
+    public async Task RunAsync_CanceledAfterEverythingCommitted_IsNotReportedAsCanceled()
+    {
+        var db = new FakeDatabase();
+        await using var pool = CreatePool(db);
+        var runner = CreateRunner(pool, o => o.ProgressInterval = TimeSpan.FromHours(1));
+        using var cts = new CancellationTokenSource();
+
+        // The final progress report comes after the work ended: a cancel there stops nothing.
+        var progress = new SynchronousProgress(p =>
+        {
+            if (p.Committed == 100)
+            {
+                cts.Cancel();
+            }
+        });
+        BatchResult result = await runner.RunAsync(LongRange(100), Insert, progress: progress, cancellationToken: cts.Token).WaitAsync(s_testTimeout);
+
+        Assert.True(cts.IsCancellationRequested);
+        Assert.False(result.Canceled);
+        Assert.True(result.Succeeded, result.ToString());
+    }
+
+    [Fact]
     public async Task RunAsync_FailureBeforeCancellation_IsStillReported()
     {
         var db = new FakeDatabase();
