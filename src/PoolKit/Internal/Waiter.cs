@@ -16,14 +16,17 @@ namespace PoolKit.Internal;
 /// <para>The prev/next links and <see cref="Queued"/> belong to the queue and are read and written only under
 /// its lock. <see cref="Deadline"/> and <see cref="Registration"/> are written by the waiting acquirer before
 /// enqueueing and after the wait, respectively.</para>
-/// <para>Continuations run asynchronously, so completing a waiter never runs the acquirer's code on the
-/// completer's stack.</para>
+/// <para>Continuations run on a thread-pool thread (the waiter queues itself as a work item), so completing a
+/// waiter never runs the acquirer's code on the completer's stack.</para>
 /// </remarks>
 /// <typeparam name="T">The pooled resource type.</typeparam>
-internal sealed class Waiter<T> : IValueTaskSource<WaitResult<T>>
+internal sealed class Waiter<T> : IValueTaskSource<WaitResult<T>>, IThreadPoolWorkItem
     where T : class
 {
     private ManualResetValueTaskSourceCore<WaitResult<T>> _core;
+
+    /// <summary>The result the winning completer set, delivered by <c>Execute</c> on a thread-pool thread.</summary>
+    private WaitResult<T> _result;
 
     /// <summary>(epoch &lt;&lt; 1) | completedBit; see the type remarks.</summary>
     private int _state;
@@ -31,7 +34,12 @@ internal sealed class Waiter<T> : IValueTaskSource<WaitResult<T>>
     public Waiter(WaiterQueue<T> queue)
     {
         Queue = queue;
-        _core.RunContinuationsAsynchronously = true;
+
+        // Continuations never run on the completer's stack: TryComplete queues this waiter as a work item and the
+        // result is set (running the continuation inline) on a thread-pool thread. PERF: queued with preferLocal,
+        // so a returner on a pool thread feeds its own local queue instead of the contended global one, which
+        // RunContinuationsAsynchronously would use.
+        _core.RunContinuationsAsynchronously = false;
     }
 
     /// <summary>The queue this waiter belongs to (for the cancellation callback).</summary>
@@ -64,9 +72,13 @@ internal sealed class Waiter<T> : IValueTaskSource<WaitResult<T>>
             return false;
         }
 
-        _core.SetResult(result);
+        _result = result;
+        ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: true);
         return true;
     }
+
+    /// <summary>Delivers the result on a thread-pool thread (see the constructor).</summary>
+    void IThreadPoolWorkItem.Execute() => _core.SetResult(_result);
 
     /// <summary>Completes the current wait if nobody completed it yet (used by the waiter itself and its cancellation callback).</summary>
     /// <returns><see langword="true"/> if this call completed the waiter.</returns>
@@ -80,6 +92,7 @@ internal sealed class Waiter<T> : IValueTaskSource<WaitResult<T>>
     public void Reset()
     {
         _core.Reset();
+        _result = default;
         Deadline = 0;
         Registration = default;
         Volatile.Write(ref _state, ((_state >> 1) + 1) << 1);
