@@ -69,8 +69,8 @@ public sealed partial class ConnectionPool<T>
         }
     }
 
-    /// <summary>Runs maintenance passes until no further pass was requested. Exposed to tests to run a pass and wait for it.</summary>
-    internal async Task RunMaintenanceAsync()
+    /// <summary>Runs maintenance passes until no further pass was requested.</summary>
+    private async Task RunMaintenanceAsync()
     {
         try
         {
