@@ -80,7 +80,24 @@ internal sealed class Waiter<T> : IValueTaskSource<WaitResult<T>>, IThreadPoolWo
     /// <summary>Delivers the result on a thread-pool thread (see the constructor).</summary>
     void IThreadPoolWorkItem.Execute() => _core.SetResult(_result);
 
-    /// <summary>Completes the current wait if nobody completed it yet (used by the waiter itself and its cancellation callback).</summary>
+    /// <summary>
+    /// Completes the current wait from its owner, before the owner awaits it: no continuation can be registered
+    /// yet, so the result is set inline, without the thread-pool hop of <see cref="TryComplete"/>.
+    /// </summary>
+    /// <returns><see langword="true"/> if this call completed the waiter.</returns>
+    public bool TryCompleteByOwner(WaitResult<T> result)
+    {
+        int state = Volatile.Read(ref _state);
+        if ((state & 1) != 0 || Interlocked.CompareExchange(ref _state, state | 1, state) != state)
+        {
+            return false;
+        }
+
+        _core.SetResult(result);
+        return true;
+    }
+
+    /// <summary>Completes the current wait if nobody completed it yet (used by the cancellation callback).</summary>
     /// <returns><see langword="true"/> if this call completed the waiter.</returns>
     public bool TryCompleteCurrent(WaitResult<T> result)
     {

@@ -25,7 +25,7 @@ public sealed partial class ConnectionPool<T>
         long now = _clock.Now;
 
         // Fast path: nobody waits (no barging) and an idle, fresh resource is there.
-        if (_waiters.Count == 0 && TryTakeIdle(now, freshOnly: false, out Slot<T>? slot, out bool needsValidation))
+        if (_waiters.Count == 0 && TryTakeIdle(now, out Slot<T>? slot, out bool needsValidation))
         {
             if (!needsValidation)
             {
@@ -48,7 +48,7 @@ public sealed partial class ConnectionPool<T>
         }
 
         long now = _clock.Now;
-        while (_waiters.Count == 0 && TryTakeIdle(now, freshOnly: false, out Slot<T>? slot, out bool needsValidation))
+        while (_waiters.Count == 0 && TryTakeIdle(now, out Slot<T>? slot, out bool needsValidation))
         {
             if (!needsValidation)
             {
@@ -57,21 +57,20 @@ public sealed partial class ConnectionPool<T>
             }
 
             // A stale resource is handed out only if the policy can validate it without waiting.
-            switch (TryValidateSynchronously(slot))
+            bool? valid = TryValidateSynchronously(slot);
+            if (valid is null)
             {
-                case true:
-                    slot.IdleSince = now;
-                    lease = Lease(slot, 0, now);
-                    return true;
-                case false:
-                    _ = DestroyOwned(slot, DestroyReason.ValidationFailed);
-                    continue;
-                default:
-                    // The validation went asynchronous and now owns the slot; it makes it available when done.
-                    break;
+                break; // the validation went asynchronous and now owns the slot; it makes it available when done
             }
 
-            break;
+            if (valid.Value)
+            {
+                slot.IdleSince = now;
+                lease = Lease(slot, 0, now);
+                return true;
+            }
+
+            _ = DestroyOwned(slot, DestroyReason.ValidationFailed);
         }
 
         lease = default;
@@ -90,7 +89,7 @@ public sealed partial class ConnectionPool<T>
             }
 
             // It went asynchronous: let it finish in the background and put the slot back only afterwards.
-            _ = FinishBackgroundValidationAsync(slot, validation);
+            _ = ReleaseAfterCheckAsync(slot, validation, DestroyReason.ValidationFailed);
             return null;
         }
         catch (Exception)
@@ -99,36 +98,13 @@ public sealed partial class ConnectionPool<T>
         }
     }
 
-    private async Task FinishBackgroundValidationAsync(Slot<T> slot, ValueTask<bool> validation)
-    {
-        bool valid;
-        try
-        {
-            valid = await validation.ConfigureAwait(false);
-        }
-        catch (Exception)
-        {
-            valid = false;
-        }
-
-        if (valid)
-        {
-            Release(slot, _clock.Now);
-        }
-        else
-        {
-            _ = DestroyOwned(slot, DestroyReason.ValidationFailed);
-        }
-    }
-
     /// <summary>
     /// Wins the first idle slot by CAS, destroying on the way any resource that is cleared, expired or unusable.
     /// </summary>
     /// <param name="now">The current timestamp.</param>
-    /// <param name="freshOnly">Leave alone (idle) the resources that would need validation.</param>
     /// <param name="slot">The slot won, now <c>Leased</c> and owned by the caller.</param>
     /// <param name="needsValidation">Whether the resource has been idle beyond the bypass window.</param>
-    private bool TryTakeIdle(long now, bool freshOnly, [NotNullWhen(true)] out Slot<T>? slot, out bool needsValidation)
+    private bool TryTakeIdle(long now, [NotNullWhen(true)] out Slot<T>? slot, out bool needsValidation)
     {
         Slot<T>?[] slots = _slots;
         int allocated = Math.Min(Volatile.Read(ref _allocated), slots.Length);
@@ -147,15 +123,8 @@ public sealed partial class ConnectionPool<T>
                 continue;
             }
 
-            bool stale = now - candidate.IdleSince >= _bypassTicks;
-            if (stale && freshOnly)
-            {
-                PublishIdle(candidate, WaitOutcome.FoundStale);
-                continue;
-            }
-
             slot = candidate;
-            needsValidation = stale;
+            needsValidation = now - candidate.IdleSince >= _bypassTicks;
             return true;
         }
 
@@ -248,7 +217,7 @@ public sealed partial class ConnectionPool<T>
                 long now = _clock.Now;
                 if (entitled || _waiters.Count == 0)
                 {
-                    if (TryTakeIdle(now, freshOnly: false, out Slot<T>? idle, out bool needsValidation))
+                    if (TryTakeIdle(now, out Slot<T>? idle, out bool needsValidation))
                     {
                         if (needsValidation)
                         {
@@ -366,7 +335,7 @@ public sealed partial class ConnectionPool<T>
         long now = _clock.Now;
         if (IsDisposed)
         {
-            if (waiter.TryCompleteCurrent(new WaitResult<T>(null, WaitOutcome.Disposed)))
+            if (waiter.TryCompleteByOwner(new WaitResult<T>(null, WaitOutcome.Disposed)))
             {
                 _waiters.Remove(waiter);
             }
@@ -374,9 +343,9 @@ public sealed partial class ConnectionPool<T>
             return;
         }
 
-        if (TryTakeIdle(now, freshOnly: false, out Slot<T>? idle, out bool needsValidation))
+        if (TryTakeIdle(now, out Slot<T>? idle, out bool needsValidation))
         {
-            if (waiter.TryCompleteCurrent(new WaitResult<T>(idle, needsValidation ? WaitOutcome.FoundStale : WaitOutcome.HandedOff)))
+            if (waiter.TryCompleteByOwner(new WaitResult<T>(idle, needsValidation ? WaitOutcome.FoundStale : WaitOutcome.HandedOff)))
             {
                 _waiters.Remove(waiter);
             }
@@ -391,7 +360,7 @@ public sealed partial class ConnectionPool<T>
 
         if (TryReserve(now, out Slot<T>? reserved) == ReserveResult.Reserved)
         {
-            if (waiter.TryCompleteCurrent(new WaitResult<T>(reserved, WaitOutcome.Reserved)))
+            if (waiter.TryCompleteByOwner(new WaitResult<T>(reserved, WaitOutcome.Reserved)))
             {
                 _waiters.Remove(waiter);
             }

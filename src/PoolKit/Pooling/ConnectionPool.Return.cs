@@ -74,16 +74,20 @@ public sealed partial class ConnectionPool<T>
             return default;
         }
 
-        return new ValueTask(FinishResetAsync(slot, reset));
+        return new ValueTask(ReleaseAfterCheckAsync(slot, reset, DestroyReason.ResetFailed));
     }
 
-    private async Task FinishResetAsync(Slot<T> slot, ValueTask<bool> reset)
+    /// <summary>
+    /// Waits for an asynchronous reset or validation of an owned slot, then makes the slot available, or logs and
+    /// destroys the resource if the check said no or threw.
+    /// </summary>
+    private async Task ReleaseAfterCheckAsync(Slot<T> slot, ValueTask<bool> check, DestroyReason onFailure)
     {
         bool ok;
         Exception? error = null;
         try
         {
-            ok = await reset.ConfigureAwait(false);
+            ok = await check.ConfigureAwait(false);
         }
         catch (Exception ex)
         {
@@ -94,12 +98,19 @@ public sealed partial class ConnectionPool<T>
         if (ok)
         {
             Release(slot, _clock.Now);
+            return;
+        }
+
+        if (onFailure == DestroyReason.ValidationFailed)
+        {
+            _logger.ValidationFailed(Name, slot.Index, error);
         }
         else
         {
             _logger.ResetFailed(Name, slot.Index, error);
-            _ = DestroyOwned(slot, DestroyReason.ResetFailed);
         }
+
+        _ = DestroyOwned(slot, onFailure);
     }
 
     private DestroyReason? CheckOnReturn(Slot<T> slot, long now)
