@@ -75,12 +75,31 @@ public sealed class NpgsqlTransactionHandler : ITransactionHandler<NpgsqlConnect
     /// <inheritdoc />
     /// <exception cref="ArgumentNullException"><paramref name="transaction"/> is null.</exception>
     /// <exception cref="NpgsqlException">The rollback failed (the connection is broken).</exception>
-    public async ValueTask RollbackAsync(NpgsqlTransaction transaction)
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was canceled before the rollback finished; the connection was closed to end it.</exception>
+    public async ValueTask RollbackAsync(NpgsqlTransaction transaction, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(transaction);
+        NpgsqlConnection? connection = transaction.Connection;
+
+        // The token is not handed to Npgsql: canceling its rollback throws from a timer callback inside Npgsql
+        // (NullReferenceException in PerformUserCancellationUnsynchronized, seen on 10.0.3), which ends the process.
+        // Instead the rollback is abandoned by closing the connection under it, which fails it at once and makes the
+        // server end the transaction with the session.
+        Task rollback = transaction.RollbackAsync(CancellationToken.None);
         try
         {
-            await transaction.RollbackAsync(CancellationToken.None).ConfigureAwait(false);
+            await rollback.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested && !rollback.IsCompleted)
+        {
+            if (connection is not null)
+            {
+                await connection.DisposeAsync().ConfigureAwait(false);
+            }
+
+            await rollback.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default).ConfigureAwait(false);
+            await DisposeQuietlyAsync(transaction).ConfigureAwait(false);
+            throw;
         }
         catch
         {

@@ -52,6 +52,13 @@ public sealed class BatchRunnerOptions
     /// <value>Default: <see langword="true"/>.</value>
     public bool BisectFailedUnits { get; set; } = true;
 
+    /// <summary>
+    /// Gets or sets how long the rollback of a failed unit may take. Past it the rollback is abandoned and the
+    /// connection destroyed (closing it ends the transaction on the server), so a frozen server cannot hold the batch.
+    /// </summary>
+    /// <value>Default: 10 seconds. Positive, or <see cref="Timeout.InfiniteTimeSpan"/> for no limit.</value>
+    public TimeSpan RollbackTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>Gets or sets how often progress is reported.</summary>
     /// <value>Default: 250 milliseconds. Positive.</value>
     public TimeSpan ProgressInterval { get; set; } = TimeSpan.FromMilliseconds(250);
@@ -109,6 +116,11 @@ public sealed class BatchRunnerOptions
         if (RetryBackoffMax < RetryBackoffInitial)
         {
             errors.Add(OptionErrors.Describe(nameof(RetryBackoffMax), RetryBackoffMax, $"must be at least RetryBackoffInitial ({RetryBackoffInitial})"));
+        }
+
+        if (RollbackTimeout != Timeout.InfiniteTimeSpan && (RollbackTimeout <= TimeSpan.Zero || RollbackTimeout.TotalMilliseconds > int.MaxValue))
+        {
+            errors.Add(OptionErrors.Describe(nameof(RollbackTimeout), RollbackTimeout, "must be positive and at most int.MaxValue milliseconds, or Timeout.InfiniteTimeSpan"));
         }
 
         if (ProgressInterval <= TimeSpan.Zero)

@@ -22,10 +22,17 @@ public interface ITransactionHandler<TResource, TTransaction>
     /// <returns>A task that completes when the commit is durable.</returns>
     ValueTask CommitAsync(TTransaction transaction, CancellationToken cancellationToken);
 
-    /// <summary>Rolls back and then releases the transaction. Called after a failure; its own failures are ignored (the connection is then destroyed).</summary>
+    /// <summary>
+    /// Rolls back and then releases the transaction. Called after a failure; its own failures are ignored (the
+    /// connection is then destroyed, which ends the transaction on the server).
+    /// </summary>
     /// <param name="transaction">The transaction.</param>
+    /// <param name="cancellationToken">
+    /// The runner passes a token canceled after <see cref="BatchRunnerOptions.RollbackTimeout"/>: a rollback that
+    /// hangs (a frozen server) is abandoned, and the connection destroyed rather than reused.
+    /// </param>
     /// <returns>A task that completes when the transaction is rolled back.</returns>
-    ValueTask RollbackAsync(TTransaction transaction);
+    ValueTask RollbackAsync(TTransaction transaction, CancellationToken cancellationToken);
 
     /// <summary>Classifies an error raised in <paramref name="phase"/>.</summary>
     /// <param name="exception">The error.</param>

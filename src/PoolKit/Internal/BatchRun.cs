@@ -270,9 +270,13 @@ internal sealed class BatchRun<TResource, TTransaction, TItem> : IDisposable
 
     private async Task<bool> TryRollbackAsync(TTransaction transaction)
     {
+        // Not the batch's token: a canceled batch still rolls back its units in flight. Only the timeout abandons it.
+        using var timeout = _options.RollbackTimeout == Timeout.InfiniteTimeSpan
+            ? null
+            : new CancellationTokenSource(_options.RollbackTimeout, _time);
         try
         {
-            await _handler.RollbackAsync(transaction).ConfigureAwait(false);
+            await _handler.RollbackAsync(transaction, timeout?.Token ?? CancellationToken.None).ConfigureAwait(false);
             return true;
         }
 #pragma warning disable CA1031 // A failed rollback only means the connection is not reused.

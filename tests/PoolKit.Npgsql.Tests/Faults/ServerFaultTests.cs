@@ -142,4 +142,45 @@ public sealed class ServerFaultTests(DedicatedServerFixture fixture) : IClassFix
             "the pool serves after the thaw");
         await WaitUntilAsync(() => Task.FromResult(pool.GetStatistics() is { Leased: 0, Destroying: 0, Creating: 0 }), TimeSpan.FromSeconds(10), "the pool is quiet");
     }
+    [Fact]
+    public async Task Frozen_DuringRollback_RunnerAbandonsRollbackAfterRollbackTimeoutAndDestroysTheConnection()
+    {
+        string app = AppName();
+        await using NpgsqlConnectionPool pool = CreatePool(Server, app, FastRecovery);
+        var runner = pool.CreateBatchRunner(new BatchRunnerOptions { MaxDegreeOfParallelism = 1, RollbackTimeout = TimeSpan.FromSeconds(1) });
+        bool frozen = false;
+        var clock = new Stopwatch();
+        BatchResult result;
+        try
+        {
+            result = await runner.RunAsync(
+                [1],
+                async (unit, ct) =>
+                {
+                    await using (var command = new NpgsqlCommand("SELECT 1", unit.Resource, unit.Transaction))
+                    {
+                        await command.ExecuteScalarAsync(ct);
+                    }
+
+                    // The server freezes after the work and before the rollback the application's error causes.
+                    await Server.FreezeAsync(ct);
+                    Volatile.Write(ref frozen, true);
+                    clock.Start();
+                    throw new InvalidOperationException("the application rejects the unit");
+                }).WaitAsync(Limit);
+            clock.Stop();
+        }
+        finally
+        {
+            await Server.ThawAsync().WaitAsync(Limit);
+        }
+
+        Assert.True(frozen);
+        Assert.Equal(1, result.Failed);
+        Assert.IsType<InvalidOperationException>(Assert.Single(result.Failures).Exception);
+
+        // The rollback timeout (1 s) plus Npgsql's own cancellation grace; without the timeout it waits for the thaw.
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(8), $"the batch ended {clock.Elapsed} after the freeze");
+        Assert.Equal(1, (await QuietStatisticsAsync(pool)).TotalDestroyed);
+    }
 }

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using System.Runtime.CompilerServices;
 using PoolKit.Tests.Fakes;
 
@@ -46,6 +47,57 @@ public sealed class ParallelBatchRunnerTests
         Assert.Equal(10_000, db.Rows.Count);
         Assert.All(db.Rows, row => Assert.Equal(1, row.Value));
         Assert.Equal(0, pool.GetStatistics().Leased);
+    }
+
+    [Fact]
+    public async Task RunAsync_RollbackHangs_AbandonedAfterRollbackTimeoutAndConnectionDestroyed()
+    {
+        var db = new FakeDatabase();
+        var policy = new FakeConnectionPolicy(db);
+        await using var pool = new ConnectionPool<FakeConnection>(policy, new ConnectionPoolOptions { Name = "batch", MaxSize = 2 });
+        var handler = new FakeTransactionHandler { RollbackHangs = true };
+        var time = new FakeTimeProvider();
+        var runner = new ParallelBatchRunner<FakeConnection, FakeTransaction>(
+            pool,
+            handler,
+            new BatchRunnerOptions { MaxDegreeOfParallelism = 1, RollbackTimeout = TimeSpan.FromSeconds(5) },
+            time);
+
+        Task<BatchResult> run = runner.RunAsync(
+            LongRange(3),
+            static (unit, ct) => unit.Items.Span[0] == 1 ? throw new PoisonItemException("bad item 1") : Insert(unit, ct));
+        while (handler.RollbacksStarted == 0)
+        {
+            await Task.Delay(1).WaitAsync(s_testTimeout);
+        }
+
+        // A frozen server: nothing ends the rollback but its timeout.
+        time.Advance(TimeSpan.FromSeconds(4.9));
+        await Task.Delay(100);
+        Assert.False(run.IsCompleted);
+
+        time.Advance(TimeSpan.FromSeconds(0.1));
+        BatchResult result = await run.WaitAsync(s_testTimeout);
+
+        Assert.True(result.StoppedOnFailure, result.ToString());
+        Assert.Equal(1, result.Committed);
+        Assert.Equal(1, result.Failed);
+        Assert.Equal(1, policy.Destroyed);
+        Assert.Equal(0, pool.GetStatistics().Leased);
+        Assert.Equal([0L], db.Rows.Keys);
+    }
+
+    [Theory]
+    [InlineData(0.0)]
+    [InlineData(-1.0)]
+    public void Options_RollbackTimeoutNotPositive_RefusedWithTheRule(double seconds)
+    {
+        var options = new BatchRunnerOptions { RollbackTimeout = TimeSpan.FromSeconds(seconds) };
+
+        string error = Assert.Single(options.Validate(poolMaxSize: 4));
+        Assert.StartsWith("RollbackTimeout = ", error, StringComparison.Ordinal);
+        Assert.Contains("must be positive", error, StringComparison.Ordinal);
+        Assert.Empty(new BatchRunnerOptions { RollbackTimeout = Timeout.InfiniteTimeSpan }.Validate(poolMaxSize: 4));
     }
 
     [Fact]

@@ -74,10 +74,22 @@ public sealed class FakeTransactionHandler : ITransactionHandler<FakeConnection,
         return default;
     }
 
-    public ValueTask RollbackAsync(FakeTransaction transaction)
+    /// <summary>When set, every rollback hangs until its token is canceled (a frozen server).</summary>
+    public bool RollbackHangs { get; set; }
+
+    private int _rollbacksStarted;
+
+    public int RollbacksStarted => Volatile.Read(ref _rollbacksStarted);
+
+    public async ValueTask RollbackAsync(FakeTransaction transaction, CancellationToken cancellationToken)
     {
+        Interlocked.Increment(ref _rollbacksStarted);
+        if (RollbackHangs)
+        {
+            await Task.Delay(Timeout.Infinite, cancellationToken);
+        }
+
         transaction.Pending.Clear();
-        return default;
     }
 
     public BatchErrorKind Classify(Exception exception, BatchPhase phase) => exception switch
