@@ -89,7 +89,8 @@ internal static class NpgsqlSessionReset
             return await ExecuteAsync(connection, Rollback, cancellationToken).ConfigureAwait(false);
         }
 
-        await probe.RollbackAsync(cancellationToken).ConfigureAwait(false);
+        // Never canceled: canceling Npgsql's rollback throws from a timer callback inside Npgsql (seen on 10.0.3).
+        await probe.RollbackAsync(CancellationToken.None).ConfigureAwait(false);
         await probe.DisposeAsync().ConfigureAwait(false);
         return true;
     }
