@@ -87,7 +87,7 @@ public sealed class ServerFaultTests(DedicatedServerFixture fixture) : IClassFix
             await using NpgsqlConnectionPool pool = CreatePool(Server, app, FastRecovery);
             var clock = Stopwatch.StartNew();
             Exception first = await Assert.ThrowsAnyAsync<Exception>(() => UseOnceAsync(pool).WaitAsync(Limit));
-            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(3), $"took {clock.Elapsed}");
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"took {clock.Elapsed}");
             AssertRealError(first);
             Assert.Equal(NpgsqlErrorClass.Transient, NpgsqlErrorClassifier.Classify(first, NpgsqlOperationPhase.BeforeCommand));
 
@@ -126,7 +126,7 @@ public sealed class ServerFaultTests(DedicatedServerFixture fixture) : IClassFix
             {
                 var clock = Stopwatch.StartNew();
                 Exception ex = await Assert.ThrowsAnyAsync<Exception>(() => UseOnceAsync(pool).WaitAsync(Limit));
-                Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2.5), $"acquire took {clock.Elapsed}: {ex}");
+                Assert.True(clock.Elapsed < TimeSpan.FromSeconds(4), $"acquire took {clock.Elapsed}: {ex}");
                 Assert.True(ex is PoolExhaustedException or ResourceCreationException, ex.ToString());
             })).ToArray();
             await Task.WhenAll(acquirers).WaitAsync(Limit);
