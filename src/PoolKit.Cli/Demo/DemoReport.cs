@@ -21,8 +21,8 @@ internal static class DemoReport
             .AddColumn(new TableColumn("seconds").RightAligned())
             .AddColumn(new TableColumn("rows/s").RightAligned())
             .AddColumn(new TableColumn("speed-up").RightAligned())
-            .AddColumn(new TableColumn(fromServer ? "connections opened (server)" : "connections opened (client count)").RightAligned())
-            .AddColumn("table check");
+            .AddColumn(new TableColumn(fromServer ? "connections" : "connections*").RightAligned())
+            .AddColumn("table");
 
         foreach (DemoRunResult run in result.Runs)
         {
@@ -46,11 +46,11 @@ internal static class DemoReport
         console.Write(table);
         if (fromServer)
         {
-            console.MarkupLine("[grey]connections opened: change of pg_stat_database.sessions for the database over each run, read after its connections closed.[/]");
+            console.MarkupLine("[grey]connections: opened on the server during the run (change of pg_stat_database.sessions, read after its connections closed).[/]");
         }
         else
         {
-            console.MarkupLine("[grey]connections opened: counted by the client (the server is older than PostgreSQL 14 and has no pg_stat_database.sessions).[/]");
+            console.MarkupLine("[grey]connections*: opened by the client, counted client-side (the server is older than PostgreSQL 14: no pg_stat_database.sessions).[/]");
         }
 
         foreach (DemoRunResult run in result.Runs.Where(static r => r.Error is not null))
@@ -76,8 +76,8 @@ internal static class DemoReport
         }
 
         return run.Canceled
-            ? Format($"[yellow]ok: {run.TableRows:N0} rows = committed (stopped)[/]")
-            : Format($"[green]ok: {run.TableRows:N0} distinct rows[/]");
+            ? Format($"[yellow]ok: {run.TableRows:N0} = committed[/]")
+            : Format($"[green]ok: {run.TableRows:N0} distinct[/]");
     }
 
     private static string Format(FormattableString value) => value.ToString(CultureInfo.InvariantCulture);

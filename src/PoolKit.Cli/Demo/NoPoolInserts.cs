@@ -24,7 +24,7 @@ internal sealed class NoPoolInserts(int parallelism) : IInsertStrategy
     public DemoWay Way => DemoWay.NoPool;
 
     /// <inheritdoc />
-    public string Label => "no pool: new connection per insert";
+    public string Label => "no pool (connection per insert)";
 
     /// <inheritdoc />
     public async Task<InsertOutcome> RunAsync(string connectionString, ScratchTable table, int rows, InsertProgress progress, CancellationToken cancellationToken)

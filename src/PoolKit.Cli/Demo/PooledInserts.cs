@@ -28,8 +28,8 @@ internal sealed class PooledInserts(DemoWay way, int parallelism, int itemsPerTr
 
     /// <inheritdoc />
     public string Label => ItemsPerTransaction == 1
-        ? "PoolKit pool + runner, 1 insert per transaction"
-        : string.Create(CultureInfo.InvariantCulture, $"PoolKit pool + runner, {ItemsPerTransaction:N0} inserts per transaction");
+        ? "PoolKit, 1 insert per transaction"
+        : string.Create(CultureInfo.InvariantCulture, $"PoolKit, {ItemsPerTransaction:N0} inserts per transaction");
 
     /// <inheritdoc />
     public async Task<InsertOutcome> RunAsync(string connectionString, ScratchTable table, int rows, InsertProgress progress, CancellationToken cancellationToken)
