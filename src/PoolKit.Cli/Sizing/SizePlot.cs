@@ -48,7 +48,7 @@ internal static class SizePlot
         plot.Axes.SetLimitsY(0, Math.Max(1, bySize.Max(static m => m.Throughput)) * 1.1, plot.Axes.Left);
         plot.Axes.SetLimitsY(0, Math.Max(1, bySize.Max(static m => m.P99Milliseconds)) * 1.1, plot.Axes.Right);
         plot.Title(string.Create(CultureInfo.InvariantCulture, $"poolkit size: {result.Clients} clients, {result.Duration.TotalSeconds:0.#} s per size"));
-        plot.ShowLegend(Alignment.UpperLeft);
+        plot.ShowLegend(Edge.Bottom);
         plot.SavePng(path, 900, 540);
     }
 }
