@@ -27,10 +27,11 @@ internal sealed class SizeRunner(SizeOptions options, ISizingWorkload workload, 
         string runId = Guid.NewGuid().ToString("N")[..8];
         await using var admin = new NpgsqlConnection(ConnectionStrings.ForApplication(connectionString, $"poolkit size {runId} admin"));
         await admin.OpenAsync(cancellationToken);
-        await workload.SetupAsync(admin, cancellationToken);
         List<SizeMeasurement> measurements = [];
         try
         {
+            // Inside the try: a set-up stopped half-way is cleaned up too.
+            await workload.SetupAsync(admin, cancellationToken);
             await console.Progress()
                 .AutoClear(false)
                 .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())

@@ -86,6 +86,36 @@ public sealed class SizeCommandTests(PostgresServerFixture fixture, ITestOutputH
         Assert.Contains("42P01", line, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Size_CanceledDuringSecondSize_ReportsOnlyTheFinishedSizeAndCleansUp()
+    {
+        var cli = new CliHarness();
+        using var cancel = new CancellationTokenSource();
+
+        Task<int> run = cli.RunAsync(
+            ["size", "--sizes", "1,2,4", "--clients", "2", "--duration", "1", "--warmup", "0", "--accounts", "50",
+             "--json", "-", "--connection", fixture.ConnectionString],
+            cancel.Token);
+        // Cancel as soon as the server sees the second size's connections (application name "poolkit size <run> 2").
+        while (await CountSizeTwoBackendsAsync() == 0 && !run.IsCompleted)
+        {
+            await Task.Delay(20);
+        }
+
+        await cancel.CancelAsync();
+        int exitCode = await run;
+        output.WriteLine(cli.Everything);
+
+        Assert.Equal(130, exitCode);
+        using JsonDocument document = JsonDocument.Parse(cli.Output.ToString());
+        Assert.True(document.RootElement.GetProperty("canceled").GetBoolean());
+        JsonElement only = Assert.Single(document.RootElement.GetProperty("results").EnumerateArray());
+        Assert.Equal(1, only.GetProperty("poolSize").GetInt32());
+        Assert.Equal(1, document.RootElement.GetProperty("recommendedPoolSize").GetInt32());
+        Assert.Contains("Stopped by Ctrl+C", cli.Diagnostics.Output, StringComparison.Ordinal);
+        Assert.Equal(0, await CountScratchSchemasAsync());
+    }
+
     public void Dispose() => Directory.Delete(_directory, recursive: true);
 
     private static void AssertSizingJson(JsonElement root, int[] sizes)
@@ -104,6 +134,13 @@ public sealed class SizeCommandTests(PostgresServerFixture fixture, ITestOutputH
         Assert.Contains(root.GetProperty("recommendedPoolSize").GetInt32(), sizes);
         Assert.Contains(root.GetProperty("bestPoolSize").GetInt32(), sizes);
         Assert.False(root.GetProperty("canceled").GetBoolean());
+    }
+
+    private async Task<long> CountSizeTwoBackendsAsync()
+    {
+        await using var connection = await fixture.OpenConnectionAsync();
+        await using var command = new global::Npgsql.NpgsqlCommand("SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'poolkit size % 2'", connection);
+        return (long)(await command.ExecuteScalarAsync())!;
     }
 
     private async Task<long> CountScratchSchemasAsync()
