@@ -3,6 +3,7 @@ using System.Globalization;
 using Npgsql;
 using PoolKit.Cli.Infrastructure;
 using PoolKit.Cli.Sizing;
+using PoolKit.Npgsql;
 using Spectre.Console;
 
 namespace PoolKit.Cli.Commands;
@@ -58,6 +59,13 @@ internal static class SizeCommand
             DefaultValueFactory = static _ => 10_000,
             HelpName = "N",
         };
+        var reset = new Option<NpgsqlResetMode>("--reset")
+        {
+            Description = "How the pool resets a returned connection: Discard (the pool's default: ROLLBACK if needed + DISCARD ALL, one round trip per return), "
+                + "RollbackOnly (a round trip only if a transaction was left open), or None.",
+            DefaultValueFactory = static _ => NpgsqlResetMode.Discard,
+            HelpName = "mode",
+        };
         var json = new Option<string?>("--json")
         {
             Description = "Write the results as JSON to this file, or to standard output with '-' (the table then goes to standard error).",
@@ -81,6 +89,7 @@ internal static class SizeCommand
             tolerance,
             sql,
             accounts,
+            reset,
             json,
             plot,
         };
@@ -96,6 +105,7 @@ internal static class SizeCommand
                 TolerancePercent = parse.GetValue(tolerance),
                 SqlFile = parse.GetValue(sql),
                 Accounts = parse.GetValue(accounts),
+                ResetMode = parse.GetValue(reset),
             };
             var outputs = new SizeOutputs(parse.GetValue(json), parse.GetValue(plot));
             int maxConnections = Math.Max(20, options.Sizes.DefaultIfEmpty(0).Max() + 10);

@@ -18,6 +18,7 @@ internal static class SizeJson
         json.WriteStartObject();
         json.WriteString("workload", result.Workload);
         json.WriteString("server", result.Server);
+        json.WriteString("resetMode", result.ResetMode.ToString());
         json.WriteNumber("clients", result.Clients);
         json.WriteNumber("warmupSeconds", result.Warmup.TotalSeconds);
         json.WriteNumber("durationSeconds", result.Duration.TotalSeconds);

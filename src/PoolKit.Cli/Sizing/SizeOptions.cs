@@ -1,3 +1,5 @@
+using PoolKit.Npgsql;
+
 namespace PoolKit.Cli.Sizing;
 
 /// <summary>The settings of <c>poolkit size</c>.</summary>
@@ -30,6 +32,10 @@ internal sealed class SizeOptions
     /// <summary>Gets or sets how many account rows the built-in workload creates (its scale).</summary>
     /// <value>Default 10,000. At least 1.</value>
     public int Accounts { get; set; } = 10_000;
+
+    /// <summary>Gets or sets how the pool resets a connection when it is returned.</summary>
+    /// <value>Default <see cref="NpgsqlResetMode.Discard"/>, the pool's own default (one <c>DISCARD ALL</c> round trip per return).</value>
+    public NpgsqlResetMode ResetMode { get; set; } = NpgsqlResetMode.Discard;
 
     /// <summary>Lists every invalid setting.</summary>
     /// <returns>The problems, empty when the options are valid.</returns>

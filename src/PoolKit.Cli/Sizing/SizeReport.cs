@@ -41,7 +41,7 @@ internal static class SizeReport
                 note);
         }
 
-        console.MarkupLineInterpolated($"[grey]workload:[/] {result.Workload}");
+        console.MarkupLineInterpolated($"[grey]workload:[/] {result.Workload}; reset on return: {result.ResetMode}");
         console.Write(table);
         if (result.Recommendation is { } pick)
         {

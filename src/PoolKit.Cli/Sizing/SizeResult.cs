@@ -1,3 +1,5 @@
+using PoolKit.Npgsql;
+
 namespace PoolKit.Cli.Sizing;
 
 /// <summary>The report of <c>poolkit size</c>.</summary>
@@ -5,6 +7,9 @@ internal sealed record SizeResult
 {
     /// <summary>Gets the workload's description.</summary>
     public required string Workload { get; init; }
+
+    /// <summary>Gets how the pool reset returned connections.</summary>
+    public required NpgsqlResetMode ResetMode { get; init; }
 
     /// <summary>Gets the server, as <c>user@host:port/database</c>.</summary>
     public required string Server { get; init; }

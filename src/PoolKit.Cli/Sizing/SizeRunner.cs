@@ -66,6 +66,7 @@ internal sealed class SizeRunner(SizeOptions options, ISizingWorkload workload, 
         return new SizeResult
         {
             Workload = workload.Description,
+            ResetMode = options.ResetMode,
             Server = serverDescription,
             Clients = options.Clients,
             Warmup = options.Warmup,
@@ -86,7 +87,7 @@ internal sealed class SizeRunner(SizeOptions options, ISizingWorkload workload, 
             MaxSize = size,
             AcquireTimeout = TimeSpan.FromSeconds(60),
         };
-        await using NpgsqlConnectionPool pool = NpgsqlConnectionPool.Create(connectionString, poolOptions, NpgsqlResetMode.RollbackOnly);
+        await using NpgsqlConnectionPool pool = NpgsqlConnectionPool.Create(connectionString, poolOptions, options.ResetMode);
 
         long start = Stopwatch.GetTimestamp();
         long windowStart = start + ToTicks(options.Warmup);

@@ -58,7 +58,7 @@ public sealed class BadInputTests(PostgresServerFixture fixture)
 
         Assert.Equal(0, await cli.RunAsync("size", "--help"));
         string help = cli.Output.ToString();
-        foreach (string option in new[] { "--sizes", "--clients", "--duration", "--warmup", "--tolerance", "--sql", "--accounts", "--json", "--plot", "--connection", "--pg-bin" })
+        foreach (string option in new[] { "--sizes", "--clients", "--duration", "--warmup", "--tolerance", "--sql", "--accounts", "--reset", "--json", "--plot", "--connection", "--pg-bin" })
         {
             Assert.Contains(option, help, StringComparison.Ordinal);
         }

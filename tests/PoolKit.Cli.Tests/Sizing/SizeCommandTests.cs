@@ -27,6 +27,7 @@ public sealed class SizeCommandTests(PostgresServerFixture fixture, ITestOutputH
         using (JsonDocument document = JsonDocument.Parse(await File.ReadAllTextAsync(json)))
         {
             AssertSizingJson(document.RootElement, [1, 2, 4]);
+            Assert.Equal("Discard", document.RootElement.GetProperty("resetMode").GetString());
         }
 
         byte[] image = await File.ReadAllBytesAsync(png);
@@ -43,12 +44,13 @@ public sealed class SizeCommandTests(PostgresServerFixture fixture, ITestOutputH
 
         int exitCode = await cli.RunAsync(
             "size", "--sizes", "2,1", "--clients", "2", "--duration", "1", "--warmup", "0", "--accounts", "50",
-            "--json", "-", "--connection", fixture.ConnectionString);
+            "--reset", "RollbackOnly", "--json", "-", "--connection", fixture.ConnectionString);
         output.WriteLine(cli.Everything);
 
         Assert.Equal(0, exitCode);
         using JsonDocument document = JsonDocument.Parse(cli.Output.ToString());
         AssertSizingJson(document.RootElement, [2, 1]);
+        Assert.Equal("RollbackOnly", document.RootElement.GetProperty("resetMode").GetString());
         Assert.Equal(string.Empty, cli.Console.Output);
         Assert.Contains("Recommended MaxSize:", cli.Diagnostics.Output, StringComparison.Ordinal);
     }
