@@ -1,0 +1,84 @@
+using System.Globalization;
+using Spectre.Console;
+
+namespace PoolKit.Cli.Demo;
+
+/// <summary>Renders the demo's report as a table, with a line on what committed when the demo was stopped.</summary>
+internal static class DemoReport
+{
+    /// <summary>Writes the table and the notes under it.</summary>
+    /// <param name="console">Where to write.</param>
+    /// <param name="result">The report.</param>
+    public static void Write(IAnsiConsole console, DemoResult result)
+    {
+        DemoRunResult? baseline = result.Runs.FirstOrDefault(static r => r.Way == DemoWay.NoPool && r.Ran && r.RowsPerSecond > 0);
+        bool fromServer = result.Runs.Any(static r => r.Ran && r.ConnectionsFromServer);
+        var table = new Table()
+            .Border(TableBorder.Rounded)
+            .Title(string.Create(CultureInfo.InvariantCulture, $"The same inserts three ways, {result.Parallelism} at a time"))
+            .AddColumn("way")
+            .AddColumn(new TableColumn("rows").RightAligned())
+            .AddColumn(new TableColumn("seconds").RightAligned())
+            .AddColumn(new TableColumn("rows/s").RightAligned())
+            .AddColumn(new TableColumn("speed-up").RightAligned())
+            .AddColumn(new TableColumn(fromServer ? "connections" : "connections*").RightAligned())
+            .AddColumn("table");
+
+        foreach (DemoRunResult run in result.Runs)
+        {
+            if (!run.Ran)
+            {
+                table.AddRow(Markup.Escape(run.Label), "-", "-", "-", "-", "-", "[grey]not run (stopped)[/]");
+                continue;
+            }
+
+            string speedUp = baseline is null ? "-" : Format($"{run.RowsPerSecond / baseline.RowsPerSecond:0.0}x");
+            table.AddRow(
+                Markup.Escape(run.Label),
+                Format($"{run.Committed:N0}"),
+                Format($"{run.Elapsed.TotalSeconds:0.00}"),
+                Format($"{run.RowsPerSecond:N0}"),
+                speedUp,
+                Format($"{run.ConnectionsOpened:N0}"),
+                Check(run));
+        }
+
+        console.Write(table);
+        if (fromServer)
+        {
+            console.MarkupLine("[grey]connections: opened on the server during the run (change of pg_stat_database.sessions, read after its connections closed).[/]");
+        }
+        else
+        {
+            console.MarkupLine("[grey]connections*: opened by the client, counted client-side (the server is older than PostgreSQL 14: no pg_stat_database.sessions).[/]");
+        }
+
+        foreach (DemoRunResult run in result.Runs.Where(static r => r.Error is not null))
+        {
+            console.MarkupLineInterpolated($"[red]{run.Label}: stopped by an error:[/] {run.Error}");
+        }
+
+        if (result.Canceled)
+        {
+            foreach (DemoRunResult run in result.Runs.Where(static r => r.Ran && r.Canceled))
+            {
+                console.MarkupLineInterpolated(
+                    $"[yellow]Stopped by Ctrl+C during \"{run.Label}\": {run.Committed:N0} of {run.RequestedRows:N0} inserts committed, and the table held {run.TableRows:N0} rows.[/]");
+            }
+        }
+    }
+
+    private static string Check(DemoRunResult run)
+    {
+        if (!run.TableCheckPassed)
+        {
+            return Format($"[red]FAIL: {run.TableRows:N0} rows, {run.DistinctIds:N0} distinct, {run.Committed:N0} committed[/]");
+        }
+
+        return run.Canceled
+            ? Format($"[yellow]ok: {run.TableRows:N0} = committed[/]")
+            : Format($"[green]ok: {run.TableRows:N0} distinct[/]");
+    }
+
+    private static string Format(FormattableString value) => value.ToString(CultureInfo.InvariantCulture);
+}

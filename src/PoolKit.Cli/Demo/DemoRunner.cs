@@ -1,0 +1,110 @@
+using Npgsql;
+using PoolKit.Cli.Infrastructure;
+using Spectre.Console;
+
+namespace PoolKit.Cli.Demo;
+
+/// <summary>
+/// Runs <c>poolkit demo</c> on a server: creates the scratch table, inserts the same rows three ways (no pool, pool
+/// with one insert per transaction, pool with chunked transactions) with a progress bar each, counts the server's
+/// sessions and the table after each, and drops the table at the end, also when stopped.
+/// </summary>
+internal sealed class DemoRunner(DemoOptions options, IAnsiConsole console)
+{
+    /// <summary>Runs the demo.</summary>
+    /// <param name="connectionString">The server's connection string.</param>
+    /// <param name="cancellationToken">Stops the demo: the way running stops after its inserts in flight, the rest are skipped.</param>
+    /// <returns>The report (also when stopped).</returns>
+    /// <exception cref="NpgsqlException">The scratch table could not be created or counted.</exception>
+    public async Task<DemoResult> RunAsync(string connectionString, CancellationToken cancellationToken)
+    {
+        IInsertStrategy[] strategies =
+        [
+            new NoPoolInserts(options.Parallelism),
+            new PooledInserts(DemoWay.PoolPerInsert, options.Parallelism, itemsPerTransaction: 1),
+            new PooledInserts(DemoWay.PoolChunked, options.Parallelism, options.ChunkSize),
+        ];
+        string runId = Guid.NewGuid().ToString("N")[..8];
+
+        await using var admin = new NpgsqlConnection(ConnectionStrings.ForApplication(connectionString, $"poolkit demo {runId} admin"));
+        await admin.OpenAsync(cancellationToken);
+        SessionCounter sessions = await SessionCounter.CreateAsync(admin, cancellationToken);
+        ScratchTable table = await ScratchTable.CreateAsync(admin, cancellationToken);
+        List<DemoRunResult> runs = [];
+        try
+        {
+            foreach (IInsertStrategy strategy in strategies)
+            {
+                if (cancellationToken.IsCancellationRequested)
+                {
+                    runs.Add(new DemoRunResult { Way = strategy.Way, Label = strategy.Label, Ran = false, RequestedRows = options.Rows });
+                    continue;
+                }
+
+                runs.Add(await RunOneAsync(strategy, table, sessions, connectionString, $"poolkit demo {runId} {strategy.Way}", cancellationToken));
+            }
+        }
+        finally
+        {
+            await table.DropAsync();
+        }
+
+        return new DemoResult(runs, cancellationToken.IsCancellationRequested, options.Parallelism);
+    }
+
+    private async Task<DemoRunResult> RunOneAsync(
+        IInsertStrategy strategy,
+        ScratchTable table,
+        SessionCounter sessions,
+        string connectionString,
+        string applicationName,
+        CancellationToken cancellationToken)
+    {
+        // The bookkeeping around the run is not cancelled: a stopped run is still counted and checked.
+        await table.TruncateAsync(CancellationToken.None);
+        long sessionsBefore = await sessions.ReadAsync(CancellationToken.None);
+        var progress = new InsertProgress();
+        string wayConnectionString = ConnectionStrings.ForApplication(connectionString, applicationName);
+
+        InsertOutcome outcome = await console.Progress()
+            .AutoClear(false)
+            .HideCompleted(false)
+            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
+            .StartAsync(async context =>
+            {
+                ProgressTask bar = context.AddTask(Markup.Escape(strategy.Label), maxValue: options.Rows);
+                Task<InsertOutcome> run = strategy.RunAsync(wayConnectionString, table, options.Rows, progress, cancellationToken);
+                while (!run.IsCompleted)
+                {
+                    bar.Value = progress.Committed;
+                    await Task.WhenAny(run, Task.Delay(100, CancellationToken.None));
+                }
+
+                InsertOutcome done = await run;
+                bar.Value = done.Committed;
+                bar.StopTask();
+                return done;
+            });
+
+        await sessions.WaitForExitAsync(applicationName, CancellationToken.None);
+        long sessionsAfter = await sessions.ReadAsync(CancellationToken.None);
+        (long rows, long distinct) = await table.CountAsync(CancellationToken.None);
+        return new DemoRunResult
+        {
+            Way = strategy.Way,
+            Label = strategy.Label,
+            Ran = true,
+            RequestedRows = options.Rows,
+            Committed = outcome.Committed,
+            Unknown = outcome.Unknown,
+            Elapsed = outcome.Elapsed,
+            ConnectionsOpened = sessions.IsSupported ? sessionsAfter - sessionsBefore : outcome.ConnectionsOpened,
+            ConnectionsFromServer = sessions.IsSupported,
+            ClientConnectionsOpened = outcome.ConnectionsOpened,
+            TableRows = rows,
+            DistinctIds = distinct,
+            Canceled = outcome.Canceled,
+            Error = outcome.Error,
+        };
+    }
+}

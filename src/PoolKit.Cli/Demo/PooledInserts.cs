@@ -1,0 +1,73 @@
+using System.Diagnostics;
+using System.Globalization;
+using Npgsql;
+using PoolKit.Cli.Infrastructure;
+using PoolKit.Npgsql;
+
+namespace PoolKit.Cli.Demo;
+
+/// <summary>
+/// The seed's inserts through PoolKit: an <see cref="NpgsqlConnectionPool"/> of MaxSize = parallelism and
+/// <see cref="ParallelBatchRunner{TResource, TTransaction}"/>, committing <see cref="ItemsPerTransaction"/> inserts
+/// per transaction (sent as one <c>NpgsqlBatch</c>).
+/// </summary>
+/// <remarks>
+/// The pool resets connections with <see cref="NpgsqlResetMode.RollbackOnly"/>: every unit ends its own transaction
+/// and changes no session state, so the <c>DISCARD ALL</c> round trip of the default reset would buy nothing here.
+/// </remarks>
+internal sealed class PooledInserts(DemoWay way, int parallelism, int itemsPerTransaction) : IInsertStrategy
+{
+    /// <summary>Gets how many units run at once (and the pool's MaxSize).</summary>
+    public int Parallelism { get; } = parallelism;
+
+    /// <summary>Gets how many inserts each transaction commits.</summary>
+    public int ItemsPerTransaction { get; } = itemsPerTransaction;
+
+    /// <inheritdoc />
+    public DemoWay Way { get; } = way;
+
+    /// <inheritdoc />
+    public string Label => ItemsPerTransaction == 1
+        ? "PoolKit, 1 insert per transaction"
+        : string.Create(CultureInfo.InvariantCulture, $"PoolKit, {ItemsPerTransaction:N0} inserts per transaction");
+
+    /// <inheritdoc />
+    public async Task<InsertOutcome> RunAsync(string connectionString, ScratchTable table, int rows, InsertProgress progress, CancellationToken cancellationToken)
+    {
+        Stopwatch clock = Stopwatch.StartNew();
+        var poolOptions = new ConnectionPoolOptions
+        {
+            Name = "poolkit-demo",
+            MaxSize = Parallelism,
+            AcquireTimeout = TimeSpan.FromSeconds(30),
+        };
+        NpgsqlConnectionPool pool = NpgsqlConnectionPool.Create(connectionString, poolOptions, NpgsqlResetMode.RollbackOnly);
+        BatchResult result;
+        long created;
+        try
+        {
+            ParallelBatchRunner<NpgsqlConnection, NpgsqlTransaction> runner = pool.CreateBatchRunner(new BatchRunnerOptions
+            {
+                ItemsPerTransaction = ItemsPerTransaction,
+                MaxDegreeOfParallelism = Parallelism,
+                FailurePolicy = BatchFailurePolicy.StopOnFirstFailure,
+                ProgressInterval = TimeSpan.FromMilliseconds(100),
+            });
+            IEnumerable<long> ids = Enumerable.Range(1, rows).Select(static i => (long)i);
+            result = await runner.RunAsync(ids, table.InsertSql, ScratchTable.Bind, keySelector: null, progress, cancellationToken);
+            clock.Stop();
+            created = pool.GetStatistics().TotalCreated;
+        }
+        finally
+        {
+            // Closes every connection, so the server's session count is final once their backends exit.
+            await pool.DisposeAsync();
+        }
+
+        progress.Report(new BatchProgress(result.Committed, result.Failed, result.Unknown, result.Retries, 0, result.Elapsed, result.ItemsPerSecond));
+        string? error = result.Failures.Count > 0 && result.Failures[0].Exception is { } ex
+            ? ErrorMessages.Describe(ex, server: null)
+            : null;
+        return new InsertOutcome(result.Committed, result.Unknown, clock.Elapsed, created, result.Canceled, error);
+    }
+}
