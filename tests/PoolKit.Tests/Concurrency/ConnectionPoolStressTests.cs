@@ -34,7 +34,8 @@ public sealed class ConnectionPoolStressTests
             MaxLifetime = TimeSpan.FromMilliseconds(300),
             MaxConcurrentCreations = 2,
         };
-        var pool = new ConnectionPool<FakeResource>(policy, options);
+        var time = new HoldableTimeProvider();
+        var pool = new ConnectionPool<FakeResource>(policy, options, timeProvider: time);
         var counters = new Counters();
         using var stop = new CancellationTokenSource(s_runFor);
         int maxLiveSeen = 0;
@@ -55,9 +56,11 @@ public sealed class ConnectionPoolStressTests
         await Task.WhenAll(workers).WaitAsync(TimeSpan.FromSeconds(30));
         await sampler.WaitAsync(TimeSpan.FromSeconds(30));
 
-        // Quiet now: every lease is back and the books balance.
+        // Quiet now: every lease is back and the books balance. Maintenance (50 ms idle timeout, 300 ms lifetime,
+        // top-ups to MinSize) would keep changing the counts between two reads, so it is held first.
         await WaitQuietAsync(pool);
-        PoolStatistics end = pool.GetStatistics();
+        time.HoldTimers();
+        PoolStatistics end = await SettledAsync(pool);
         Assert.Equal(0, end.Leased);
         Assert.Equal(0, end.Waiting);
         Assert.Equal(0, end.Creating);
@@ -272,6 +275,24 @@ public sealed class ConnectionPoolStressTests
             }
 
             Interlocked.Increment(ref counters.Returned);
+        }
+    }
+
+    /// <summary>Waits until nothing is being created or destroyed and two reads, a maintenance interval apart, agree.</summary>
+    private static async Task<PoolStatistics> SettledAsync(ConnectionPool<FakeResource> pool)
+    {
+        var watch = Stopwatch.StartNew();
+        while (true)
+        {
+            PoolStatistics before = pool.GetStatistics();
+            await Task.Delay(60);
+            PoolStatistics after = pool.GetStatistics();
+            if (before == after && after is { Creating: 0, Destroying: 0 })
+            {
+                return after;
+            }
+
+            Assert.True(watch.Elapsed < TimeSpan.FromSeconds(10), $"the pool did not settle: {after}");
         }
     }
 
