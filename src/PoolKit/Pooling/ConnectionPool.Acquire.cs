@@ -111,7 +111,7 @@ public sealed partial class ConnectionPool<T>
         for (int i = 0; i < allocated; i++)
         {
             Slot<T>? candidate = Volatile.Read(ref slots[i]);
-            if (candidate is null || candidate.State != (int)SlotState.Idle || !candidate.TryTransition(SlotState.Idle, SlotState.Leased))
+            if (candidate is null || !candidate.TryTransition(SlotState.Idle, SlotState.Leased))
             {
                 continue;
             }
@@ -143,6 +143,11 @@ public sealed partial class ConnectionPool<T>
         if (now >= slot.ExpiresAt)
         {
             return DestroyReason.Expired;
+        }
+
+        if (_traits.AlwaysUsable)
+        {
+            return null;
         }
 
         try
@@ -180,7 +185,7 @@ public sealed partial class ConnectionPool<T>
         }
 
         slot.UseStartPrecise = precise;
-        return new PoolLease<T>(this, slot, slot.LeaseVersion);
+        return new PoolLease<T>(this, slot, Slot<T>.VersionOf(slot.Word));
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]

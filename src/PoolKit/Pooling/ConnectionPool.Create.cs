@@ -63,7 +63,7 @@ public sealed partial class ConnectionPool<T>
         for (int i = 0; i < allocated; i++)
         {
             Slot<T>? slot = Volatile.Read(ref slots[i]);
-            if (slot is not null && slot.State == (int)SlotState.Empty && slot.TryTransition(SlotState.Empty, SlotState.Creating))
+            if (slot is not null && slot.TryTransition(SlotState.Empty, SlotState.Creating))
             {
                 return slot;
             }

@@ -21,9 +21,9 @@ public readonly struct PoolLease<T> : IDisposable, IAsyncDisposable, IEquatable<
 {
     private readonly ConnectionPool<T>? _pool;
     private readonly Slot<T>? _slot;
-    private readonly int _version;
+    private readonly long _version;
 
-    internal PoolLease(ConnectionPool<T> pool, Slot<T> slot, int version)
+    internal PoolLease(ConnectionPool<T> pool, Slot<T> slot, long version)
     {
         _pool = pool;
         _slot = slot;
@@ -43,7 +43,7 @@ public readonly struct PoolLease<T> : IDisposable, IAsyncDisposable, IEquatable<
                 ThrowHelper.ThrowDefaultLease();
             }
 
-            if (Volatile.Read(ref slot.LeaseVersion) != _version)
+            if (slot.CurrentVersion != _version)
             {
                 ThrowHelper.ThrowAlreadyReturned(_pool!.Name);
             }
@@ -53,7 +53,7 @@ public readonly struct PoolLease<T> : IDisposable, IAsyncDisposable, IEquatable<
     }
 
     /// <summary>Gets whether the lease holds its resource (it is not the default lease and was not returned).</summary>
-    public bool IsActive => _slot is not null && Volatile.Read(ref _slot.LeaseVersion) == _version;
+    public bool IsActive => _slot is not null && _slot.CurrentVersion == _version;
 
     /// <summary>Gets the name of the pool the lease came from, or <see langword="null"/> for the default lease.</summary>
     public string? PoolName => _pool?.Name;
@@ -62,7 +62,7 @@ public readonly struct PoolLease<T> : IDisposable, IAsyncDisposable, IEquatable<
 
     internal Slot<T>? Slot => _slot;
 
-    internal int Version => _version;
+    internal long Version => _version;
 
     private string DebuggerDisplay => _slot is null ? "default lease" : $"lease of slot {_slot.Index} in '{_pool!.Name}'{(IsActive ? "" : " (returned)")}";
 
@@ -80,7 +80,7 @@ public readonly struct PoolLease<T> : IDisposable, IAsyncDisposable, IEquatable<
             ThrowHelper.ThrowDefaultLease();
         }
 
-        if (Volatile.Read(ref slot.LeaseVersion) != _version)
+        if (slot.CurrentVersion != _version)
         {
             ThrowHelper.ThrowAlreadyReturned(_pool!.Name);
         }
