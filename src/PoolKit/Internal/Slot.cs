@@ -31,6 +31,9 @@ internal sealed class Slot<T>
 
     private const long StateMask = (1 << StateBits) - 1;
 
+    /// <summary>The pool the slot belongs to (so that a lease needs only the slot and a version).</summary>
+    public readonly ConnectionPool<T> Pool;
+
     /// <summary>The slot's position in the pool's array.</summary>
     public readonly int Index;
 
@@ -67,8 +70,9 @@ internal sealed class Slot<T>
     /// <summary>The lease version last reported as a suspected leak, so each lease is reported once.</summary>
     public long LeakReportedVersion = -1;
 
-    public Slot(int index, SlotState initial)
+    public Slot(ConnectionPool<T> pool, int index, SlotState initial)
     {
+        Pool = pool;
         Index = index;
         Word = (long)initial;
     }

@@ -185,7 +185,7 @@ public sealed partial class ConnectionPool<T>
         }
 
         slot.UseStartPrecise = precise;
-        return new PoolLease<T>(this, slot, Slot<T>.VersionOf(slot.Word));
+        return new PoolLease<T>(slot, Slot<T>.VersionOf(slot.Word));
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]

@@ -80,7 +80,7 @@ public sealed partial class ConnectionPool<T>
 
             if (Interlocked.CompareExchange(ref _allocated, index + 1, index) == index)
             {
-                var slot = new Slot<T>(index, SlotState.Creating);
+                var slot = new Slot<T>(this, index, SlotState.Creating);
                 Volatile.Write(ref slots[index], slot);
                 return slot;
             }
