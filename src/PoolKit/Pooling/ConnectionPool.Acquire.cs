@@ -197,6 +197,7 @@ public sealed partial class ConnectionPool<T>
         // Once this acquirer has waited in the queue it is entitled to scan and create even while others
         // wait behind it; a new acquirer is not (no barging).
         bool entitled = false;
+        bool firstLook = candidate is null;
         try
         {
             while (true)
@@ -219,7 +220,10 @@ public sealed partial class ConnectionPool<T>
                 }
 
                 cancellationToken.ThrowIfCancellationRequested();
-                long now = _clock.Now;
+
+                // PERF: the first round uses the tick AcquireAsync just read (one clock read per acquire, not two).
+                long now = firstLook ? start : _clock.Now;
+                firstLook = false;
                 if (entitled || _waiters.Count == 0)
                 {
                     if (TryTakeIdle(now, out Slot<T>? idle, out bool needsValidation))
@@ -271,7 +275,7 @@ public sealed partial class ConnectionPool<T>
                 {
                     // Lost-wake-up guard: a slot may have become idle, or capacity free, between our last look and
                     // the enqueue, with the returner seeing nobody waiting. Look again now that we are visible.
-                    RecheckAfterEnqueue(waiter!);
+                    RecheckAfterEnqueue(waiter!, now);
                     if (cancellationToken.CanBeCanceled)
                     {
                         waiter!.Registration = cancellationToken.UnsafeRegister(s_onWaiterCanceled, waiter);
@@ -335,9 +339,10 @@ public sealed partial class ConnectionPool<T>
         }
     };
 
-    private void RecheckAfterEnqueue(Waiter<T> waiter)
+    /// <param name="waiter">The waiter just enqueued.</param>
+    /// <param name="now">The tick of this round's first look; a few microseconds old at most, which the expiry, validation-window and back-off checks tolerate (PERF: saves a clock read per wait).</param>
+    private void RecheckAfterEnqueue(Waiter<T> waiter, long now)
     {
-        long now = _clock.Now;
         if (IsDisposed)
         {
             if (waiter.TryCompleteByOwner(new WaitResult<T>(null, WaitOutcome.Disposed)))
