@@ -18,7 +18,8 @@ internal static class BenchPools
     /// </param>
     /// <param name="timeProvider">The pool's clock; <see cref="TimeProvider.System"/> by default.</param>
     /// <param name="synchronousContinuations">Sets <see cref="ConnectionPoolOptions.AllowSynchronousContinuations"/> (opt-in; off by default).</param>
-    public static ConnectionPool<BenchResource> CreatePoolKit(int maxSize, int prewarm, bool bypassValidationForever = false, TimeProvider? timeProvider = null, bool synchronousContinuations = false)
+    /// <param name="policy">The policy; a <see cref="BenchResourcePolicy"/> (which keeps the default, empty reset) by default.</param>
+    public static ConnectionPool<BenchResource> CreatePoolKit(int maxSize, int prewarm, bool bypassValidationForever = false, TimeProvider? timeProvider = null, bool synchronousContinuations = false, IResourcePolicy<BenchResource>? policy = null)
     {
         var options = new ConnectionPoolOptions { Name = "bench", MaxSize = maxSize, AllowSynchronousContinuations = synchronousContinuations };
         if (bypassValidationForever)
@@ -26,7 +27,7 @@ internal static class BenchPools
             options.ValidationBypassWindow = Timeout.InfiniteTimeSpan;
         }
 
-        var pool = new ConnectionPool<BenchResource>(new BenchResourcePolicy(), options, timeProvider: timeProvider);
+        var pool = new ConnectionPool<BenchResource>(policy ?? new BenchResourcePolicy(), options, timeProvider: timeProvider);
         Prewarm(pool, prewarm);
         return pool;
     }
