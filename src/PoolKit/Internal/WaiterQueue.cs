@@ -12,6 +12,8 @@ namespace PoolKit.Internal;
 /// know whether anybody waits; the lost-wake-up protocol in the pool makes that racy read safe.</para>
 /// <para>Waiters are completed outside the lock. A waiter leaves the list under the lock before anybody
 /// tries to complete it; the completion itself is arbitrated by the waiter (see <see cref="Waiter{T}"/>).</para>
+/// <para><see cref="_spare"/> is the one field outside the lock besides <see cref="_count"/>: a recycled waiter,
+/// moved in and out by CAS and exchange.</para>
 /// <para>Invariant: <c>_count</c> equals the number of waiters linked from <c>_head</c>, and every linked
 /// waiter has <c>Queued == true</c>.</para>
 /// </remarks>
@@ -29,6 +31,13 @@ internal sealed class WaiterQueue<T> : IDisposable
     private int _count;
     private Waiter<T>? _free;
     private int _freeCount;
+
+    /// <summary>
+    /// One recycled waiter kept outside the lock: written by <see cref="RemoveAndRecycle"/> with a CAS from
+    /// <see langword="null"/>, taken by <see cref="RentAndEnqueue"/> with an exchange. PERF: in the steady state of a
+    /// contended pool every wait rents the waiter the previous wait recycled, so recycling takes no lock.
+    /// </summary>
+    private Waiter<T>? _spare;
 
     /// <summary>When the timer is due (timestamp), or <see cref="long.MaxValue"/> if it is not armed.</summary>
     private long _armedAt = long.MaxValue;
@@ -73,16 +82,16 @@ internal sealed class WaiterQueue<T> : IDisposable
                 return EnqueueResult.Full;
             }
 
-            waiter = _free;
-            if (waiter is not null)
+            waiter = Interlocked.Exchange(ref _spare, null) ?? _free;
+            if (waiter is null)
+            {
+                waiter = new Waiter<T>(this);
+            }
+            else if (waiter == _free)
             {
                 _free = waiter.Next;
                 waiter.Next = null;
                 _freeCount--;
-            }
-            else
-            {
-                waiter = new Waiter<T>(this);
             }
 
             waiter.Deadline = deadline;
@@ -127,6 +136,19 @@ internal sealed class WaiterQueue<T> : IDisposable
     /// <param name="waiter">A waiter whose result its owner has consumed and whose registration is disposed.</param>
     public void RemoveAndRecycle(Waiter<T> waiter)
     {
+        // Every party that unlinks a waiter has done so by now: a dequeuer unlinks before completing, and the owner
+        // has waited for the cancellation callback (its registration is disposed). So a waiter read as not queued
+        // stays so, and can be reset and kept without the lock.
+        bool queued = Volatile.Read(ref waiter.Queued);
+        if (!queued)
+        {
+            waiter.Reset();
+            if (Interlocked.CompareExchange(ref _spare, waiter, null) is null)
+            {
+                return;
+            }
+        }
+
         lock (_lock)
         {
             if (waiter.Queued)
@@ -134,7 +156,11 @@ internal sealed class WaiterQueue<T> : IDisposable
                 UnlinkLocked(waiter);
             }
 
-            waiter.Reset();
+            if (queued)
+            {
+                waiter.Reset();
+            }
+
             if (_freeCount < MaxFreeWaiters)
             {
                 waiter.Next = _free;

@@ -111,7 +111,7 @@ public sealed partial class ConnectionPool<T>
         for (int i = 0; i < allocated; i++)
         {
             Slot<T>? candidate = Volatile.Read(ref slots[i]);
-            if (candidate is null || candidate.State != (int)SlotState.Idle || !candidate.TryTransition(SlotState.Idle, SlotState.Leased))
+            if (candidate is null || !candidate.TryTransition(SlotState.Idle, SlotState.Leased))
             {
                 continue;
             }
@@ -143,6 +143,11 @@ public sealed partial class ConnectionPool<T>
         if (now >= slot.ExpiresAt)
         {
             return DestroyReason.Expired;
+        }
+
+        if (_traits.AlwaysUsable)
+        {
+            return null;
         }
 
         try
@@ -180,7 +185,7 @@ public sealed partial class ConnectionPool<T>
         }
 
         slot.UseStartPrecise = precise;
-        return new PoolLease<T>(this, slot, slot.LeaseVersion);
+        return new PoolLease<T>(slot, Slot<T>.VersionOf(slot.Word));
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
@@ -192,6 +197,7 @@ public sealed partial class ConnectionPool<T>
         // Once this acquirer has waited in the queue it is entitled to scan and create even while others
         // wait behind it; a new acquirer is not (no barging).
         bool entitled = false;
+        bool firstLook = candidate is null;
         try
         {
             while (true)
@@ -214,7 +220,10 @@ public sealed partial class ConnectionPool<T>
                 }
 
                 cancellationToken.ThrowIfCancellationRequested();
-                long now = _clock.Now;
+
+                // PERF: the first round uses the tick AcquireAsync just read (one clock read per acquire, not two).
+                long now = firstLook ? start : _clock.Now;
+                firstLook = false;
                 if (entitled || _waiters.Count == 0)
                 {
                     if (TryTakeIdle(now, out Slot<T>? idle, out bool needsValidation))
@@ -266,7 +275,7 @@ public sealed partial class ConnectionPool<T>
                 {
                     // Lost-wake-up guard: a slot may have become idle, or capacity free, between our last look and
                     // the enqueue, with the returner seeing nobody waiting. Look again now that we are visible.
-                    RecheckAfterEnqueue(waiter!);
+                    RecheckAfterEnqueue(waiter!, now);
                     if (cancellationToken.CanBeCanceled)
                     {
                         waiter!.Registration = cancellationToken.UnsafeRegister(s_onWaiterCanceled, waiter);
@@ -330,9 +339,10 @@ public sealed partial class ConnectionPool<T>
         }
     };
 
-    private void RecheckAfterEnqueue(Waiter<T> waiter)
+    /// <param name="waiter">The waiter just enqueued.</param>
+    /// <param name="now">The tick of this round's first look; a few microseconds old at most, which the expiry, validation-window and back-off checks tolerate (PERF: saves a clock read per wait).</param>
+    private void RecheckAfterEnqueue(Waiter<T> waiter, long now)
     {
-        long now = _clock.Now;
         if (IsDisposed)
         {
             if (waiter.TryCompleteByOwner(new WaitResult<T>(null, WaitOutcome.Disposed)))

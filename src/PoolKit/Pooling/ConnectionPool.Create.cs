@@ -63,7 +63,7 @@ public sealed partial class ConnectionPool<T>
         for (int i = 0; i < allocated; i++)
         {
             Slot<T>? slot = Volatile.Read(ref slots[i]);
-            if (slot is not null && slot.State == (int)SlotState.Empty && slot.TryTransition(SlotState.Empty, SlotState.Creating))
+            if (slot is not null && slot.TryTransition(SlotState.Empty, SlotState.Creating))
             {
                 return slot;
             }
@@ -80,7 +80,7 @@ public sealed partial class ConnectionPool<T>
 
             if (Interlocked.CompareExchange(ref _allocated, index + 1, index) == index)
             {
-                var slot = new Slot<T>(index, SlotState.Creating);
+                var slot = new Slot<T>(this, index, SlotState.Creating);
                 Volatile.Write(ref slots[index], slot);
                 return slot;
             }

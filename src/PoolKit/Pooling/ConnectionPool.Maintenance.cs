@@ -23,7 +23,7 @@ public sealed partial class ConnectionPool<T>
         for (int i = 0; i < allocated; i++)
         {
             if (Volatile.Read(ref slots[i]) is { } slot
-                && slot.State == (int)SlotState.Idle
+                && slot.CurrentState == SlotState.Idle
                 && slot.Generation != generation
                 && slot.TryTransition(SlotState.Idle, SlotState.Leased))
             {
@@ -107,7 +107,7 @@ public sealed partial class ConnectionPool<T>
         for (int i = Math.Min(Volatile.Read(ref _allocated), slots.Length) - 1; i >= 0; i--)
         {
             Slot<T>? slot = Volatile.Read(ref slots[i]);
-            if (slot is null || slot.State != (int)SlotState.Idle)
+            if (slot is null || slot.CurrentState != SlotState.Idle)
             {
                 continue;
             }
@@ -190,7 +190,7 @@ public sealed partial class ConnectionPool<T>
                 && slot.Resource is not null
                 && now - slot.LeasedAt >= _leakTicks)
             {
-                int version = Volatile.Read(ref slot.LeaseVersion);
+                long version = slot.CurrentVersion;
                 if (slot.LeakReportedVersion != version)
                 {
                     slot.LeakReportedVersion = version;

@@ -18,13 +18,19 @@ public sealed partial class ConnectionPool<T>
     }
 
     /// <summary>
-    /// Ends the lease <paramref name="version"/> of <paramref name="slot"/>: the CAS on the lease version makes
-    /// sure that only the first return of a lease does anything.
+    /// Ends the lease <paramref name="version"/> of <paramref name="slot"/>: the CAS that advances the slot's lease
+    /// version makes sure that only the first return of a lease does anything.
     /// </summary>
     /// <returns>A task that completes when the resource is idle again, handed off or destroyed.</returns>
-    internal ValueTask Return(Slot<T> slot, int version, bool strict, CancellationToken cancellationToken)
+    internal ValueTask Return(Slot<T> slot, long version, bool strict, CancellationToken cancellationToken)
     {
-        if (Interlocked.CompareExchange(ref slot.LeaseVersion, unchecked(version + 1), version) != version)
+        if (_traits.ResetsNothing && TryReturnIdleInOneStep(slot, version))
+        {
+            return default;
+        }
+
+        // Two steps: end the lease (the slot stays Leased, now owned by this call), then reset and release it.
+        if (!slot.TryEndLease(version, SlotState.Leased))
         {
             if (strict)
             {
@@ -156,12 +162,56 @@ public sealed partial class ConnectionPool<T>
         PublishIdle(slot, handOffAs);
     }
 
+    /// <summary>
+    /// The common return when the policy resets nothing: if nobody waits and the resource is to be kept, one CAS
+    /// <c>(version, Leased) → (version + 1, Idle)</c> ends the lease and publishes the slot together.
+    /// </summary>
+    /// <returns><see langword="false"/> if the return must take the two-step path (which also reports a second return).</returns>
+    private bool TryReturnIdleInOneStep(Slot<T> slot, long version)
+    {
+        // Everything read before the CAS is only acted on if the CAS wins, i.e. if the lease was still current and
+        // this call is its only return. A stale duplicate return, whose lease ended meanwhile, fails the early check
+        // (or, racing a concurrent duplicate, the CAS) and changes nothing but, at most, IdleSince below.
+        long now = _clock.Now;
+        if (Volatile.Read(ref slot.Word) != Slot<T>.Pack(version, SlotState.Leased)
+            || _waiters.Count > 0
+            || CheckOnReturn(slot, now) is not null)
+        {
+            return false;
+        }
+
+        long useStart = slot.UseStartPrecise;
+
+        // Written before the CAS that publishes it; the next owner's winning CAS acquires it.
+        slot.IdleSince = now;
+        TestHookBeforePublishIdle?.Invoke();
+
+        // Interlocked: a full fence, so the reads in AfterPublishIdle cannot move before the publication.
+        if (!slot.TryEndLease(version, SlotState.Idle))
+        {
+            return false;
+        }
+
+        if (useStart != 0 && _metrics.UseTimeEnabled)
+        {
+            _metrics.RecordUseTime(_time.GetElapsedTime(useStart));
+        }
+
+        AfterPublishIdle(slot, WaitOutcome.HandedOff);
+        return true;
+    }
+
     /// <summary>Publishes an owned slot as idle, then closes the races with waiters and with disposal.</summary>
     private void PublishIdle(Slot<T> slot, WaitOutcome handOffAs)
     {
         // Interlocked: a full fence, so the reads below cannot move before the publication (see the type remarks).
         slot.Transition(SlotState.Leased, SlotState.Idle);
+        AfterPublishIdle(slot, handOffAs);
+    }
 
+    /// <summary>Closes the races of a slot just published as idle with waiters and with disposal.</summary>
+    private void AfterPublishIdle(Slot<T> slot, WaitOutcome handOffAs)
+    {
         // A waiter that enqueued after our first look rescans after enqueueing; hand the slot over ourselves
         // if it missed it, so that FIFO order holds. Each round either hands off or sees the queue empty.
         while (_waiters.Count > 0 && slot.TryTransition(SlotState.Idle, SlotState.Leased))
@@ -187,7 +237,7 @@ public sealed partial class ConnectionPool<T>
     {
         while (_waiters.TryDequeue(out Waiter<T>? waiter, out int epoch))
         {
-            if (waiter!.TryComplete(epoch, new WaitResult<T>(slot, handOffAs)))
+            if (waiter!.TryComplete(epoch, new WaitResult<T>(slot, handOffAs), _options.AllowSynchronousContinuations))
             {
                 return true;
             }

@@ -15,10 +15,13 @@ namespace PoolKit;
 /// <remarks>
 /// <para><b>Algorithm.</b> Resources live in a fixed array of <see cref="ConnectionPoolOptions.MaxSize"/>
 /// slots (slot objects are allocated on first use, the array never grows). Each slot carries its own state
-/// (<see cref="SlotState"/>), changed only by CAS. Acquiring scans the allocated slots from index 0 and wins
+/// (<see cref="SlotState"/>) and its lease version packed into one word, changed only by CAS. Acquiring scans the allocated slots from index 0 and wins
 /// the first <c>Idle</c> slot with a CAS <c>Idle → Leased</c>; low indices therefore stay hot and high
 /// indices cool down and get pruned first. Returning makes the slot <c>Idle</c> again, unless somebody waits:
-/// then the slot is handed, still leased, directly to the longest waiter. Creating starts with a reservation:
+/// then the slot is handed, still leased, directly to the longest waiter. A return first ends the lease by
+/// advancing the version (<c>(v, Leased) → (v + 1, Leased)</c>, so a second return fails), then resets and publishes;
+/// when the policy resets nothing (<see cref="PolicyTraits{T}"/>) and nobody waits, both happen in one CAS
+/// <c>(v, Leased) → (v + 1, Idle)</c>. Creating starts with a reservation:
 /// a CAS <c>Empty → Creating</c> on a slot, made before the resource exists and undone if creation fails, so
 /// the bound holds at every instant. There is no lock on the rent/return path; the wait queue has one,
 /// taken only when somebody waits.</para>
@@ -33,7 +36,7 @@ namespace PoolKit;
 /// <item><see cref="_disposed"/>: set once by Interlocked.Exchange; read before publishing a slot as idle and again after, so no resource is left idle in a disposed pool.</item>
 /// </list></para>
 /// <para><b>No lost wake-ups.</b> A returner that finds nobody waiting publishes its slot as <c>Idle</c> with a
-/// full fence and then reads the waiter count again; an acquirer that must wait enqueues itself (under the
+/// full fence (the publishing CAS, in either return path) and then reads the waiter count again; an acquirer that must wait enqueues itself (under the
 /// queue lock, a full fence) and then scans the slots again. Whatever the interleaving, one of the two sees
 /// the other. Capacity events (a slot emptied, a creation finished, a back-off ended) wake the head waiter to
 /// re-check; a woken waiter that still finds nothing re-enqueues at the head and keeps its turn.</para>
@@ -43,6 +46,7 @@ public sealed partial class ConnectionPool<T> : IConnectionPool<T>
     where T : class
 {
     private readonly IResourcePolicy<T> _policy;
+    private readonly PolicyTraits<T> _traits;
     private readonly ConnectionPoolOptions _options;
     private readonly TimeProvider _time;
     private readonly PoolClock _clock;
@@ -102,6 +106,7 @@ public sealed partial class ConnectionPool<T> : IConnectionPool<T>
         options.ThrowIfInvalid();
 
         _policy = policy;
+        _traits = PolicyTraits<T>.Of(policy);
         _options = options;
         _time = timeProvider ?? TimeProvider.System;
         _clock = new PoolClock(_time);

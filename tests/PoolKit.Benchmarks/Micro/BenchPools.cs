@@ -17,15 +17,17 @@ internal static class BenchPools
     /// path: after BenchmarkDotNet's pauses (over 500 ms) the first TryAcquire would otherwise validate the resource.
     /// </param>
     /// <param name="timeProvider">The pool's clock; <see cref="TimeProvider.System"/> by default.</param>
-    public static ConnectionPool<BenchResource> CreatePoolKit(int maxSize, int prewarm, bool bypassValidationForever = false, TimeProvider? timeProvider = null)
+    /// <param name="synchronousContinuations">Sets <see cref="ConnectionPoolOptions.AllowSynchronousContinuations"/> (opt-in; off by default).</param>
+    /// <param name="policy">The policy; a <see cref="BenchResourcePolicy"/> (which keeps the default, empty reset) by default.</param>
+    public static ConnectionPool<BenchResource> CreatePoolKit(int maxSize, int prewarm, bool bypassValidationForever = false, TimeProvider? timeProvider = null, bool synchronousContinuations = false, IResourcePolicy<BenchResource>? policy = null)
     {
-        var options = new ConnectionPoolOptions { Name = "bench", MaxSize = maxSize };
+        var options = new ConnectionPoolOptions { Name = "bench", MaxSize = maxSize, AllowSynchronousContinuations = synchronousContinuations };
         if (bypassValidationForever)
         {
             options.ValidationBypassWindow = Timeout.InfiniteTimeSpan;
         }
 
-        var pool = new ConnectionPool<BenchResource>(new BenchResourcePolicy(), options, timeProvider: timeProvider);
+        var pool = new ConnectionPool<BenchResource>(policy ?? new BenchResourcePolicy(), options, timeProvider: timeProvider);
         Prewarm(pool, prewarm);
         return pool;
     }

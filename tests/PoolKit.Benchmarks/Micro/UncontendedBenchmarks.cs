@@ -20,6 +20,7 @@ public class UncontendedBenchmarks
     private ConnectionPool<BenchResource> _poolKit = null!;
     private ConnectionPool<BenchResource> _poolKitNoValidation = null!;
     private ConnectionPool<BenchResource> _poolKitMillisecondClock = null!;
+    private ConnectionPool<BenchResource> _poolKitResetting = null!;
 
     [GlobalSetup]
     public void Setup()
@@ -30,6 +31,7 @@ public class UncontendedBenchmarks
         _poolKit = BenchPools.CreatePoolKit(MaxSize, prewarm: 4);
         _poolKitNoValidation = BenchPools.CreatePoolKit(MaxSize, prewarm: 4, bypassValidationForever: true);
         _poolKitMillisecondClock = BenchPools.CreatePoolKit(MaxSize, prewarm: 4, timeProvider: MillisecondTimeProvider.Instance);
+        _poolKitResetting = BenchPools.CreatePoolKit(MaxSize, prewarm: 4, bypassValidationForever: true, policy: new BenchResettingPolicy());
     }
 
     [GlobalCleanup]
@@ -39,6 +41,7 @@ public class UncontendedBenchmarks
         _poolKit.DisposeAsync().AsTask().GetAwaiter().GetResult();
         _poolKitNoValidation.DisposeAsync().AsTask().GetAwaiter().GetResult();
         _poolKitMillisecondClock.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        _poolKitResetting.DisposeAsync().AsTask().GetAwaiter().GetResult();
     }
 
     [Benchmark(Baseline = true, Description = "ObjectPool Get+Return")]
@@ -71,6 +74,25 @@ public class UncontendedBenchmarks
     public int PoolKitTryAcquire()
     {
         if (!_poolKitNoValidation.TryAcquire(out PoolLease<BenchResource> lease))
+        {
+            throw new InvalidOperationException("an idle resource was expected");
+        }
+
+        using (lease)
+        {
+            return ++lease.Resource.Uses;
+        }
+    }
+
+    /// <summary>
+    /// Diagnostic: the TryAcquire row with a policy that overrides ResetAsync (<see cref="BenchResettingPolicy"/>). The
+    /// rows above use a policy that keeps the default, empty reset, which lets a return end the lease and publish the
+    /// slot in one CAS; any policy with a reset of its own pays one more CAS per return (two steps).
+    /// </summary>
+    [Benchmark(Description = "diag: PoolKit TryAcquire+Dispose, policy with its own ResetAsync (two-step return)")]
+    public int PoolKitTryAcquireResettingPolicy()
+    {
+        if (!_poolKitResetting.TryAcquire(out PoolLease<BenchResource> lease))
         {
             throw new InvalidOperationException("an idle resource was expected");
         }
