@@ -14,12 +14,11 @@ namespace PoolKit.Internal;
 /// queue captures the epoch under the queue's lock and completes with it, so a waiter that was meanwhile
 /// completed by someone else, consumed and reused for a new wait (new epoch) cannot be completed by mistake.</para>
 /// <para>The prev/next links and <see cref="Queued"/> belong to the queue and are written only under its lock
-/// (and read only under it, except by the owner recycling the waiter once nobody can unlink it any more). <see cref="Deadline"/> and <see cref="Registration"/> are written by the waiting acquirer before
+/// (and read only under it, except by the owner recycling the waiter once nobody can unlink it any more).
+/// <see cref="Deadline"/> and <see cref="Registration"/> are written by the waiting acquirer before
 /// enqueueing and after the wait, respectively.</para>
 /// <para>Continuations run on a thread-pool thread (the waiter queues itself as a work item), so completing a
-/// waiter never runs the acquirer's code on the completer's stack, unless the pool was configured with
-/// <see cref="ConnectionPoolOptions.AllowSynchronousContinuations"/> and the completer is a returner handing off a
-/// resource (one level deep per thread).</para>
+/// waiter never runs the acquirer's code on the completer's stack.</para>
 /// </remarks>
 /// <typeparam name="T">The pooled resource type.</typeparam>
 internal sealed class Waiter<T> : IValueTaskSource<WaitResult<T>>, IThreadPoolWorkItem
@@ -32,10 +31,6 @@ internal sealed class Waiter<T> : IValueTaskSource<WaitResult<T>>, IThreadPoolWo
 
     /// <summary>(epoch &lt;&lt; 1) | completedBit; see the type remarks.</summary>
     private int _state;
-
-    /// <summary>1 while this thread runs a waiter's continuation inline (see <see cref="TryComplete"/>); thread-local, so unshared.</summary>
-    [ThreadStatic]
-    private static int t_inlineDepth;
 
     public Waiter(WaiterQueue<T> queue)
     {
@@ -69,34 +64,13 @@ internal sealed class Waiter<T> : IValueTaskSource<WaitResult<T>>, IThreadPoolWo
     public ValueTask<WaitResult<T>> AsValueTask() => new(this, _core.Version);
 
     /// <summary>Completes the wait of the given epoch, if nobody completed it yet.</summary>
-    /// <param name="epoch">The epoch captured when the waiter was dequeued.</param>
-    /// <param name="result">The outcome.</param>
-    /// <param name="runInline">
-    /// Run the acquirer's continuation on this thread (<see cref="ConnectionPoolOptions.AllowSynchronousContinuations"/>),
-    /// unless this thread is already running one inline: then it is queued as usual, which bounds the stack.
-    /// </param>
     /// <returns><see langword="true"/> if this call completed the waiter.</returns>
-    public bool TryComplete(int epoch, WaitResult<T> result, bool runInline = false)
+    public bool TryComplete(int epoch, WaitResult<T> result)
     {
         int pending = epoch << 1;
         if (Interlocked.CompareExchange(ref _state, pending | 1, pending) != pending)
         {
             return false;
-        }
-
-        if (runInline && t_inlineDepth == 0)
-        {
-            t_inlineDepth = 1;
-            try
-            {
-                _core.SetResult(result);
-            }
-            finally
-            {
-                t_inlineDepth = 0;
-            }
-
-            return true;
         }
 
         _result = result;

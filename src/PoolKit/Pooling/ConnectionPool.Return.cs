@@ -237,7 +237,7 @@ public sealed partial class ConnectionPool<T>
     {
         while (_waiters.TryDequeue(out Waiter<T>? waiter, out int epoch))
         {
-            if (waiter!.TryComplete(epoch, new WaitResult<T>(slot, handOffAs), _options.AllowSynchronousContinuations))
+            if (waiter!.TryComplete(epoch, new WaitResult<T>(slot, handOffAs)))
             {
                 return true;
             }

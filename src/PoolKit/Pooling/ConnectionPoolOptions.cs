@@ -87,23 +87,6 @@ public sealed class ConnectionPoolOptions
     /// <value>Default: 5 seconds. Zero or positive, or <see cref="Timeout.InfiniteTimeSpan"/>.</value>
     public TimeSpan DisposeTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>
-    /// Gets or sets whether a return that hands its resource to a waiting acquirer may run that acquirer's
-    /// continuation synchronously, on the returning thread, instead of queuing it to the thread pool.
-    /// </summary>
-    /// <value>Default: <see langword="false"/>.</value>
-    /// <remarks>
-    /// <para>Like <c>System.Threading.Channels</c>' <c>AllowSynchronousContinuations</c>: it saves a thread-pool hop per
-    /// hand-off, which is most of the cost of a hand-off under contention, but the code after the acquirer's
-    /// <c>await</c> then runs inside the returner's <see cref="PoolLease{T}.Dispose"/> (or
-    /// <see cref="IConnectionPool{T}.ReturnAsync"/>), and that call does not return until the acquirer's code reaches
-    /// an <c>await</c> that does not complete at once. Enable it only when no returner holds a lock, runs on a
-    /// single-threaded synchronization context, or must return promptly. The acquirer's
-    /// <see cref="ExecutionContext"/> still flows. Nested hand-offs are not run inline (one level per thread), so the
-    /// stack stays bounded; hand-offs from timers, cancellation and disposal are always queued.</para>
-    /// </remarks>
-    public bool AllowSynchronousContinuations { get; set; }
-
     /// <summary>Creates an independent copy of these options.</summary>
     /// <returns>The copy.</returns>
     public ConnectionPoolOptions Clone() => (ConnectionPoolOptions)MemberwiseClone();

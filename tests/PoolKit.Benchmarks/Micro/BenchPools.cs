@@ -17,11 +17,10 @@ internal static class BenchPools
     /// path: after BenchmarkDotNet's pauses (over 500 ms) the first TryAcquire would otherwise validate the resource.
     /// </param>
     /// <param name="timeProvider">The pool's clock; <see cref="TimeProvider.System"/> by default.</param>
-    /// <param name="synchronousContinuations">Sets <see cref="ConnectionPoolOptions.AllowSynchronousContinuations"/> (opt-in; off by default).</param>
     /// <param name="policy">The policy; a <see cref="BenchResourcePolicy"/> (which keeps the default, empty reset) by default.</param>
-    public static ConnectionPool<BenchResource> CreatePoolKit(int maxSize, int prewarm, bool bypassValidationForever = false, TimeProvider? timeProvider = null, bool synchronousContinuations = false, IResourcePolicy<BenchResource>? policy = null)
+    public static ConnectionPool<BenchResource> CreatePoolKit(int maxSize, int prewarm, bool bypassValidationForever = false, TimeProvider? timeProvider = null, IResourcePolicy<BenchResource>? policy = null)
     {
-        var options = new ConnectionPoolOptions { Name = "bench", MaxSize = maxSize, AllowSynchronousContinuations = synchronousContinuations };
+        var options = new ConnectionPoolOptions { Name = "bench", MaxSize = maxSize };
         if (bypassValidationForever)
         {
             options.ValidationBypassWindow = Timeout.InfiniteTimeSpan;

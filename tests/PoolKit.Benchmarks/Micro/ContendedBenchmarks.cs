@@ -25,7 +25,6 @@ public class ContendedBenchmarks
 
     private ConnectionPool<BenchResource> _poolKit = null!;
     private ConnectionPool<BenchResource> _poolKitMillisecondClock = null!;
-    private ConnectionPool<BenchResource> _poolKitSynchronous = null!;
     private SemaphoreBagPool<BenchResource> _semaphoreBag = null!;
     private Task[] _tasks = null!;
 
@@ -38,7 +37,6 @@ public class ContendedBenchmarks
     {
         _poolKit = BenchPools.CreatePoolKit(PoolSize, prewarm: PoolSize);
         _poolKitMillisecondClock = BenchPools.CreatePoolKit(PoolSize, prewarm: PoolSize, timeProvider: MillisecondTimeProvider.Instance);
-        _poolKitSynchronous = BenchPools.CreatePoolKit(PoolSize, prewarm: PoolSize, synchronousContinuations: true);
         _semaphoreBag = BenchPools.CreateSemaphoreBag(PoolSize, prewarm: PoolSize);
         _tasks = new Task[Tasks];
     }
@@ -49,7 +47,6 @@ public class ContendedBenchmarks
         _semaphoreBag.Dispose();
         _poolKit.DisposeAsync().AsTask().GetAwaiter().GetResult();
         _poolKitMillisecondClock.DisposeAsync().AsTask().GetAwaiter().GetResult();
-        _poolKitSynchronous.DisposeAsync().AsTask().GetAwaiter().GetResult();
     }
 
     [Benchmark(Baseline = true, OperationsPerInvoke = Operations, Description = "SemaphoreSlim+Bag, pool of 4")]
@@ -71,22 +68,6 @@ public class ContendedBenchmarks
         for (int i = 0; i < _tasks.Length; i++)
         {
             _tasks[i] = PoolKitWorker(_poolKit, perTask);
-        }
-
-        return Task.WhenAll(_tasks);
-    }
-
-    /// <summary>
-    /// The PoolKit row with the opt-in <see cref="ConnectionPoolOptions.AllowSynchronousContinuations"/>: a hand-off runs
-    /// the waiter's continuation on the returner's thread, saving the thread-pool hop. Not the default (see the option).
-    /// </summary>
-    [Benchmark(OperationsPerInvoke = Operations, Description = "PoolKit, pool of 4, AllowSynchronousContinuations (opt-in)")]
-    public Task PoolKitSynchronousContinuations()
-    {
-        int perTask = Operations / Tasks;
-        for (int i = 0; i < _tasks.Length; i++)
-        {
-            _tasks[i] = PoolKitWorker(_poolKitSynchronous, perTask);
         }
 
         return Task.WhenAll(_tasks);
