@@ -4,6 +4,9 @@ using Spectre.Console;
 
 IAnsiConsole standardOutput = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Out) });
 IAnsiConsole standardError = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+string? columns = Environment.GetEnvironmentVariable("COLUMNS");
+ConsoleWidth.Apply(standardOutput, Console.IsOutputRedirected, columns);
+ConsoleWidth.Apply(standardError, Console.IsErrorRedirected, columns);
 var context = new CliContext
 {
     Console = standardOutput,
