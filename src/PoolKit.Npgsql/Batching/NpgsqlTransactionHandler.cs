@@ -97,7 +97,7 @@ public sealed class NpgsqlTransactionHandler : ITransactionHandler<NpgsqlConnect
                 await connection.DisposeAsync().ConfigureAwait(false);
             }
 
-            await rollback.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default).ConfigureAwait(false);
+            await rollback.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             await DisposeQuietlyAsync(transaction).ConfigureAwait(false);
             throw;
         }

@@ -15,8 +15,9 @@ namespace PoolKit;
 /// <remarks>
 /// <para><b>Algorithm.</b> Resources live in a fixed array of <see cref="ConnectionPoolOptions.MaxSize"/>
 /// slots (slot objects are allocated on first use, the array never grows). Each slot carries its own state
-/// (<see cref="SlotState"/>) and its lease version packed into one word, changed only by CAS. Acquiring scans the allocated slots from index 0 and wins
-/// the first <c>Idle</c> slot with a CAS <c>Idle → Leased</c>; low indices therefore stay hot and high
+/// (<see cref="SlotState"/>) and its lease version packed into one word, changed only by CAS. Acquiring scans the
+/// allocated slots from index 0 and wins the first <c>Idle</c> slot with a CAS <c>Idle → Leased</c>; low indices
+/// therefore stay hot and high
 /// indices cool down and get pruned first. Returning makes the slot <c>Idle</c> again, unless somebody waits:
 /// then the slot is handed, still leased, directly to the longest waiter. A return first ends the lease by
 /// advancing the version (<c>(v, Leased) → (v + 1, Leased)</c>, so a second return fails), then resets and publishes;
@@ -36,8 +37,8 @@ namespace PoolKit;
 /// <item><see cref="_disposed"/>: set once by Interlocked.Exchange; read before publishing a slot as idle and again after, so no resource is left idle in a disposed pool.</item>
 /// </list></para>
 /// <para><b>No lost wake-ups.</b> A returner that finds nobody waiting publishes its slot as <c>Idle</c> with a
-/// full fence (the publishing CAS, in either return path) and then reads the waiter count again; an acquirer that must wait enqueues itself (under the
-/// queue lock, a full fence) and then scans the slots again. Whatever the interleaving, one of the two sees
+/// full fence (the publishing CAS, in either return path) and then reads the waiter count again; an acquirer that
+/// must wait enqueues itself (under the queue lock, a full fence) and then scans the slots again. Whatever the interleaving, one of the two sees
 /// the other. Capacity events (a slot emptied, a creation finished, a back-off ended) wake the head waiter to
 /// re-check; a woken waiter that still finds nothing re-enqueues at the head and keeps its turn.</para>
 /// <para><b>No barging.</b> While anybody waits, a new acquirer does not scan or create; it queues behind.</para>
