@@ -202,9 +202,15 @@ public sealed class NpgsqlConnectionPool : IConnectionPool<NpgsqlConnection>
     private static Prepared Build(NpgsqlDataSourceBuilder builder, NpgsqlConnectionPoolOptions options, ILoggerFactory? loggerFactory)
     {
         ConnectionStringRules.Apply(builder.ConnectionStringBuilder);
-        if (!NpgsqlTransactionState.IsAvailable && options.ResetMode == NpgsqlResetMode.RollbackOnly)
+        // Probed here, when the pool is built, so the first pool in a process warns too (not only after a return).
+        if (options.ResetMode is NpgsqlResetMode.RollbackOnly or NpgsqlResetMode.DiscardOnReturn && !NpgsqlTransactionState.Probe())
         {
             Logger(loggerFactory).TransactionStatusUnavailable(options.Pool.Name);
+        }
+
+        if (options.ResetMode == NpgsqlResetMode.Discard && !NpgsqlPrependedReset.Probe())
+        {
+            Logger(loggerFactory).QueuedResetUnavailable(options.Pool.Name, typeof(NpgsqlConnection).Assembly.GetName().Version?.ToString());
         }
 
         NpgsqlConnectionStringBuilder settings = builder.ConnectionStringBuilder;
