@@ -11,16 +11,16 @@ internal static class DemoReport
     /// <param name="result">The report.</param>
     public static void Write(IAnsiConsole console, DemoResult result)
     {
-        DemoRunResult? baseline = result.Runs.FirstOrDefault(static r => r.Way == DemoWay.NoPool && r.Ran && r.RowsPerSecond > 0);
+        DemoRunResult? baseline = result.Runs.FirstOrDefault(static r => r.Way == DemoWay.NpgsqlPool && r.Ran && r.RowsPerSecond > 0);
         bool fromServer = result.Runs.Any(static r => r.Ran && r.ConnectionsFromServer);
         var table = new Table()
             .Border(TableBorder.Rounded)
-            .Title(string.Create(CultureInfo.InvariantCulture, $"The same inserts three ways, {result.Parallelism} at a time"))
+            .Title(string.Create(CultureInfo.InvariantCulture, $"The same inserts, {result.Parallelism} at a time: Npgsql's pool against PoolKit"))
             .AddColumn("way")
             .AddColumn(new TableColumn("rows").RightAligned())
             .AddColumn(new TableColumn("seconds").RightAligned())
             .AddColumn(new TableColumn("rows/s").RightAligned())
-            .AddColumn(new TableColumn("speed-up").RightAligned())
+            .AddColumn(new TableColumn("vs Npgsql's pool").RightAligned())
             .AddColumn(new TableColumn(fromServer ? "connections" : "connections*").RightAligned())
             .AddColumn("table");
 
@@ -44,6 +44,7 @@ internal static class DemoReport
         }
 
         console.Write(table);
+        console.MarkupLine("[grey]The pools run with their defaults and the same maximum size; the no-pool way inserts a small sample only.[/]");
         if (fromServer)
         {
             console.MarkupLine("[grey]connections: opened on the server during the run (change of pg_stat_database.sessions, read after its connections closed).[/]");
