@@ -31,9 +31,9 @@ internal sealed class ConnectionPerInsert(DemoWay way, int parallelism) : IInser
     /// <inheritdoc />
     public string Label => Way switch
     {
-        DemoWay.NoPool => "no pool, connection per insert (a sample)",
-        DemoWay.NpgsqlPool => "Npgsql's pool (defaults), connection per insert",
-        _ => "PoolKit's pool (defaults), connection per insert",
+        DemoWay.NoPool => "no pool: conn per insert",
+        DemoWay.NpgsqlPool => "Npgsql pool: conn per insert",
+        _ => "PoolKit pool: conn per insert",
     };
 
     /// <inheritdoc />

@@ -20,7 +20,7 @@ internal static class DemoReport
             .AddColumn(new TableColumn("rows").RightAligned())
             .AddColumn(new TableColumn("seconds").RightAligned())
             .AddColumn(new TableColumn("rows/s").RightAligned())
-            .AddColumn(new TableColumn("vs Npgsql's pool").RightAligned())
+            .AddColumn(new TableColumn("vs Npgsql pool").RightAligned())
             .AddColumn(new TableColumn(fromServer ? "connections" : "connections*").RightAligned())
             .AddColumn("table");
 
@@ -32,7 +32,8 @@ internal static class DemoReport
                 continue;
             }
 
-            string speedUp = baseline is null ? "-" : Format($"{run.RowsPerSecond / baseline.RowsPerSecond:0.0}x");
+            double ratio = baseline is null ? 0 : run.RowsPerSecond / baseline.RowsPerSecond;
+            string speedUp = baseline is null ? "-" : ratio < 0.1 ? Format($"{ratio:0.000}x") : Format($"{ratio:0.0}x");
             table.AddRow(
                 Markup.Escape(run.Label),
                 Format($"{run.Committed:N0}"),
@@ -44,7 +45,8 @@ internal static class DemoReport
         }
 
         console.Write(table);
-        console.MarkupLine("[grey]The pools run with their defaults and the same maximum size; the no-pool way inserts a small sample only.[/]");
+        console.MarkupLine("[grey]conn per insert: each insert opens (or leases) a connection, autocommits and closes it, as service code does; both pools run with their defaults and the same maximum size.[/]");
+        console.MarkupLine("[grey]runner: ParallelBatchRunner on PoolKit's pool, one transaction per insert or per chunk. no pool: a small sample only (a new physical connection per insert).[/]");
         if (fromServer)
         {
             console.MarkupLine("[grey]connections: opened on the server during the run (change of pg_stat_database.sessions, read after its connections closed).[/]");

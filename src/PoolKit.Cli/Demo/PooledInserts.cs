@@ -25,8 +25,8 @@ internal sealed class PooledInserts(DemoWay way, int parallelism, int itemsPerTr
 
     /// <inheritdoc />
     public string Label => ItemsPerTransaction == 1
-        ? "PoolKit's batch runner, 1 insert per transaction"
-        : string.Create(CultureInfo.InvariantCulture, $"PoolKit's batch runner, {ItemsPerTransaction:N0} inserts per transaction");
+        ? "PoolKit runner: 1 per tx"
+        : string.Create(CultureInfo.InvariantCulture, $"PoolKit runner: {ItemsPerTransaction:N0} per tx");
 
     /// <inheritdoc />
     public async Task<InsertOutcome> RunAsync(string connectionString, ScratchTable table, int rows, InsertProgress progress, CancellationToken cancellationToken)
