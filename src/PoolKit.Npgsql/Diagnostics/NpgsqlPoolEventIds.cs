@@ -11,4 +11,7 @@ public static class NpgsqlPoolEventIds
 
     /// <summary>A health check could not obtain a connection (Debug).</summary>
     public const int HealthCheckFailed = 2002;
+
+    /// <summary>A leased connection came back closed by its caller (Warning, once per pool; every occurrence is counted).</summary>
+    public const int ConnectionClosedByCaller = 2003;
 }
