@@ -16,8 +16,8 @@ namespace PoolKit.Npgsql;
 /// <para>The connections are <see cref="PoolKitDbConnection"/>s, not <see cref="NpgsqlConnection"/>s: Npgsql 10
 /// seals <see cref="NpgsqlConnection"/> and keeps the members a data source must implement
 /// (<see cref="NpgsqlDataSource"/>'s connector management) internal, so no other pool can hand out a real one that
-/// returns to it on dispose. Commands and transactions are Npgsql's own (<see cref="PoolKitDbCommand.NpgsqlCommand"/>,
-/// <see cref="NpgsqlTransaction"/>), and <see cref="PoolKitDbConnection.NpgsqlConnection"/> gives the pooled
+/// returns to it on dispose. Commands and transactions run as Npgsql's own (<see cref="PoolKitDbCommand.NpgsqlCommand"/>,
+/// <see cref="PoolKitDbTransaction.NpgsqlTransaction"/>), and <see cref="PoolKitDbConnection.NpgsqlConnection"/> gives the pooled
 /// connection itself for Npgsql-only APIs (binary COPY, notifications, type reloading) while the connection is open.</para>
 /// <para>Errors from opening are <see cref="NpgsqlException"/>s: the server's or the network's error as Npgsql raised
 /// it, or a <see cref="PoolKitNpgsqlException"/> when the pool was exhausted or could not create a connection.</para>

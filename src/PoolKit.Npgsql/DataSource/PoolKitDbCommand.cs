@@ -76,7 +76,7 @@ public sealed class PoolKitDbCommand : DbCommand
     protected override DbParameterCollection DbParameterCollection => _command.Parameters;
 
     /// <inheritdoc />
-    /// <remarks>Accepts the <see cref="NpgsqlTransaction"/> of the connection's leased connection.</remarks>
+    /// <remarks>Accepts a <see cref="PoolKitDbTransaction"/>, or the <see cref="NpgsqlTransaction"/> of the leased connection.</remarks>
     protected override DbTransaction? DbTransaction
     {
         get => _transaction;
@@ -147,6 +147,7 @@ public sealed class PoolKitDbCommand : DbCommand
         _command.Transaction = _transaction switch
         {
             null => null,
+            PoolKitDbTransaction pooled => pooled.NpgsqlTransaction,
             NpgsqlTransaction npgsql => npgsql,
             _ => throw new InvalidOperationException($"A PoolKit command cannot run in a {_transaction.GetType().Name}."),
         };

@@ -12,7 +12,7 @@ namespace PoolKit.Npgsql;
 /// </summary>
 /// <remarks>
 /// <para>Commands it creates (<see cref="PoolKitDbCommand"/>) run as Npgsql commands on the leased connection;
-/// transactions are <see cref="NpgsqlTransaction"/>s. Use <see cref="NpgsqlConnection"/> for Npgsql-only APIs, and
+/// transactions are <see cref="PoolKitDbTransaction"/>s over <see cref="NpgsqlTransaction"/>s. Use <see cref="NpgsqlConnection"/> for Npgsql-only APIs, and
 /// never close or dispose that inner connection: close this one.</para>
 /// <para>Closing rolls back a transaction begun through this connection and still open, and returns the lease; the
 /// pool then resets the session as its <see cref="NpgsqlResetMode"/> says. A connection that Npgsql reports broken
@@ -165,24 +165,24 @@ public sealed class PoolKitDbConnection : DbConnection
 
     /// <summary>Begins a transaction on the leased connection.</summary>
     /// <param name="isolationLevel">The isolation level. Default: the server's.</param>
-    /// <returns>Npgsql's transaction.</returns>
+    /// <returns>The transaction (Npgsql's, wrapped so that it names this connection).</returns>
     /// <exception cref="InvalidOperationException">The connection is not open, or a transaction is already in progress.</exception>
-    public new NpgsqlTransaction BeginTransaction(IsolationLevel isolationLevel = IsolationLevel.Unspecified) =>
+    public new PoolKitDbTransaction BeginTransaction(IsolationLevel isolationLevel = IsolationLevel.Unspecified) =>
         Track(NpgsqlConnection.BeginTransaction(isolationLevel));
 
     /// <summary>Begins a transaction on the leased connection.</summary>
     /// <param name="isolationLevel">The isolation level.</param>
     /// <param name="cancellationToken">Cancels the operation.</param>
-    /// <returns>Npgsql's transaction.</returns>
+    /// <returns>The transaction (Npgsql's, wrapped so that it names this connection).</returns>
     /// <exception cref="InvalidOperationException">The connection is not open, or a transaction is already in progress.</exception>
-    public new async ValueTask<NpgsqlTransaction> BeginTransactionAsync(IsolationLevel isolationLevel, CancellationToken cancellationToken = default) =>
+    public new async ValueTask<PoolKitDbTransaction> BeginTransactionAsync(IsolationLevel isolationLevel, CancellationToken cancellationToken = default) =>
         Track(await NpgsqlConnection.BeginTransactionAsync(isolationLevel, cancellationToken).ConfigureAwait(false));
 
     /// <summary>Begins a transaction on the leased connection.</summary>
     /// <param name="cancellationToken">Cancels the operation.</param>
-    /// <returns>Npgsql's transaction.</returns>
+    /// <returns>The transaction (Npgsql's, wrapped so that it names this connection).</returns>
     /// <exception cref="InvalidOperationException">The connection is not open, or a transaction is already in progress.</exception>
-    public new ValueTask<NpgsqlTransaction> BeginTransactionAsync(CancellationToken cancellationToken = default) =>
+    public new ValueTask<PoolKitDbTransaction> BeginTransactionAsync(CancellationToken cancellationToken = default) =>
         BeginTransactionAsync(IsolationLevel.Unspecified, cancellationToken);
 
     /// <inheritdoc />
@@ -226,10 +226,10 @@ public sealed class PoolKitDbConnection : DbConnection
         base.Dispose(disposing);
     }
 
-    private NpgsqlTransaction Track(NpgsqlTransaction transaction)
+    private PoolKitDbTransaction Track(NpgsqlTransaction transaction)
     {
         _transaction = transaction;
-        return transaction;
+        return new PoolKitDbTransaction(this, transaction);
     }
 
     private void Opened(PoolLease<NpgsqlConnection> lease)

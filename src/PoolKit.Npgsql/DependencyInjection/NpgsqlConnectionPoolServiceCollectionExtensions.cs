@@ -1,3 +1,4 @@
+using System.Data.Common;
 using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -13,7 +14,8 @@ namespace Microsoft.Extensions.DependencyInjection;
 /// <summary>Registers named <see cref="NpgsqlConnectionPool"/>s with dependency injection.</summary>
 /// <remarks>
 /// <para>Each pool is a keyed singleton under its name (<see cref="NpgsqlConnectionPool"/> and
-/// <see cref="IConnectionPool{T}"/> of <see cref="NpgsqlConnection"/>); the pool named
+/// <see cref="IConnectionPool{T}"/> of <see cref="NpgsqlConnection"/>), and so is its data source face
+/// (<see cref="PoolKitDataSource"/> and <see cref="DbDataSource"/>); the pool named
 /// <see cref="DefaultName"/> is also registered without a key. Resolve others with
 /// <c>GetRequiredKeyedService&lt;NpgsqlConnectionPool&gt;("orders")</c> or <c>[FromKeyedServices("orders")]</c>.</para>
 /// <para>Options are named options validated on start (every violated rule is reported); the pool's
@@ -66,10 +68,14 @@ public static class NpgsqlConnectionPoolServiceCollectionExtensions
 
         services.AddKeyedSingleton(name, static (sp, key) => CreatePool(sp, (string)key!));
         services.AddKeyedSingleton<IConnectionPool<NpgsqlConnection>>(name, static (sp, key) => sp.GetRequiredKeyedService<NpgsqlConnectionPool>(key));
+        services.AddKeyedSingleton(name, static (sp, key) => new PoolKitDataSource(sp.GetRequiredKeyedService<NpgsqlConnectionPool>(key)));
+        services.AddKeyedSingleton<DbDataSource>(name, static (sp, key) => sp.GetRequiredKeyedService<PoolKitDataSource>(key));
         if (name == DefaultName)
         {
             services.AddSingleton(static sp => sp.GetRequiredKeyedService<NpgsqlConnectionPool>(DefaultName));
             services.AddSingleton<IConnectionPool<NpgsqlConnection>>(static sp => sp.GetRequiredKeyedService<NpgsqlConnectionPool>(DefaultName));
+            services.AddSingleton(static sp => sp.GetRequiredKeyedService<PoolKitDataSource>(DefaultName));
+            services.AddSingleton<DbDataSource>(static sp => sp.GetRequiredKeyedService<PoolKitDataSource>(DefaultName));
         }
 
         return builder;

@@ -201,7 +201,7 @@ public sealed class PoolKitDataSourceTests(PostgresServerFixture fixture)
         await using (PoolKitDbConnection conn = await ds.OpenConnectionAsync())
         {
             await ScalarAsync(conn.NpgsqlConnection, $"CREATE TEMP TABLE IF NOT EXISTS {table} (id int)");
-            NpgsqlTransaction tx = await conn.BeginTransactionAsync();
+            PoolKitDbTransaction tx = await conn.BeginTransactionAsync();
             await using PoolKitDbCommand insert = conn.CreateCommand();
             insert.CommandText = $"INSERT INTO {table} VALUES (1)";
             insert.Transaction = tx;
