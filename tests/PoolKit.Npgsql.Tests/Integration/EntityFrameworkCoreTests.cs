@@ -113,4 +113,81 @@ public sealed class EntityFrameworkCoreTests(PostgresServerFixture fixture)
             await DropDatabaseAsync(database);
         }
     }
+
+    [Fact]
+    public async Task EfCore_UseNpgsqlWithTheDataSource_ContextPooling_WorksWithinMaxSize()
+    {
+        string app = AppName();
+        string database = await CreateDatabaseAsync();
+        try
+        {
+            var builder = new global::Npgsql.NpgsqlConnectionStringBuilder(fixture.Server.GetConnectionString(app)) { Database = database };
+            var services = new ServiceCollection();
+            services.AddNpgsqlConnectionPool(o =>
+            {
+                o.ConnectionString = builder.ConnectionString;
+                o.Pool.MaxSize = 2;
+            });
+            services.AddDbContextPool<BloggingContext>((sp, o) => o.UseNpgsql(sp.GetRequiredService<System.Data.Common.DbDataSource>()));
+            await using ServiceProvider provider = services.BuildServiceProvider();
+
+            using (IServiceScope scope = provider.CreateScope())
+            {
+                BloggingContext db = scope.ServiceProvider.GetRequiredService<BloggingContext>();
+                Assert.True(await db.Database.EnsureCreatedAsync());
+            }
+
+            Task[] workers = Enumerable.Range(0, 8).Select(i => Task.Run(async () =>
+            {
+                using IServiceScope scope = provider.CreateScope();
+                BloggingContext db = scope.ServiceProvider.GetRequiredService<BloggingContext>();
+                db.Blogs.Add(new Blog { Name = $"p{i}" });
+                await db.SaveChangesAsync();
+                Assert.True(await db.Blogs.AnyAsync(b => b.Name == $"p{i}"));
+            })).ToArray();
+            await Task.WhenAll(workers).WaitAsync(Limit);
+
+            using (IServiceScope scope = provider.CreateScope())
+            {
+                BloggingContext db = scope.ServiceProvider.GetRequiredService<BloggingContext>();
+                Assert.Equal(8, await db.Blogs.CountAsync());
+            }
+
+            NpgsqlConnectionPool pool = provider.GetRequiredService<NpgsqlConnectionPool>();
+            PoolStatistics stats = await QuietStatisticsAsync(pool);
+            Assert.True(stats.TotalCreated <= 2, $"created {stats.TotalCreated}");
+            Assert.Equal(0, stats.TotalDestroyed);
+            Assert.InRange(await fixture.Server.CountBackendsAsync(app), 1, 2);
+        }
+        finally
+        {
+            await DropDatabaseAsync(database);
+        }
+    }
+
+    [Fact]
+    public async Task EfCore_EnsureCreatedOfAMissingDatabase_IsNotSupported_EfCastsToNpgsqlConnection()
+    {
+        // To create a missing database EF's provider builds an admin connection by casting the context's connection
+        // to NpgsqlConnection (NpgsqlRelationalConnection.CreateAdminConnection), which a PoolKit connection is not.
+        // Create the database beforehand; EnsureCreated then creates the tables (see the test above).
+        string app = AppName();
+        string database = "ef_missing_" + Guid.NewGuid().ToString("N")[..8];
+        var builder = new global::Npgsql.NpgsqlConnectionStringBuilder(fixture.Server.GetConnectionString(app)) { Database = database };
+        var services = new ServiceCollection();
+        services.AddNpgsqlConnectionPool(o => o.ConnectionString = builder.ConnectionString);
+        services.AddDbContext<BloggingContext>((sp, o) => o.UseNpgsql(sp.GetRequiredService<System.Data.Common.DbDataSource>()));
+        await using ServiceProvider provider = services.BuildServiceProvider();
+        using IServiceScope scope = provider.CreateScope();
+        BloggingContext db = scope.ServiceProvider.GetRequiredService<BloggingContext>();
+        try
+        {
+            var error = await Assert.ThrowsAsync<InvalidCastException>(() => db.Database.EnsureCreatedAsync());
+            Assert.Contains("CreateAdminConnection", error.StackTrace, StringComparison.Ordinal);
+        }
+        finally
+        {
+            await DropDatabaseAsync(database);
+        }
+    }
 }
