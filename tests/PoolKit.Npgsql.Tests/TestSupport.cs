@@ -31,6 +31,17 @@ internal static class TestSupport
         return NpgsqlConnectionPool.Create(server.GetConnectionString(appName), options, resetMode);
     }
 
+    /// <summary>The server's or the network's error behind an acquire failure (unwrapping PoolKit's wrappers).</summary>
+    public static Exception RealError(Exception ex)
+    {
+        while (ex is PoolKitNpgsqlException or ResourceCreationException && ex.InnerException is { } inner)
+        {
+            ex = inner;
+        }
+
+        return ex;
+    }
+
     /// <summary>Polls until the condition holds, failing after <paramref name="timeout"/>.</summary>
     public static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string what)
     {

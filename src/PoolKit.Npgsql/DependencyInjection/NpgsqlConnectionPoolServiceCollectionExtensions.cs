@@ -1,6 +1,8 @@
+using System.Data.Common;
 using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -13,13 +15,17 @@ namespace Microsoft.Extensions.DependencyInjection;
 /// <summary>Registers named <see cref="NpgsqlConnectionPool"/>s with dependency injection.</summary>
 /// <remarks>
 /// <para>Each pool is a keyed singleton under its name (<see cref="NpgsqlConnectionPool"/> and
-/// <see cref="IConnectionPool{T}"/> of <see cref="NpgsqlConnection"/>); the pool named
+/// <see cref="IConnectionPool{T}"/> of <see cref="NpgsqlConnection"/>), and so is its data source face
+/// (<see cref="PoolKitDataSource"/> and <see cref="DbDataSource"/>); the pool named
 /// <see cref="DefaultName"/> is also registered without a key. Resolve others with
 /// <c>GetRequiredKeyedService&lt;NpgsqlConnectionPool&gt;("orders")</c> or <c>[FromKeyedServices("orders")]</c>.</para>
 /// <para>Options are named options validated on start (every violated rule is reported); the pool's
 /// <see cref="ConnectionPoolOptions.Name"/> is set to the registration name. The pool takes
 /// <see cref="ILoggerFactory"/>, <see cref="IMeterFactory"/> and <see cref="TimeProvider"/> from the container
-/// when registered, is created on first resolution, and is disposed with the container.</para>
+/// when registered (Npgsql's own logs go to the same logger factory), is built when the host starts (a hosted
+/// service; outside a host, on first resolution), and is disposed with the container.</para>
+/// <para>Where the options carry no connection string, <c>ConnectionStrings:&lt;name&gt;</c> of the registered
+/// <see cref="IConfiguration"/> is used.</para>
 /// </remarks>
 public static class NpgsqlConnectionPoolServiceCollectionExtensions
 {
@@ -61,15 +67,38 @@ public static class NpgsqlConnectionPoolServiceCollectionExtensions
             builder.Configure(configure);
         }
 
-        builder.PostConfigure(options => (options.Pool ??= new ConnectionPoolOptions()).Name = name).ValidateOnStart();
+        builder.PostConfigure(options => (options.Pool ??= new ConnectionPoolOptions()).Name = name);
+
+        // Where no connection string was configured, take ConnectionStrings:<name>, as ASP.NET Core apps keep them.
+        builder.PostConfigure<IServiceProvider>((options, sp) =>
+        {
+            if (string.IsNullOrWhiteSpace(options.ConnectionString) && sp.GetService<IConfiguration>() is { } configuration)
+            {
+                options.ConnectionString = configuration.GetConnectionString(name);
+            }
+        });
+        builder.ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<NpgsqlConnectionPoolOptions>, NpgsqlConnectionPoolOptionsValidator>());
+
+        // Built when the host starts (warm-up to MinSize begins then), and waited for if StartupTimeout is set.
+        services.AddSingleton(new PoolStartup(name, (sp, ct) =>
+        {
+            NpgsqlConnectionPool pool = sp.GetRequiredKeyedService<NpgsqlConnectionPool>(name);
+            TimeSpan? wait = sp.GetRequiredService<IOptionsMonitor<NpgsqlConnectionPoolOptions>>().Get(name).StartupTimeout;
+            return wait is { } timeout ? NpgsqlPoolStartup.WaitAsync(pool, timeout, ct) : Task.CompletedTask;
+        }));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, ConnectionPoolHostedService>());
 
         services.AddKeyedSingleton(name, static (sp, key) => CreatePool(sp, (string)key!));
         services.AddKeyedSingleton<IConnectionPool<NpgsqlConnection>>(name, static (sp, key) => sp.GetRequiredKeyedService<NpgsqlConnectionPool>(key));
+        services.AddKeyedSingleton(name, static (sp, key) => new PoolKitDataSource(sp.GetRequiredKeyedService<NpgsqlConnectionPool>(key)));
+        services.AddKeyedSingleton<DbDataSource>(name, static (sp, key) => sp.GetRequiredKeyedService<PoolKitDataSource>(key));
         if (name == DefaultName)
         {
             services.AddSingleton(static sp => sp.GetRequiredKeyedService<NpgsqlConnectionPool>(DefaultName));
             services.AddSingleton<IConnectionPool<NpgsqlConnection>>(static sp => sp.GetRequiredKeyedService<NpgsqlConnectionPool>(DefaultName));
+            services.AddSingleton(static sp => sp.GetRequiredKeyedService<PoolKitDataSource>(DefaultName));
+            services.AddSingleton<DbDataSource>(static sp => sp.GetRequiredKeyedService<PoolKitDataSource>(DefaultName));
         }
 
         return builder;

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -10,34 +11,50 @@ namespace Microsoft.Extensions.DependencyInjection;
 public static class NpgsqlHealthChecksBuilderExtensions
 {
     /// <summary>
-    /// Adds a check of a registered pool: Healthy when it hands out a connection; Degraded when callers queue on a
-    /// saturated pool or connection attempts failed since the last check; <paramref name="failureStatus"/> when it
-    /// cannot obtain a connection (the real error is the result's exception).
+    /// Adds a check of a registered pool. Healthy when a pooled connection answers <c>SELECT 1</c>, or when every
+    /// connection is leased and nobody waits; Degraded when callers queue on a saturated pool or connection attempts
+    /// failed since the previous check; <paramref name="failureStatus"/> when the database does not answer within
+    /// <paramref name="probeTimeout"/> or no connection can be opened (the real error is the result's exception).
+    /// The probe never waits on a full pool, so it never counts an acquire timeout nor logs an exhaustion warning.
     /// </summary>
     /// <param name="builder">The health checks builder.</param>
     /// <param name="poolName">The pool's registration name. Default <see cref="NpgsqlConnectionPoolServiceCollectionExtensions.DefaultName"/>.</param>
     /// <param name="name">The check's name. Default <c>poolkit-npgsql-{poolName}</c>.</param>
-    /// <param name="failureStatus">The status when no connection can be obtained. Default <see cref="HealthStatus.Unhealthy"/>.</param>
+    /// <param name="failureStatus">The status when the database cannot be reached. Default <see cref="HealthStatus.Unhealthy"/>.</param>
     /// <param name="tags">Tags for filtering checks. Default: none.</param>
     /// <param name="timeout">How long the check may run. Default: the health check service's default (none).</param>
+    /// <param name="probeTimeout">The bound of the database probe. Default 3 s, and never more than half the pool's AcquireTimeout.</param>
     /// <returns>The builder.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="builder"/> is null.</exception>
     /// <exception cref="ArgumentException"><paramref name="poolName"/> is null or blank.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="probeTimeout"/> is not positive.</exception>
     public static IHealthChecksBuilder AddPoolKitNpgsql(
         this IHealthChecksBuilder builder,
         string poolName = NpgsqlConnectionPoolServiceCollectionExtensions.DefaultName,
         string? name = null,
         HealthStatus? failureStatus = null,
         IEnumerable<string>? tags = null,
-        TimeSpan? timeout = null)
+        TimeSpan? timeout = null,
+        TimeSpan? probeTimeout = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentException.ThrowIfNullOrWhiteSpace(poolName);
+        if (probeTimeout is { } probe)
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(probe, TimeSpan.Zero, nameof(probeTimeout));
+        }
+
+        // One check per registration and container, living as long as the container: it remembers the failure count
+        // of its previous run.
+        string checkName = name ?? $"poolkit-npgsql-{poolName}";
+        string key = "PoolKit.Npgsql.HealthCheck:" + checkName;
+        builder.Services.TryAddKeyedSingleton(key, (sp, _) => new NpgsqlConnectionPoolHealthCheck(
+            sp.GetRequiredKeyedService<NpgsqlConnectionPool>(poolName),
+            (ILogger?)sp.GetService<ILoggerFactory>()?.CreateLogger<NpgsqlConnectionPool>() ?? NullLogger.Instance,
+            probeTimeout));
         return builder.Add(new HealthCheckRegistration(
-            name ?? $"poolkit-npgsql-{poolName}",
-            sp => new NpgsqlConnectionPoolHealthCheck(
-                sp.GetRequiredKeyedService<NpgsqlConnectionPool>(poolName),
-                (ILogger?)sp.GetService<ILoggerFactory>()?.CreateLogger<NpgsqlConnectionPool>() ?? NullLogger.Instance),
+            checkName,
+            sp => sp.GetRequiredKeyedService<NpgsqlConnectionPoolHealthCheck>(key),
             failureStatus,
             tags,
             timeout));

@@ -16,4 +16,7 @@ internal static partial class LogMessages
 
     [LoggerMessage(NpgsqlPoolEventIds.HealthCheckFailed, LogLevel.Debug, "Pool '{PoolName}': the health check could not obtain a connection.")]
     public static partial void HealthCheckFailed(this ILogger logger, string poolName, Exception error);
+
+    [LoggerMessage(NpgsqlPoolEventIds.ConnectionClosedByCaller, LogLevel.Warning, "Pool '{PoolName}': a leased connection came back closed, so the pool destroys it and must open another: the caller closed or disposed the NpgsqlConnection itself (for example 'await using var conn = lease.Resource;'), which turns pooling off. Dispose the lease, not its connection, or use PoolKitDataSource, whose connections go back to the pool when disposed. Logged once per pool; NpgsqlConnectionPool.ClosedByCaller and the poolkit.npgsql.connection.closed_by_caller counter count every occurrence.")]
+    public static partial void ConnectionClosedByCaller(this ILogger logger, string poolName);
 }

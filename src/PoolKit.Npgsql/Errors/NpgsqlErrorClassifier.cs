@@ -9,6 +9,7 @@ namespace PoolKit.Npgsql;
 /// <remarks>
 /// <para>Rules, in order:</para>
 /// <list type="bullet">
+/// <item><see cref="PoolKitNpgsqlException"/>: its <see cref="PoolKitNpgsqlException.IsTransient"/>.</item>
 /// <item><see cref="PoolExhaustedException"/> and <see cref="OperationCanceledException"/>: not transient (the pool is
 /// saturated or the caller gave up; retrying adds load).</item>
 /// <item><see cref="ResourceCreationException"/>: the pool could not open a connection, so nothing was sent; transient
@@ -35,6 +36,9 @@ public static class NpgsqlErrorClassifier
         ArgumentNullException.ThrowIfNull(exception);
         switch (exception)
         {
+            case PoolKitNpgsqlException pooled:
+                // Nothing was sent; the exception already knows whether a retry can succeed.
+                return pooled.IsTransient ? NpgsqlErrorClass.Transient : NpgsqlErrorClass.NotTransient;
             case PoolExhaustedException:
             case OperationCanceledException:
                 return NpgsqlErrorClass.NotTransient;

@@ -24,6 +24,8 @@ public sealed class NpgsqlConnectionPool : IConnectionPool<NpgsqlConnection>
 {
     private readonly ConnectionPool<NpgsqlConnection> _pool;
     private readonly NpgsqlDataSource _dataSource;
+    private readonly ClosedByCallerDetector _detector;
+    private readonly Meter? _ownedMeter;
     private readonly string _display;
     private int _disposed;
 
@@ -71,10 +73,16 @@ public sealed class NpgsqlConnectionPool : IConnectionPool<NpgsqlConnection>
         {
             ResetMode = prepared.Options.ResetMode;
             Policy = new NpgsqlConnectionPolicy(_dataSource, prepared.Options.ResetMode);
-            _pool = new ConnectionPool<NpgsqlConnection>(Policy, prepared.Options.Pool, loggerFactory, meterFactory, timeProvider);
+
+            // The adapter's own instruments join the pool's meter: an IMeterFactory hands out the same meter for
+            // the same name; without one the pool owns a meter of its own.
+            Meter meter = meterFactory?.Create(new MeterOptions(PoolKitTelemetry.MeterName)) ?? (_ownedMeter = new Meter(PoolKitTelemetry.MeterName));
+            _detector = new ClosedByCallerDetector(Policy, prepared.Options.Pool.Name, Logger(loggerFactory), meter);
+            _pool = new ConnectionPool<NpgsqlConnection>(_detector, prepared.Options.Pool, loggerFactory, meterFactory, timeProvider);
         }
         catch
         {
+            _ownedMeter?.Dispose();
             _dataSource.Dispose();
             throw;
         }
@@ -96,6 +104,19 @@ public sealed class NpgsqlConnectionPool : IConnectionPool<NpgsqlConnection>
     /// <summary>Gets the policy the pool uses (for example to build another pool over the same data source).</summary>
     public NpgsqlConnectionPolicy Policy { get; }
 
+    /// <summary>
+    /// Gets how many leased connections came back closed by their caller (for example after
+    /// <c>await using var conn = lease.Resource;</c>): each was destroyed and must be replaced. Should stay 0;
+    /// the first occurrence is logged at Warning (event <see cref="NpgsqlPoolEventIds.ConnectionClosedByCaller"/>).
+    /// </summary>
+    public long ClosedByCaller => _detector.ClosedByCaller;
+
+    /// <summary>Gets the connection string without its password, as Npgsql reports it.</summary>
+    internal string ConnectionStringWithoutPassword => _dataSource.ConnectionString;
+
+    /// <summary>Gets the non-pooling data source the pool opens connections from (owned by the pool).</summary>
+    internal NpgsqlDataSource InnerDataSource => _dataSource;
+
     /// <summary>Creates a pool from a connection string.</summary>
     /// <param name="connectionString">The Npgsql connection string (see <see cref="NpgsqlConnectionPoolOptions"/> for the pooling keywords).</param>
     /// <param name="options">The pool options. Default: the defaults.</param>
@@ -115,7 +136,24 @@ public sealed class NpgsqlConnectionPool : IConnectionPool<NpgsqlConnection>
     }
 
     /// <inheritdoc />
-    public ValueTask<PoolLease<NpgsqlConnection>> AcquireAsync(CancellationToken cancellationToken = default) => _pool.AcquireAsync(cancellationToken);
+    /// <exception cref="PoolKitNpgsqlException">The pool was exhausted or could not create a connection in time (an <see cref="NpgsqlException"/>; see its <see cref="NpgsqlException.IsTransient"/>).</exception>
+    /// <exception cref="NpgsqlException">Opening a connection for this caller failed (the server's or the network's error).</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was canceled.</exception>
+    /// <exception cref="ObjectDisposedException">The pool is disposed.</exception>
+    public ValueTask<PoolLease<NpgsqlConnection>> AcquireAsync(CancellationToken cancellationToken = default)
+    {
+        ValueTask<PoolLease<NpgsqlConnection>> pending;
+        try
+        {
+            pending = _pool.AcquireAsync(cancellationToken);
+        }
+        catch (Exception ex) when (ex is PoolExhaustedException or ResourceCreationException)
+        {
+            throw PoolKitNpgsqlException.Translate(Name, ex);
+        }
+
+        return pending.IsCompletedSuccessfully ? pending : AcquireTranslatingAsync(pending);
+    }
 
     /// <inheritdoc />
     public bool TryAcquire(out PoolLease<NpgsqlConnection> lease) => _pool.TryAcquire(out lease);
@@ -144,6 +182,7 @@ public sealed class NpgsqlConnectionPool : IConnectionPool<NpgsqlConnection>
         }
         finally
         {
+            _ownedMeter?.Dispose();
             await _dataSource.DisposeAsync().ConfigureAwait(false);
         }
     }
@@ -162,7 +201,20 @@ public sealed class NpgsqlConnectionPool : IConnectionPool<NpgsqlConnection>
         }
         finally
         {
+            _ownedMeter?.Dispose();
             _dataSource.Dispose();
+        }
+    }
+
+    private async ValueTask<PoolLease<NpgsqlConnection>> AcquireTranslatingAsync(ValueTask<PoolLease<NpgsqlConnection>> pending)
+    {
+        try
+        {
+            return await pending.ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is PoolExhaustedException or ResourceCreationException)
+        {
+            throw PoolKitNpgsqlException.Translate(Name, ex);
         }
     }
 
@@ -176,6 +228,9 @@ public sealed class NpgsqlConnectionPool : IConnectionPool<NpgsqlConnection>
         NpgsqlConnectionPoolOptions snapshot = options.Clone();
         ThrowIfInvalid(snapshot.Validate(requireConnectionString: true));
         var builder = new NpgsqlDataSourceBuilder(snapshot.ConnectionString);
+
+        // Npgsql logs to the application's logger factory. A builder handed in keeps whatever its owner configured.
+        builder.UseLoggerFactory(loggerFactory);
         if (ConnectionStringRules.AsksForPooling(snapshot.ConnectionString!))
         {
             Logger(loggerFactory).NpgsqlPoolingDisabled(snapshot.Pool.Name);
@@ -202,6 +257,11 @@ public sealed class NpgsqlConnectionPool : IConnectionPool<NpgsqlConnection>
     private static Prepared Build(NpgsqlDataSourceBuilder builder, NpgsqlConnectionPoolOptions options, ILoggerFactory? loggerFactory)
     {
         ConnectionStringRules.Apply(builder.ConnectionStringBuilder);
+
+        // Npgsql's own meter reports every data source under its Name, which defaults to the connection string
+        // (host and user in a metric label): name it after the pool instead.
+        builder.Name ??= options.Pool.Name;
+
         // Probed here, when the pool is built, so the first pool in a process warns too (not only after a return).
         if (options.ResetMode is NpgsqlResetMode.RollbackOnly or NpgsqlResetMode.DiscardOnReturn && !NpgsqlTransactionState.Probe())
         {

@@ -29,6 +29,16 @@ public sealed class NpgsqlConnectionPoolOptions
     /// <value>Default: a new <see cref="ConnectionPoolOptions"/> with its documented defaults.</value>
     public ConnectionPoolOptions Pool { get; set; } = new();
 
+    /// <summary>
+    /// Gets or sets how long a host's start may wait for the pool to open its first connections. When set, starting
+    /// the host (through the hosted service that <c>AddNpgsqlConnectionPool</c> registers) waits until
+    /// max(<see cref="ConnectionPoolOptions.MinSize"/>, 1) connections are open, and fails the start with the real
+    /// error if a connection attempt fails permanently (bad password, unknown database) or the time runs out, so a
+    /// wrong connection string is found by the deployment, not by the first user.
+    /// </summary>
+    /// <value>Default: <see langword="null"/>: the pool is built when the host starts and warms up to MinSize in the background.</value>
+    public TimeSpan? StartupTimeout { get; set; }
+
     /// <summary>Creates an independent copy of these options (the <see cref="Pool"/> options are copied too).</summary>
     /// <returns>The copy.</returns>
     public NpgsqlConnectionPoolOptions Clone() => new()
@@ -36,6 +46,7 @@ public sealed class NpgsqlConnectionPoolOptions
         ConnectionString = ConnectionString,
         ResetMode = ResetMode,
         Pool = Pool?.Clone() ?? new ConnectionPoolOptions(),
+        StartupTimeout = StartupTimeout,
     };
 
     /// <summary>
@@ -61,11 +72,16 @@ public sealed class NpgsqlConnectionPoolOptions
             errors.Add($"ResetMode = {(int)ResetMode}: must be None, RollbackOnly, Discard or DiscardOnReturn.");
         }
 
+        if (StartupTimeout is { } startup && (startup <= TimeSpan.Zero || startup == Timeout.InfiniteTimeSpan))
+        {
+            errors.Add($"StartupTimeout = {startup}: must be positive and finite, or null to not wait.");
+        }
+
         if (string.IsNullOrWhiteSpace(ConnectionString))
         {
             if (requireConnectionString)
             {
-                errors.Add("ConnectionString is empty: must be an Npgsql connection string.");
+                errors.Add("ConnectionString is empty: must be an Npgsql connection string (with dependency injection it may also come from ConnectionStrings:<pool name>).");
             }
         }
         else

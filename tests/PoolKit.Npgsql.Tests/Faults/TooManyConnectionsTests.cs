@@ -31,7 +31,7 @@ public sealed class TooManyConnectionsTests
             string app = AppName();
             await using NpgsqlConnectionPool pool = CreatePool(server, app, o => { o.MaxSize = 2; o.CreationBackoffMax = TimeSpan.FromMilliseconds(300); });
             Exception ex1 = await Assert.ThrowsAnyAsync<Exception>(() => UseOnceAsync(pool).WaitAsync(Limit));
-            var pg = Assert.IsType<PostgresException>(ex1 is ResourceCreationException { InnerException: { } inner } ? inner : ex1);
+            var pg = Assert.IsType<PostgresException>(RealError(ex1));
             Assert.Equal(PostgresErrorCodes.TooManyConnections, pg.SqlState);
             Assert.Equal(NpgsqlErrorClass.Transient, NpgsqlErrorClassifier.Classify(ex1, NpgsqlOperationPhase.BeforeCommand));
 

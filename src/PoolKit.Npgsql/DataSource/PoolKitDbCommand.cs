@@ -1,0 +1,167 @@
+using System.ComponentModel;
+using System.Data;
+using System.Data.Common;
+using System.Diagnostics.CodeAnalysis;
+using Npgsql;
+
+namespace PoolKit.Npgsql;
+
+/// <summary>
+/// A command of a <see cref="PoolKitDbConnection"/>: an <see cref="NpgsqlCommand"/> that binds to the leased
+/// connection when it runs, so it can be created before the connection is opened (as Dapper does).
+/// </summary>
+/// <remarks>
+/// <para>Parameters are Npgsql's (<see cref="NpgsqlParameter"/>); readers are <see cref="NpgsqlDataReader"/>s.
+/// <see cref="CommandBehavior.CloseConnection"/> closes the <see cref="PoolKitDbConnection"/> (returning its lease),
+/// never the pooled connection itself.</para>
+/// <para>Not thread-safe, like every <see cref="DbCommand"/>.</para>
+/// </remarks>
+[DesignerCategory("")]
+public sealed class PoolKitDbCommand : DbCommand
+{
+    private readonly NpgsqlCommand _command = new();
+    private DbConnection? _connection;
+    private DbTransaction? _transaction;
+
+    /// <summary>Gets the Npgsql command this command runs (for Npgsql-only settings such as <see cref="NpgsqlCommand.AllResultTypesAreUnknown"/>).</summary>
+    public NpgsqlCommand NpgsqlCommand => _command;
+
+    /// <inheritdoc />
+    [AllowNull]
+    public override string CommandText
+    {
+        get => _command.CommandText;
+        set => _command.CommandText = value;
+    }
+
+    /// <inheritdoc />
+    public override int CommandTimeout
+    {
+        get => _command.CommandTimeout;
+        set => _command.CommandTimeout = value;
+    }
+
+    /// <inheritdoc />
+    public override CommandType CommandType
+    {
+        get => _command.CommandType;
+        set => _command.CommandType = value;
+    }
+
+    /// <inheritdoc />
+    public override bool DesignTimeVisible
+    {
+        get => _command.DesignTimeVisible;
+        set => _command.DesignTimeVisible = value;
+    }
+
+    /// <inheritdoc />
+    public override UpdateRowSource UpdatedRowSource
+    {
+        get => _command.UpdatedRowSource;
+        set => _command.UpdatedRowSource = value;
+    }
+
+    /// <summary>Gets the command's parameters (Npgsql's collection).</summary>
+    public new NpgsqlParameterCollection Parameters => _command.Parameters;
+
+    /// <inheritdoc />
+    protected override DbConnection? DbConnection
+    {
+        get => _connection;
+        set => _connection = value;
+    }
+
+    /// <inheritdoc />
+    protected override DbParameterCollection DbParameterCollection => _command.Parameters;
+
+    /// <inheritdoc />
+    /// <remarks>Accepts a <see cref="PoolKitDbTransaction"/>, or the <see cref="NpgsqlTransaction"/> of the leased connection.</remarks>
+    protected override DbTransaction? DbTransaction
+    {
+        get => _transaction;
+        set => _transaction = value;
+    }
+
+    /// <inheritdoc />
+    public override void Cancel() => _command.Cancel();
+
+    /// <inheritdoc />
+    public override int ExecuteNonQuery() => Bind().ExecuteNonQuery();
+
+    /// <inheritdoc />
+    public override Task<int> ExecuteNonQueryAsync(CancellationToken cancellationToken) => Bind().ExecuteNonQueryAsync(cancellationToken);
+
+    /// <inheritdoc />
+    public override object? ExecuteScalar() => Bind().ExecuteScalar();
+
+    /// <inheritdoc />
+    public override Task<object?> ExecuteScalarAsync(CancellationToken cancellationToken) => Bind().ExecuteScalarAsync(cancellationToken);
+
+    /// <inheritdoc />
+    public override void Prepare() => Bind().Prepare();
+
+    /// <inheritdoc />
+    public override Task PrepareAsync(CancellationToken cancellationToken = default) => Bind().PrepareAsync(cancellationToken);
+
+    /// <inheritdoc />
+    protected override DbParameter CreateDbParameter() => _command.CreateParameter();
+
+    /// <inheritdoc />
+    protected override DbDataReader ExecuteDbDataReader(CommandBehavior behavior)
+    {
+        NpgsqlCommand command = Bind();
+        NpgsqlDataReader reader = command.ExecuteReader(behavior & ~CommandBehavior.CloseConnection);
+        return CloseWithReader(reader, behavior);
+    }
+
+    /// <inheritdoc />
+    protected override async Task<DbDataReader> ExecuteDbDataReaderAsync(CommandBehavior behavior, CancellationToken cancellationToken)
+    {
+        NpgsqlCommand command = Bind();
+        NpgsqlDataReader reader = await command.ExecuteReaderAsync(behavior & ~CommandBehavior.CloseConnection, cancellationToken).ConfigureAwait(false);
+        return CloseWithReader(reader, behavior);
+    }
+
+    /// <inheritdoc />
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _command.Dispose();
+        }
+
+        base.Dispose(disposing);
+    }
+
+    /// <summary>Binds the Npgsql command to the connection leased now (a connection may lease another one after reopening).</summary>
+    private NpgsqlCommand Bind()
+    {
+        _command.Connection = _connection switch
+        {
+            PoolKitDbConnection pooled => pooled.NpgsqlConnection,
+            NpgsqlConnection npgsql => npgsql,
+            null => throw new InvalidOperationException("The command has no connection."),
+            _ => throw new InvalidOperationException($"A PoolKit command cannot run on a {_connection.GetType().Name}."),
+        };
+        _command.Transaction = _transaction switch
+        {
+            null => null,
+            PoolKitDbTransaction pooled => pooled.NpgsqlTransaction,
+            NpgsqlTransaction npgsql => npgsql,
+            _ => throw new InvalidOperationException($"A PoolKit command cannot run in a {_transaction.GetType().Name}."),
+        };
+        return _command;
+    }
+
+    /// <summary>Honors <see cref="CommandBehavior.CloseConnection"/> by closing the PoolKit connection, never the pooled one.</summary>
+    private NpgsqlDataReader CloseWithReader(NpgsqlDataReader reader, CommandBehavior behavior)
+    {
+        if ((behavior & CommandBehavior.CloseConnection) != 0 && _connection is PoolKitDbConnection pooled)
+        {
+            reader.ReaderClosed += (_, _) => pooled.Close();
+        }
+
+        return reader;
+    }
+}

@@ -1,0 +1,265 @@
+using System.ComponentModel;
+using System.Data;
+using System.Data.Common;
+using System.Diagnostics.CodeAnalysis;
+using Npgsql;
+
+namespace PoolKit.Npgsql;
+
+/// <summary>
+/// A connection of a <see cref="PoolKitDataSource"/>: opening it leases a pooled <see cref="NpgsqlConnection"/>,
+/// closing or disposing it returns the lease. The physical connection stays open in the pool.
+/// </summary>
+/// <remarks>
+/// <para>Commands it creates (<see cref="PoolKitDbCommand"/>) run as Npgsql commands on the leased connection;
+/// transactions are <see cref="PoolKitDbTransaction"/>s over <see cref="NpgsqlTransaction"/>s. Use <see cref="NpgsqlConnection"/> for Npgsql-only APIs, and
+/// never close or dispose that inner connection: close this one.</para>
+/// <para>Closing rolls back a transaction begun through this connection and still open, and returns the lease; the
+/// pool then resets the session as its <see cref="NpgsqlResetMode"/> says. A connection that Npgsql reports broken
+/// is marked broken, so the pool destroys it instead of handing it out again.</para>
+/// <para>Not thread-safe, like every <see cref="DbConnection"/>. <see cref="ChangeDatabase"/> and setting
+/// <see cref="ConnectionString"/> are not supported: the pool decides where connections go.</para>
+/// </remarks>
+[DesignerCategory("")]
+public sealed class PoolKitDbConnection : DbConnection
+{
+    private readonly NpgsqlConnectionPool _pool;
+    private PoolLease<NpgsqlConnection> _lease;
+    private NpgsqlConnection? _connection;
+    private NpgsqlTransaction? _transaction;
+
+    internal PoolKitDbConnection(NpgsqlConnectionPool pool)
+    {
+        _pool = pool;
+    }
+
+    /// <summary>Gets the leased <see cref="global::Npgsql.NpgsqlConnection"/>, for Npgsql-only APIs. Do not close or dispose it.</summary>
+    /// <exception cref="InvalidOperationException">The connection is not open.</exception>
+    public NpgsqlConnection NpgsqlConnection => _connection ?? throw new InvalidOperationException("The connection is not open: open it (OpenAsync) to lease a pooled NpgsqlConnection.");
+
+    /// <summary>Gets the pool the connection leases from.</summary>
+    public NpgsqlConnectionPool Pool => _pool;
+
+    /// <summary>Gets the pool's connection string without its password. Setting it is not supported.</summary>
+    /// <exception cref="NotSupportedException">On set: the pool decides where connections go.</exception>
+    [AllowNull]
+    public override string ConnectionString
+    {
+        get => _pool.ConnectionStringWithoutPassword;
+        set => throw new NotSupportedException("A PoolKit connection's connection string is the pool's; configure the pool instead.");
+    }
+
+    /// <inheritdoc />
+    public override string Database => _connection?.Database ?? _pool.InnerDataSource.CreateConnection().Database;
+
+    /// <inheritdoc />
+    public override string DataSource => _connection?.DataSource ?? _pool.InnerDataSource.CreateConnection().DataSource;
+
+    /// <inheritdoc />
+    /// <exception cref="InvalidOperationException">The connection is not open.</exception>
+    public override string ServerVersion => NpgsqlConnection.ServerVersion;
+
+    /// <summary>Gets <see cref="ConnectionState.Open"/> while a pooled connection is leased, else <see cref="ConnectionState.Closed"/>.</summary>
+    public override ConnectionState State => _connection is null ? ConnectionState.Closed : ConnectionState.Open;
+
+    /// <inheritdoc />
+    protected override DbProviderFactory DbProviderFactory => NpgsqlFactory.Instance;
+
+    /// <inheritdoc />
+    public override bool CanCreateBatch => false;
+
+    /// <summary>Leases a pooled connection, blocking while the pool is exhausted. Prefer <see cref="OpenAsync"/>.</summary>
+    /// <exception cref="InvalidOperationException">The connection is already open.</exception>
+    /// <exception cref="NpgsqlException">No connection could be obtained.</exception>
+    public override void Open()
+    {
+        ThrowIfOpen();
+        PoolLease<NpgsqlConnection> lease = _pool.TryAcquire(out PoolLease<NpgsqlConnection> idle)
+            ? idle
+            : _pool.AcquireAsync().AsTask().GetAwaiter().GetResult();
+        Opened(lease);
+    }
+
+    /// <summary>Leases a pooled connection.</summary>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <returns>A task that completes when the connection is open.</returns>
+    /// <exception cref="InvalidOperationException">The connection is already open.</exception>
+    /// <exception cref="NpgsqlException">No connection could be obtained.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was canceled.</exception>
+    public override async Task OpenAsync(CancellationToken cancellationToken)
+    {
+        ThrowIfOpen();
+        Opened(await _pool.AcquireAsync(cancellationToken).ConfigureAwait(false));
+    }
+
+    /// <summary>Returns the leased connection to the pool. Does nothing when closed.</summary>
+    public override void Close()
+    {
+        NpgsqlConnection? connection = _connection;
+        if (connection is null)
+        {
+            return;
+        }
+
+        NpgsqlTransaction? transaction = _transaction;
+        _transaction = null;
+        try
+        {
+            // Npgsql's own Close rolls back; do the same, so ResetMode None never hands out an open transaction.
+            // Disposing a committed or already disposed transaction does nothing.
+            if (transaction is not null && connection.FullState == ConnectionState.Open)
+            {
+                transaction.Dispose();
+            }
+        }
+        finally
+        {
+            Release(connection);
+        }
+    }
+
+    /// <summary>Returns the leased connection to the pool. Does nothing when closed.</summary>
+    /// <returns>A task that completes when the lease is returned.</returns>
+    public override async Task CloseAsync()
+    {
+        NpgsqlConnection? connection = _connection;
+        if (connection is null)
+        {
+            return;
+        }
+
+        NpgsqlTransaction? transaction = _transaction;
+        _transaction = null;
+        try
+        {
+            if (transaction is not null && connection.FullState == ConnectionState.Open)
+            {
+                await transaction.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            Release(connection);
+        }
+    }
+
+    /// <summary>Returns the leased connection to the pool (same as <see cref="CloseAsync"/>).</summary>
+    /// <returns>A task that completes when the lease is returned.</returns>
+    public override async ValueTask DisposeAsync()
+    {
+        await CloseAsync().ConfigureAwait(false);
+
+        // The base disposes synchronously; Close has nothing left to do by then.
+        await base.DisposeAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>Not supported: the pool decides which database its connections use.</summary>
+    /// <param name="databaseName">Ignored.</param>
+    /// <exception cref="NotSupportedException">Always.</exception>
+    public override void ChangeDatabase(string databaseName) =>
+        throw new NotSupportedException("ChangeDatabase would leave a pooled session on another database; use a pool for that database.");
+
+    /// <summary>Creates a command bound to this connection (it runs on the leased connection once this one is open).</summary>
+    /// <returns>The command.</returns>
+    public new PoolKitDbCommand CreateCommand() => new() { Connection = this };
+
+    /// <summary>Begins a transaction on the leased connection.</summary>
+    /// <param name="isolationLevel">The isolation level. Default: the server's.</param>
+    /// <returns>The transaction (Npgsql's, wrapped so that it names this connection).</returns>
+    /// <exception cref="InvalidOperationException">The connection is not open, or a transaction is already in progress.</exception>
+    public new PoolKitDbTransaction BeginTransaction(IsolationLevel isolationLevel = IsolationLevel.Unspecified) =>
+        Track(NpgsqlConnection.BeginTransaction(isolationLevel));
+
+    /// <summary>Begins a transaction on the leased connection.</summary>
+    /// <param name="isolationLevel">The isolation level.</param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    /// <returns>The transaction (Npgsql's, wrapped so that it names this connection).</returns>
+    /// <exception cref="InvalidOperationException">The connection is not open, or a transaction is already in progress.</exception>
+    public new async ValueTask<PoolKitDbTransaction> BeginTransactionAsync(IsolationLevel isolationLevel, CancellationToken cancellationToken = default) =>
+        Track(await NpgsqlConnection.BeginTransactionAsync(isolationLevel, cancellationToken).ConfigureAwait(false));
+
+    /// <summary>Begins a transaction on the leased connection.</summary>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    /// <returns>The transaction (Npgsql's, wrapped so that it names this connection).</returns>
+    /// <exception cref="InvalidOperationException">The connection is not open, or a transaction is already in progress.</exception>
+    public new ValueTask<PoolKitDbTransaction> BeginTransactionAsync(CancellationToken cancellationToken = default) =>
+        BeginTransactionAsync(IsolationLevel.Unspecified, cancellationToken);
+
+    /// <inheritdoc />
+    public override DataTable GetSchema() => NpgsqlConnection.GetSchema();
+
+    /// <inheritdoc />
+    public override DataTable GetSchema(string collectionName) => NpgsqlConnection.GetSchema(collectionName);
+
+    /// <inheritdoc />
+    public override DataTable GetSchema(string collectionName, string?[] restrictionValues) => NpgsqlConnection.GetSchema(collectionName, restrictionValues);
+
+    /// <summary>Not supported: pooled connections do not enlist in ambient transactions.</summary>
+    /// <param name="transaction">Ignored.</param>
+    /// <exception cref="NotSupportedException">Always, unless <paramref name="transaction"/> is null.</exception>
+    public override void EnlistTransaction(System.Transactions.Transaction? transaction)
+    {
+        if (transaction is not null)
+        {
+            throw new NotSupportedException("PoolKit connections do not enlist in System.Transactions transactions; use BeginTransaction.");
+        }
+    }
+
+    /// <inheritdoc />
+    protected override DbTransaction BeginDbTransaction(IsolationLevel isolationLevel) => BeginTransaction(isolationLevel);
+
+    /// <inheritdoc />
+    protected override async ValueTask<DbTransaction> BeginDbTransactionAsync(IsolationLevel isolationLevel, CancellationToken cancellationToken) =>
+        await BeginTransactionAsync(isolationLevel, cancellationToken).ConfigureAwait(false);
+
+    /// <inheritdoc />
+    protected override DbCommand CreateDbCommand() => CreateCommand();
+
+    /// <inheritdoc />
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            Close();
+        }
+
+        base.Dispose(disposing);
+    }
+
+    private PoolKitDbTransaction Track(NpgsqlTransaction transaction)
+    {
+        _transaction = transaction;
+        return new PoolKitDbTransaction(this, transaction);
+    }
+
+    private void Opened(PoolLease<NpgsqlConnection> lease)
+    {
+        _lease = lease;
+        _connection = lease.Resource;
+        OnStateChange(new StateChangeEventArgs(ConnectionState.Closed, ConnectionState.Open));
+    }
+
+    private void Release(NpgsqlConnection connection)
+    {
+        PoolLease<NpgsqlConnection> lease = _lease;
+        _lease = default;
+        _connection = null;
+
+        // Broken: Npgsql saw an I/O or fatal server error. (Closed is the caller's doing; the pool counts that.)
+        if (connection.FullState == ConnectionState.Broken && lease.IsActive)
+        {
+            lease.MarkBroken();
+        }
+
+        lease.Dispose();
+        OnStateChange(new StateChangeEventArgs(ConnectionState.Open, ConnectionState.Closed));
+    }
+
+    private void ThrowIfOpen()
+    {
+        if (_connection is not null)
+        {
+            throw new InvalidOperationException("The connection is already open.");
+        }
+    }
+}

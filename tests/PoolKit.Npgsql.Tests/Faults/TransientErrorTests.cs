@@ -1,0 +1,170 @@
+using System.Data.Common;
+using System.Diagnostics;
+using Npgsql;
+using Polly;
+using Polly.Retry;
+using PoolKit.Testing;
+using static PoolKit.Npgsql.Tests.TestSupport;
+
+namespace PoolKit.Npgsql.Tests.Faults;
+
+/// <summary>
+/// Every error from opening through PoolKit.Npgsql is an <see cref="NpgsqlException"/> whose IsTransient says whether
+/// a retry can succeed, so ordinary resilience code works: a Polly pipeline and a plain catch filter, against a real
+/// outage of a server of this class's own.
+/// </summary>
+public sealed class TransientErrorTests(DedicatedServerFixture fixture) : IClassFixture<DedicatedServerFixture>
+{
+    private PostgresTestServer Server => fixture.Server;
+
+    private static ConnectionPoolOptions Fast(string app) => new()
+    {
+        Name = app,
+        MaxSize = 4,
+        AcquireTimeout = TimeSpan.FromSeconds(3),
+        CreationBackoffInitial = TimeSpan.FromMilliseconds(100),
+        CreationBackoffMax = TimeSpan.FromMilliseconds(400),
+    };
+
+    [Fact]
+    public async Task Outage_EveryOpenErrorIsATransientNpgsqlException_AndAPollyPipelineRetriesThroughIt()
+    {
+        string app = AppName();
+        await using var ds = PoolKitDataSource.Create(Server.GetConnectionString(app), Fast(app));
+        var errors = new List<Exception>();
+        try
+        {
+            await Server.StopAsync().WaitAsync(Limit);
+            var clock = Stopwatch.StartNew();
+            while (clock.Elapsed < TimeSpan.FromSeconds(1.5))
+            {
+                try
+                {
+                    await using DbConnection conn = await ds.OpenConnectionAsync().AsTask().WaitAsync(Limit);
+                    Assert.Fail("opened a connection while the server is down");
+                }
+                catch (Exception ex) when (ex is not Xunit.Sdk.XunitException)
+                {
+                    errors.Add(ex);
+                }
+
+                await Task.Delay(20);
+            }
+
+            Assert.NotEmpty(errors);
+            Assert.All(errors, ex =>
+            {
+                NpgsqlException npgsql = Assert.IsAssignableFrom<NpgsqlException>(ex);
+                Assert.True(npgsql.IsTransient, ex.ToString());
+            });
+
+            // Both kinds occur: this caller's own refused attempt (Npgsql's exception, as Npgsql raised it) and the
+            // pool failing fast during its back-off (PoolKit's, which used to be a plain Exception).
+            Assert.Contains(errors, ex => ex is PoolKitNpgsqlException { InnerException: ResourceCreationException });
+            Assert.Contains(errors, ex => ex is NpgsqlException and not PoolKitNpgsqlException);
+
+            int attempts = 0;
+            ResiliencePipeline pipeline = new ResiliencePipelineBuilder()
+                .AddRetry(new RetryStrategyOptions
+                {
+                    ShouldHandle = new PredicateBuilder().Handle<NpgsqlException>(e => e.IsTransient),
+                    MaxRetryAttempts = 100,
+                    Delay = TimeSpan.FromMilliseconds(100),
+                    BackoffType = DelayBackoffType.Constant,
+                })
+                .Build();
+            Task restart = Task.Run(async () =>
+            {
+                await Task.Delay(1000);
+                await Server.StartAgainAsync();
+            });
+            object? result = await pipeline.ExecuteAsync(async ct =>
+            {
+                Interlocked.Increment(ref attempts);
+                await using DbConnection conn = await ds.OpenConnectionAsync(ct);
+                await using DbCommand command = conn.CreateCommand();
+                command.CommandText = "SELECT 1";
+                return await command.ExecuteScalarAsync(ct);
+            }).AsTask().WaitAsync(Limit);
+            await restart.WaitAsync(Limit);
+
+            Assert.Equal(1, result);
+            Assert.True(attempts > 1, $"attempts {attempts}");
+        }
+        finally
+        {
+            await Server.StartAgainAsync().WaitAsync(Limit);
+        }
+    }
+
+    [Fact]
+    public async Task Frozen_TimeoutsWhileConnectingAreTransient()
+    {
+        string app = AppName();
+        ConnectionPoolOptions options = Fast(app);
+        options.AcquireTimeout = TimeSpan.FromSeconds(1);
+        await using var ds = PoolKitDataSource.Create(Server.GetConnectionString(app) + ";Timeout=1", options);
+        try
+        {
+            await Server.FreezeAsync().WaitAsync(Limit);
+            Exception ex = await Assert.ThrowsAnyAsync<Exception>(async () => await ds.OpenConnectionAsync().AsTask().WaitAsync(Limit));
+            NpgsqlException npgsql = Assert.IsAssignableFrom<NpgsqlException>(ex);
+            Assert.True(npgsql.IsTransient, ex.ToString());
+        }
+        finally
+        {
+            await Server.ThawAsync().WaitAsync(Limit);
+        }
+    }
+
+    [Theory]
+    [InlineData("password", PostgresErrorCodes.InvalidPassword)]
+    [InlineData("database", PostgresErrorCodes.InvalidCatalogName)]
+    public async Task OperatorErrors_BadPasswordOrMissingDatabase_AreNotTransient_SoACatchFilterRetryGivesUpAtOnce(string what, string sqlState)
+    {
+        string app = AppName();
+        NpgsqlConnectionStringBuilder settings = new(Server.GetConnectionString(app));
+        if (what == "password")
+        {
+            settings.Password = "not-the-password";
+        }
+        else
+        {
+            settings.Database = "no_such_database";
+        }
+
+        await using var ds = PoolKitDataSource.Create(settings.ConnectionString, Fast(app));
+        var seen = new List<NpgsqlException>();
+        int attempts = 0;
+        for (int i = 0; i < 5; i++)
+        {
+            attempts++;
+            try
+            {
+                await using DbConnection conn = await ds.OpenConnectionAsync().AsTask().WaitAsync(Limit);
+                Assert.Fail("opened");
+            }
+            catch (NpgsqlException e) when (e.IsTransient)
+            {
+                seen.Add(e);
+                await Task.Delay(50);
+            }
+            catch (NpgsqlException e)
+            {
+                seen.Add(e);
+                break;
+            }
+        }
+
+        Assert.Equal(1, attempts);
+        NpgsqlException error = Assert.Single(seen);
+        Assert.False(error.IsTransient);
+        Assert.Equal(sqlState, error.SqlState);
+
+        // During the back-off the pool fails fast with its own exception: not transient either, same SQLSTATE.
+        var fast = await Assert.ThrowsAsync<PoolKitNpgsqlException>(async () => await ds.OpenConnectionAsync());
+        Assert.False(fast.IsTransient);
+        Assert.Equal(sqlState, fast.SqlState);
+        Assert.DoesNotContain("not-the-password", fast.ToString());
+    }
+}
