@@ -22,6 +22,16 @@ public sealed class ContainerProviderTests(PostgresServerFixture fixture)
     }
 
     [Fact]
+    public void Discovery_ContainersPackageAbsent_ReturnsNullSayingWhichPackageToAdd()
+    {
+        IPostgresContainerProvider? provider = ContainerProviderDiscovery.Find(
+            "PoolKit.Testing.Containers.TestcontainersPostgresProvider, PoolKit.Testing.NotReferenced", out string? problem);
+
+        Assert.Null(provider);
+        Assert.Contains("PoolKit.Testing.Containers package is not referenced", problem, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task StartAsync_ProviderFindsEngine_ReturnsContainerServerAndDisposalRemovesIt()
     {
         FakeProvider provider = new(problem: null, fixture.Server.ConnectionString);

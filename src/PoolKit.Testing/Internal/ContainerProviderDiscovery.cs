@@ -10,12 +10,15 @@ internal static class ContainerProviderDiscovery
     internal const string ProviderTypeName = "PoolKit.Testing.Containers.TestcontainersPostgresProvider, PoolKit.Testing.Containers";
 
     /// <summary>Returns the provider, or <see langword="null"/> with <paramref name="problem"/> set when the package is absent.</summary>
-    internal static IPostgresContainerProvider? Find(out string? problem)
+    internal static IPostgresContainerProvider? Find(out string? problem) => Find(ProviderTypeName, out problem);
+
+    /// <summary>As <see cref="Find(out string?)"/>, for the provider type <paramref name="typeName"/> (tests name a missing one).</summary>
+    internal static IPostgresContainerProvider? Find(string typeName, out string? problem)
     {
         Type? type;
         try
         {
-            type = Type.GetType(ProviderTypeName, throwOnError: false);
+            type = Type.GetType(typeName, throwOnError: false);
         }
         catch (Exception ex) when (ex is FileLoadException or BadImageFormatException)
         {
