@@ -95,8 +95,9 @@ public sealed partial class PostgresTestServer : IAsyncDisposable
     /// <summary>
     /// Provides a PostgreSQL server: the connection string in the environment when set, otherwise a container when
     /// a container provider is available (PoolKit.Testing.Containers referenced, or
-    /// <see cref="PostgresTestServerOptions.ContainerProvider"/> set) and a Docker engine is reachable, otherwise a throwaway cluster from the local binaries (Docker and local swap
-    /// places when <see cref="PostgresTestServerOptions.PreferDocker"/> is <see langword="false"/>).
+    /// <see cref="PostgresTestServerOptions.ContainerProvider"/> set) and a Docker engine is reachable, otherwise a
+    /// throwaway cluster from the local binaries (Docker and local swap places when
+    /// <see cref="PostgresTestServerOptions.PreferDocker"/> is <see langword="false"/>).
     /// </summary>
     /// <param name="options">The options; <see langword="null"/> uses the defaults.</param>
     /// <param name="cancellationToken">Cancels the start; whatever was started is removed.</param>
