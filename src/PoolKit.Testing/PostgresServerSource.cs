@@ -9,7 +9,10 @@ public enum PostgresServerSource
     /// </summary>
     Environment = 0,
 
-    /// <summary>A container started through Testcontainers on a reachable Docker engine; removed on disposal.</summary>
+    /// <summary>
+    /// A container started on a reachable Docker engine by an <see cref="IPostgresContainerProvider"/> (the
+    /// PoolKit.Testing.Containers package, through Testcontainers); removed on disposal.
+    /// </summary>
     Container = 1,
 
     /// <summary>

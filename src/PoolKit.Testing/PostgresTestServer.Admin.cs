@@ -59,15 +59,18 @@ public sealed partial class PostgresTestServer
         }
     }
 
-    /// <summary>Creates a fresh, empty database, so a test does not share tables with others.</summary>
+    /// <summary>
+    /// Creates a fresh, empty database, so a test does not share tables with others. Dispose the returned
+    /// <see cref="TestDatabase"/> to drop it again.
+    /// </summary>
     /// <param name="name">The database name: lowercase letters, digits and underscores, starting with a letter or
     /// underscore, at most 63 characters. Default <see langword="null"/>: a random <c>poolkit_test_…</c> name.</param>
     /// <param name="cancellationToken">Cancels the command.</param>
-    /// <returns>The connection string of the new database (it contains the password).</returns>
-    /// <exception cref="ArgumentException"><paramref name="name"/> is not a valid name.</exception>
+    /// <returns>The new database, with its name and connection string; dispose it to drop it.</returns>
+    /// <exception cref="ArgumentException"><paramref name="name"/> is not a valid name (the message does not repeat it).</exception>
     /// <exception cref="ObjectDisposedException">The server was disposed.</exception>
     /// <exception cref="PostgresException">The database exists already, or the role may not create databases.</exception>
-    public async Task<string> CreateDatabaseAsync(string? name = null, CancellationToken cancellationToken = default)
+    public async Task<TestDatabase> CreateDatabaseAsync(string? name = null, CancellationToken cancellationToken = default)
     {
         name ??= "poolkit_test_" + RandomNumberGenerator.GetHexString(12, lowercase: true);
         ValidateDatabaseName(name);
@@ -80,14 +83,19 @@ public sealed partial class PostgresTestServer
 
         NpgsqlConnectionStringBuilder builder = CreateConnectionStringBuilder();
         builder.Database = name;
-        return builder.ConnectionString;
+        return new TestDatabase(this, name, builder.ConnectionString);
     }
 
-    /// <summary>Drops a database, first terminating the connections to it (<c>WITH (FORCE)</c>, PostgreSQL 13+).</summary>
-    /// <param name="name">The database name (same rules as <see cref="CreateDatabaseAsync"/>).</param>
+    /// <summary>
+    /// Drops a database by name, first terminating the connections to it (<c>WITH (FORCE)</c>, PostgreSQL 13+).
+    /// For a database from <see cref="CreateDatabaseAsync"/>, disposing its <see cref="TestDatabase"/> does the same.
+    /// </summary>
+    /// <param name="name">The database name (<see cref="TestDatabase.Name"/>; same rules as
+    /// <see cref="CreateDatabaseAsync"/>), not a connection string.</param>
     /// <param name="cancellationToken">Cancels the command.</param>
     /// <returns>A task that completes when the database is gone; a missing database is not an error.</returns>
-    /// <exception cref="ArgumentException"><paramref name="name"/> is not a valid name.</exception>
+    /// <exception cref="ArgumentException"><paramref name="name"/> is not a valid name, for example a connection string
+    /// (the message does not repeat it).</exception>
     /// <exception cref="ObjectDisposedException">The server was disposed.</exception>
     /// <exception cref="PostgresException">The role may not drop the database.</exception>
     public async Task DropDatabaseAsync(string name, CancellationToken cancellationToken = default)
@@ -125,12 +133,20 @@ public sealed partial class PostgresTestServer
     private static void ValidateDatabaseName(string name)
     {
         ArgumentNullException.ThrowIfNull(name);
-        if (!DatabaseNamePattern().IsMatch(name))
+        if (DatabaseNamePattern().IsMatch(name))
         {
-            throw new ArgumentException(
-                $"'{name}' is not a valid test database name: use 1 to 63 lowercase letters, digits and underscores, not starting with a digit.",
-                nameof(name));
+            return;
         }
+
+        // The value is never repeated: callers have passed a connection string here, password included.
+        string hint = name.Contains('=', StringComparison.Ordinal)
+            ? " The value looks like a connection string: pass TestDatabase.Name, or dispose the TestDatabase that CreateDatabaseAsync returned."
+            : string.Empty;
+        throw new ArgumentException(
+            string.Create(
+                CultureInfo.InvariantCulture,
+                $"The database name (of {name.Length} characters, not shown) is not a valid test database name: use 1 to 63 lowercase letters, digits and underscores, not starting with a digit.{hint}"),
+            nameof(name));
     }
 
     [GeneratedRegex("^[a-z_][a-z0-9_]{0,62}$", RegexOptions.CultureInvariant)]
@@ -191,4 +207,7 @@ public sealed partial class PostgresTestServer
     }
 
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+
+    /// <summary>Gets whether <see cref="DisposeAsync"/> has been called.</summary>
+    internal bool IsDisposed => Volatile.Read(ref _disposed) != 0;
 }

@@ -1,7 +1,6 @@
 using System.Globalization;
 using Npgsql;
 using PoolKit.Testing.Internal;
-using Testcontainers.PostgreSql;
 
 namespace PoolKit.Testing;
 
@@ -11,7 +10,8 @@ namespace PoolKit.Testing;
 /// <list type="number">
 /// <item>a connection string in the environment variable <c>POOLKIT_TEST_CONNECTION_STRING</c>
 /// (<see cref="PostgresServerSource.Environment"/>; it always wins);</item>
-/// <item>a Testcontainers container when a Docker engine is reachable
+/// <item>a container when the PoolKit.Testing.Containers package is referenced (or
+/// <see cref="PostgresTestServerOptions.ContainerProvider"/> is set) and a Docker engine is reachable
 /// (<see cref="PostgresServerSource.Container"/>);</item>
 /// <item>a throwaway cluster from the local PostgreSQL binaries (<see cref="PostgresServerSource.LocalCluster"/>).</item>
 /// </list>
@@ -33,7 +33,7 @@ public sealed partial class PostgresTestServer : IAsyncDisposable
     internal const string AdminApplicationName = "PoolKit.Testing admin";
 
     private readonly LocalCluster? _localCluster;
-    private readonly PostgreSqlContainer? _container;
+    private readonly IPostgresContainer? _container;
     private readonly SemaphoreSlim _lifecycleGate = new(1, 1);
     private readonly List<string> _createdDatabases = [];
     private int _disposed;
@@ -42,7 +42,7 @@ public sealed partial class PostgresTestServer : IAsyncDisposable
         PostgresServerSource source,
         string connectionString,
         LocalCluster? localCluster,
-        PostgreSqlContainer? container)
+        IPostgresContainer? container)
     {
         NpgsqlConnectionStringBuilder builder = new(connectionString);
         Source = source;
@@ -94,8 +94,10 @@ public sealed partial class PostgresTestServer : IAsyncDisposable
 
     /// <summary>
     /// Provides a PostgreSQL server: the connection string in the environment when set, otherwise a container when
-    /// a Docker engine is reachable, otherwise a throwaway cluster from the local binaries (Docker and local swap
-    /// places when <see cref="PostgresTestServerOptions.PreferDocker"/> is <see langword="false"/>).
+    /// a container provider is available (PoolKit.Testing.Containers referenced, or
+    /// <see cref="PostgresTestServerOptions.ContainerProvider"/> set) and a Docker engine is reachable, otherwise a
+    /// throwaway cluster from the local binaries (Docker and local swap places when
+    /// <see cref="PostgresTestServerOptions.PreferDocker"/> is <see langword="false"/>).
     /// </summary>
     /// <param name="options">The options; <see langword="null"/> uses the defaults.</param>
     /// <param name="cancellationToken">Cancels the start; whatever was started is removed.</param>
@@ -225,11 +227,14 @@ public sealed partial class PostgresTestServer : IAsyncDisposable
         {
             _ = new NpgsqlConnectionStringBuilder(connectionString);
         }
-        catch (ArgumentException ex)
+        catch (ArgumentException)
         {
-            // The value is not echoed: it may hold a password.
+            // Neither the value nor the parser's message (which may quote part of it, a password included) is kept,
+            // and the parser's exception is not chained, so not even its ToString() can show it.
             throw new ArgumentException(
-                $"The environment variable {variable} is set but is not a valid Npgsql connection string: {ex.Message}", ex);
+                $"The environment variable {variable} is set but is not a valid Npgsql connection string (its value is "
+                + "not shown: it may hold a password). Check its keywords and values, e.g. "
+                + "Host=127.0.0.1;Port=5432;Username=postgres;Password=...;Database=postgres.");
         }
 
         return new PostgresTestServer(PostgresServerSource.Environment, connectionString, localCluster: null, container: null);
@@ -246,7 +251,18 @@ public sealed partial class PostgresTestServer : IAsyncDisposable
             return null;
         }
 
-        string? problem = await DockerEngine.FindProblemAsync(settings.GetEnvironmentVariable, cancellationToken).ConfigureAwait(false);
+        IPostgresContainerProvider? provider = settings.ContainerProvider;
+        if (provider is null)
+        {
+            provider = ContainerProviderDiscovery.Find(out string? missing);
+            if (provider is null)
+            {
+                tried.Add("Docker: " + missing);
+                return null;
+            }
+        }
+
+        string? problem = await provider.FindProblemAsync(settings.GetEnvironmentVariable, cancellationToken).ConfigureAwait(false);
         if (problem is not null)
         {
             tried.Add("Docker: " + problem);
@@ -255,10 +271,10 @@ public sealed partial class PostgresTestServer : IAsyncDisposable
 
         using CancellationTokenSource timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(settings.StartTimeout);
-        PostgreSqlContainer container;
+        IPostgresContainer container;
         try
         {
-            container = await ContainerServer.StartAsync(settings.ImageName, settings.MaxConnections, timeout.Token).ConfigureAwait(false);
+            container = await provider.StartAsync(settings.ImageName, settings.MaxConnections, timeout.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
@@ -266,7 +282,7 @@ public sealed partial class PostgresTestServer : IAsyncDisposable
                 $"the container from '{settings.ImageName}' did not start within StartTimeout ({settings.StartTimeout.TotalSeconds:0.#} s).");
         }
 
-        return new PostgresTestServer(PostgresServerSource.Container, container.GetConnectionString(), localCluster: null, container);
+        return new PostgresTestServer(PostgresServerSource.Container, container.ConnectionString, localCluster: null, container);
     }
 
     private static async Task<PostgresTestServer?> TryStartLocalClusterAsync(
@@ -311,7 +327,7 @@ public sealed partial class PostgresTestServer : IAsyncDisposable
             + "To fix this, do one of:" + Environment.NewLine
             + $"  - set {variable} to the Npgsql connection string of a server you run, for a superuser, e.g. "
             + $"export {variable}=\"Host=127.0.0.1;Port=5432;Username=postgres;Password=...;Database=postgres\";" + Environment.NewLine
-            + "  - start a Docker engine (or set DOCKER_HOST) so a container can be started;" + Environment.NewLine
+            + "  - reference PoolKit.Testing.Containers and start a Docker engine (or set DOCKER_HOST) so a container can be started;" + Environment.NewLine
             + "  - install the PostgreSQL server binaries: on Debian/Ubuntu 'sudo apt-get install postgresql' "
             + "(initdb, pg_ctl and postgres must be on PATH or under /usr/lib/postgresql/<version>/bin).";
     }

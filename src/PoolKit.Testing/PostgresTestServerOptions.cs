@@ -36,6 +36,11 @@ public sealed class PostgresTestServerOptions
     /// <value>Default <see langword="true"/>. Has no effect when <see cref="UseDocker"/> is <see langword="false"/>.</value>
     public bool PreferDocker { get; set; } = true;
 
+    /// <summary>Gets or sets what starts containers for the <see cref="PostgresServerSource.Container"/> source.</summary>
+    /// <value>Default <see langword="null"/>: the provider of the PoolKit.Testing.Containers package when the
+    /// application references it, otherwise none (the container source is skipped).</value>
+    public IPostgresContainerProvider? ContainerProvider { get; set; }
+
     /// <summary>Gets or sets the Docker image of the container source.</summary>
     /// <value>Default <c>postgres:16-alpine</c>. Must not be blank.</value>
     public string ImageName { get; set; } = "postgres:16-alpine";
@@ -108,6 +113,7 @@ public sealed class PostgresTestServerOptions
         UseDocker = UseDocker,
         PreferDocker = PreferDocker,
         ImageName = ImageName,
+        ContainerProvider = ContainerProvider,
         GetEnvironmentVariable = GetEnvironmentVariable,
         BinarySearchPaths = BinarySearchPaths?.ToArray(),
     };

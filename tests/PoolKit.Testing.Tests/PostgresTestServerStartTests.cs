@@ -122,6 +122,7 @@ public sealed class PostgresTestServerStartTests(PostgresServerFixture fixture)
 
         Assert.Contains("set POOLKIT_TEST_CONNECTION_STRING", error.Message, StringComparison.Ordinal);
         Assert.Contains("start a Docker engine", error.Message, StringComparison.Ordinal);
+        Assert.Contains("reference PoolKit.Testing.Containers", error.Message, StringComparison.Ordinal);
         Assert.Contains("apt-get install postgresql", error.Message, StringComparison.Ordinal);
         Assert.Contains("no directories to search", error.Message, StringComparison.Ordinal);
     }

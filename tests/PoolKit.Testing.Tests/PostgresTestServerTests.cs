@@ -93,29 +93,64 @@ public sealed class PostgresTestServerTests(PostgresServerFixture fixture)
     }
 
     [Fact]
-    public async Task CreateDatabaseAsync_NoName_CreatesEmptyDatabaseThatDropDatabaseRemoves()
+    public async Task CreateDatabaseAsync_NoName_CreatesEmptyDatabaseThatDisposingDrops()
     {
-        string connectionString = await _server.CreateDatabaseAsync();
-        string database = new NpgsqlConnectionStringBuilder(connectionString).Database!;
-        try
+        string name;
+        await using (TestDatabase database = await _server.CreateDatabaseAsync())
         {
-            await using NpgsqlConnection connection = new(connectionString + ";Pooling=false");
+            name = database.Name;
+            await using NpgsqlConnection connection = new(database.GetConnectionString("create-check"));
             await connection.OpenAsync();
             await using NpgsqlCommand command = new("SELECT current_database()", connection);
 
-            Assert.StartsWith("poolkit_test_", database, StringComparison.Ordinal);
-            Assert.Equal(database, await command.ExecuteScalarAsync());
-        }
-        finally
-        {
-            await _server.DropDatabaseAsync(database);
+            Assert.StartsWith("poolkit_test_", name, StringComparison.Ordinal);
+            Assert.Equal(name, new NpgsqlConnectionStringBuilder(database.ConnectionString).Database);
+            Assert.Equal(name, await command.ExecuteScalarAsync());
+            Assert.Equal(1, await CountDatabasesAsync(name));
         }
 
-        await using NpgsqlConnection admin = new(_server.GetConnectionString("drop-check"));
-        await admin.OpenAsync();
-        await using NpgsqlCommand exists = new("SELECT count(*)::int FROM pg_database WHERE datname = $1", admin);
-        exists.Parameters.Add(new NpgsqlParameter { Value = database });
-        Assert.Equal(0, await exists.ExecuteScalarAsync());
+        // Disposing dropped it, although the connection above was still open when the drop began.
+        Assert.Equal(0, await CountDatabasesAsync(name));
+    }
+
+    [Fact]
+    public async Task DropDatabaseAsync_ByName_DropsAndTheTestDatabaseDisposesQuietlyAfterwards()
+    {
+        TestDatabase database = await _server.CreateDatabaseAsync();
+
+        await _server.DropDatabaseAsync(database.Name);
+        await database.DisposeAsync(); // dropping a missing database is not an error
+
+        Assert.Equal(0, await CountDatabasesAsync(database.Name));
+    }
+
+    [Fact]
+    public async Task DropAsync_Twice_DropsOnce()
+    {
+        TestDatabase database = await _server.CreateDatabaseAsync("poolkit_test_drop_twice");
+
+        await database.DropAsync();
+        await database.DropAsync();
+        await database.DisposeAsync();
+
+        Assert.Equal("poolkit_test_drop_twice", database.Name);
+        Assert.Equal(0, await CountDatabasesAsync(database.Name));
+        Assert.DoesNotContain(_server.CreateConnectionStringBuilder().Password!, database.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task DropDatabaseAsync_ConnectionStringInsteadOfName_ThrowsWithoutRepeatingIt()
+    {
+        // The trap this API had: CreateDatabaseAsync gave a connection string, DropDatabaseAsync wanted a name, and the
+        // error printed the connection string, password included.
+        await using TestDatabase database = await _server.CreateDatabaseAsync();
+
+        ArgumentException error = await Assert.ThrowsAsync<ArgumentException>(() => _server.DropDatabaseAsync(database.ConnectionString));
+
+        Assert.DoesNotContain(_server.CreateConnectionStringBuilder().Password!, error.ToString(), StringComparison.Ordinal);
+        Assert.DoesNotContain(database.ConnectionString, error.ToString(), StringComparison.Ordinal);
+        Assert.Contains("TestDatabase.Name", error.Message, StringComparison.Ordinal);
+        Assert.Equal(1, await CountDatabasesAsync(database.Name));
     }
 
     [Theory]
@@ -126,6 +161,15 @@ public sealed class PostgresTestServerTests(PostgresServerFixture fixture)
     public async Task CreateDatabaseAsync_InvalidName_ThrowsArgumentException(string name)
     {
         await Assert.ThrowsAsync<ArgumentException>(() => _server.CreateDatabaseAsync(name));
+    }
+
+    private async Task<int> CountDatabasesAsync(string name)
+    {
+        await using NpgsqlConnection admin = new(_server.GetConnectionString("database-check"));
+        await admin.OpenAsync();
+        await using NpgsqlCommand exists = new("SELECT count(*)::int FROM pg_database WHERE datname = $1", admin);
+        exists.Parameters.Add(new NpgsqlParameter { Value = name });
+        return (int)(await exists.ExecuteScalarAsync())!;
     }
 
     private async Task<int> WaitForCountAsync(string applicationName, int expected)

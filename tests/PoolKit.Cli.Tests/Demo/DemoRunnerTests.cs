@@ -1,6 +1,7 @@
 using System.Text.RegularExpressions;
 using Npgsql;
 using PoolKit.Cli.Demo;
+using PoolKit.Testing;
 using PoolKit.Tests.Fixtures;
 using Spectre.Console.Testing;
 using Xunit.Abstractions;
@@ -23,15 +24,10 @@ public sealed partial class DemoRunnerTests(PostgresServerFixture fixture, ITest
         var runner = new DemoRunner(new DemoOptions { Rows = Rows, NoPoolRows = Sample, Parallelism = Parallelism, ChunkSize = 100 }, console);
 
         // A database of its own: pg_stat_database.sessions is per database, so nothing else is counted in it.
-        string ownDatabase = await fixture.Server.CreateDatabaseAsync(); // its connection string
         DemoResult result;
-        try
+        await using (TestDatabase ownDatabase = await fixture.Server.CreateDatabaseAsync())
         {
-            result = await runner.RunAsync(ownDatabase, CancellationToken.None).WaitAsync(CliHarness.Limit);
-        }
-        finally
-        {
-            await fixture.Server.DropDatabaseAsync(new NpgsqlConnectionStringBuilder(ownDatabase).Database!);
+            result = await runner.RunAsync(ownDatabase.ConnectionString, CancellationToken.None).WaitAsync(CliHarness.Limit);
         }
 
         DemoReport.Write(console, result);

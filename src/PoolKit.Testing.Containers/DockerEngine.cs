@@ -1,6 +1,6 @@
 using System.Net.Sockets;
 
-namespace PoolKit.Testing.Internal;
+namespace PoolKit.Testing.Containers;
 
 /// <summary>Decides cheaply whether a Docker engine is reachable, before Testcontainers is asked to use it.</summary>
 internal static class DockerEngine
