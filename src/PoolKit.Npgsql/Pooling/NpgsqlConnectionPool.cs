@@ -195,6 +195,11 @@ public sealed class NpgsqlConnectionPool : IConnectionPool<NpgsqlConnection>
         }
 
         ConnectionStringRules.CheckBuilder(builder.ConnectionStringBuilder, errors);
+        if (snapshot.BehindTransactionPooler)
+        {
+            ConnectionStringRules.CheckTransactionPooler(builder.ConnectionStringBuilder, errors);
+        }
+
         ThrowIfInvalid(errors);
         return Build(builder, snapshot, loggerFactory);
     }
@@ -202,6 +207,7 @@ public sealed class NpgsqlConnectionPool : IConnectionPool<NpgsqlConnection>
     private static Prepared Build(NpgsqlDataSourceBuilder builder, NpgsqlConnectionPoolOptions options, ILoggerFactory? loggerFactory)
     {
         ConnectionStringRules.Apply(builder.ConnectionStringBuilder);
+        options.ResetMode = options.EffectiveResetMode; // the snapshot's own copy: Discard becomes RollbackOnly behind a transaction pooler
         // Probed here, when the pool is built, so the first pool in a process warns too (not only after a return).
         if (options.ResetMode is NpgsqlResetMode.RollbackOnly or NpgsqlResetMode.DiscardOnReturn && !NpgsqlTransactionState.Probe())
         {
