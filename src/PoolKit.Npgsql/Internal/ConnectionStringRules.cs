@@ -87,6 +87,29 @@ internal static class ConnectionStringRules
         }
     }
 
+    /// <summary>The message for DiscardOnReturn behind a transaction pooler.</summary>
+    public const string PoolerDiscardOnReturn =
+        "ResetMode = DiscardOnReturn with BehindTransactionPooler = true: behind a transaction pooler a client connection has no server session of its own, so DISCARD ALL resets whichever server session it lands on (another instance's, possibly) at the cost of a round trip; use RollbackOnly (what the default, Discard, becomes) or None.";
+
+    /// <summary>Adds a message per connection string setting that cannot work behind a transaction pooler.</summary>
+    public static void CheckTransactionPooler(NpgsqlConnectionStringBuilder builder, List<string> errors)
+    {
+        if (builder.MaxAutoPrepare > 0)
+        {
+            errors.Add("ConnectionString sets 'Max Auto Prepare' with BehindTransactionPooler = true: a prepared statement exists in one server session only, and a transaction pooler runs the next transaction on any session, where it is missing (error 26000); remove 'Max Auto Prepare'.");
+        }
+
+        if (!string.IsNullOrEmpty(builder.Options))
+        {
+            errors.Add("ConnectionString sets 'Options' with BehindTransactionPooler = true: startup options are not carried to the server session of each transaction by a transaction pooler (PgBouncer refuses or drops them); remove 'Options' and set the parameters on the role or database (ALTER ROLE ... SET).");
+        }
+
+        if (!string.IsNullOrEmpty(builder.SearchPath))
+        {
+            errors.Add("ConnectionString sets 'Search Path' with BehindTransactionPooler = true: it is a startup parameter, which a transaction pooler does not carry to the server session of each transaction (PgBouncer refuses or drops it); remove 'Search Path' and set search_path on the role or database (ALTER ROLE ... SET search_path = ...).");
+        }
+    }
+
     private static void AddRejection(List<string> errors, string keyword, string instead) =>
         errors.Add($"ConnectionString sets '{keyword}': PoolKit turns Npgsql's pooling off and sizes the pool itself; remove '{keyword}' and set {instead} instead.");
 

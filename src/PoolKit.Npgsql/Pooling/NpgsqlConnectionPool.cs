@@ -250,6 +250,11 @@ public sealed class NpgsqlConnectionPool : IConnectionPool<NpgsqlConnection>
         }
 
         ConnectionStringRules.CheckBuilder(builder.ConnectionStringBuilder, errors);
+        if (snapshot.BehindTransactionPooler)
+        {
+            ConnectionStringRules.CheckTransactionPooler(builder.ConnectionStringBuilder, errors);
+        }
+
         ThrowIfInvalid(errors);
         return Build(builder, snapshot, loggerFactory);
     }
@@ -262,6 +267,7 @@ public sealed class NpgsqlConnectionPool : IConnectionPool<NpgsqlConnection>
         // (host and user in a metric label): name it after the pool instead.
         builder.Name ??= options.Pool.Name;
 
+        options.ResetMode = options.EffectiveResetMode; // the snapshot's own copy: Discard becomes RollbackOnly behind a transaction pooler
         // Probed here, when the pool is built, so the first pool in a process warns too (not only after a return).
         if (options.ResetMode is NpgsqlResetMode.RollbackOnly or NpgsqlResetMode.DiscardOnReturn && !NpgsqlTransactionState.Probe())
         {

@@ -25,6 +25,33 @@ public sealed class NpgsqlConnectionPoolOptions
     /// <value>Default: <see cref="NpgsqlResetMode.Discard"/>.</value>
     public NpgsqlResetMode ResetMode { get; set; } = NpgsqlResetMode.Discard;
 
+    /// <summary>
+    /// Gets or sets whether <see cref="ConnectionString"/> points at a transaction pooler (PgBouncer with
+    /// <c>pool_mode = transaction</c>, or a pooler that works alike), which hands each transaction of a client
+    /// connection to whichever server session is free.
+    /// </summary>
+    /// <value>Default: <see langword="false"/>.</value>
+    /// <remarks>
+    /// <para>When <see langword="true"/>, the pool picks what works behind such a pooler and refuses, at construction
+    /// and listed with the other option errors, what cannot work:</para>
+    /// <list type="bullet">
+    /// <item><see cref="ResetMode"/> <see cref="NpgsqlResetMode.Discard"/> (the default) becomes
+    /// <see cref="NpgsqlResetMode.RollbackOnly"/>: a client connection has no server session of its own to clean, and
+    /// the queued <c>DISCARD ALL</c> would reset whichever session the next transaction lands on.
+    /// <see cref="NpgsqlResetMode.DiscardOnReturn"/> is refused for the same reason.</item>
+    /// <item><c>Max Auto Prepare</c> above 0 is refused: a prepared statement exists in one server session only, and
+    /// the next transaction may run on another (error 26000, seen through PgBouncer 1.18).</item>
+    /// <item><c>Options</c> and <c>Search Path</c> are refused: they are startup parameters, which a transaction
+    /// pooler does not carry to the server session of each transaction (PgBouncer refuses them, or drops them when
+    /// told to ignore them). Set them on the role or database instead (<c>ALTER ROLE … SET</c>).</item>
+    /// </list>
+    /// <para>What cannot be checked at construction remains the application's to avoid: session-level <c>SET</c>
+    /// (use <c>SET LOCAL</c>), session advisory locks (use <c>pg_advisory_xact_lock</c>), <c>LISTEN</c> (connect to the
+    /// server directly), temporary tables and <c>WITH HOLD</c> cursors outliving a transaction. COPY, NpgsqlBatch and
+    /// the batch runner work.</para>
+    /// </remarks>
+    public bool BehindTransactionPooler { get; set; }
+
     /// <summary>Gets or sets the pool's own options (name, bounds, timeouts, validation window).</summary>
     /// <value>Default: a new <see cref="ConnectionPoolOptions"/> with its documented defaults.</value>
     public ConnectionPoolOptions Pool { get; set; } = new();
@@ -45,9 +72,17 @@ public sealed class NpgsqlConnectionPoolOptions
     {
         ConnectionString = ConnectionString,
         ResetMode = ResetMode,
+        BehindTransactionPooler = BehindTransactionPooler,
         Pool = Pool?.Clone() ?? new ConnectionPoolOptions(),
         StartupTimeout = StartupTimeout,
     };
+
+    /// <summary>
+    /// Gets the reset mode the pool runs with: <see cref="ResetMode"/>, except that <see cref="NpgsqlResetMode.Discard"/>
+    /// becomes <see cref="NpgsqlResetMode.RollbackOnly"/> when <see cref="BehindTransactionPooler"/> is set.
+    /// </summary>
+    internal NpgsqlResetMode EffectiveResetMode =>
+        BehindTransactionPooler && ResetMode == NpgsqlResetMode.Discard ? NpgsqlResetMode.RollbackOnly : ResetMode;
 
     /// <summary>
     /// Checks every rule (the pool options' rules, the reset mode, and the connection string's keywords) and returns
@@ -77,6 +112,11 @@ public sealed class NpgsqlConnectionPoolOptions
             errors.Add($"StartupTimeout = {startup}: must be positive and finite, or null to not wait.");
         }
 
+        if (BehindTransactionPooler && ResetMode == NpgsqlResetMode.DiscardOnReturn)
+        {
+            errors.Add(Internal.ConnectionStringRules.PoolerDiscardOnReturn);
+        }
+
         if (string.IsNullOrWhiteSpace(ConnectionString))
         {
             if (requireConnectionString)
@@ -86,7 +126,10 @@ public sealed class NpgsqlConnectionPoolOptions
         }
         else
         {
-            Internal.ConnectionStringRules.Check(ConnectionString, errors);
+            if (Internal.ConnectionStringRules.Check(ConnectionString, errors) is { } builder && BehindTransactionPooler)
+            {
+                Internal.ConnectionStringRules.CheckTransactionPooler(builder, errors);
+            }
         }
 
         return errors;

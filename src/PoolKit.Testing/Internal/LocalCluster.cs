@@ -31,13 +31,13 @@ internal sealed class LocalCluster
     private readonly TimeSpan _startTimeout;
     private volatile int[] _frozenPids = [];
 
-    private LocalCluster(PostgresBinaries binaries, string rootDirectory, bool runAsServerUser, TimeSpan startTimeout)
+    private LocalCluster(PostgresBinaries binaries, string rootDirectory, bool runAsServerUser, TimeSpan startTimeout, string? password = null)
     {
         _binaries = binaries;
         RootDirectory = rootDirectory;
         _runAsServerUser = runAsServerUser;
         _startTimeout = startTimeout;
-        Password = RandomNumberGenerator.GetHexString(32, lowercase: true);
+        Password = password ?? RandomNumberGenerator.GetHexString(32, lowercase: true);
     }
 
     /// <summary>Gets the temporary directory that holds everything of this cluster.</summary>
@@ -84,6 +84,87 @@ internal sealed class LocalCluster
         {
             await cluster.DestroyAsync().ConfigureAwait(false);
             throw;
+        }
+    }
+
+    /// <summary>
+    /// Creates a streaming standby of <paramref name="primary"/> in a directory of its own: <c>pg_basebackup -R</c>
+    /// over TCP (the password in a pgpass file of the standby's directory, which <c>primary_conninfo</c> names), then
+    /// its own port and socket directory, then a start that waits until it accepts read-only connections.
+    /// </summary>
+    internal static async Task<LocalCluster> CreateStandbyAsync(LocalCluster primary, int maxConnections, CancellationToken cancellationToken)
+    {
+        DirectoryInfo root = Directory.CreateTempSubdirectory("poolkit-pg-standby-");
+        LocalCluster cluster = new(primary._binaries, root.FullName, primary._runAsServerUser, primary._startTimeout, primary.Password);
+        try
+        {
+            string passFile = Path.Combine(cluster.RootDirectory, "pgpass");
+            await File.WriteAllTextAsync(passFile, $"*:*:*:{ServerUser}:{primary.Password}\n", cancellationToken).ConfigureAwait(false);
+            if (!OperatingSystem.IsWindows())
+            {
+                File.SetUnixFileMode(passFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            }
+
+            await cluster.ChownToServerUserAsync([cluster.RootDirectory, passFile], cancellationToken).ConfigureAwait(false);
+            ProcessResult backup = await cluster.RunAsServerUserAsync(
+                FindBaseBackup(primary._binaries),
+                [
+                    "-D", cluster.DataDirectory,
+                    "-R",
+                    "-X", "stream",
+                    "-c", "fast",
+                    "--no-sync",
+                    "-d", $"host=127.0.0.1 port={primary.Port.ToString(CultureInfo.InvariantCulture)} user={ServerUser} passfile={passFile} application_name=poolkit_standby",
+                ],
+                cluster._startTimeout,
+                cancellationToken).ConfigureAwait(false);
+            if (backup.ExitCode != 0)
+            {
+                throw new InvalidOperationException($"pg_basebackup failed with exit code {backup.ExitCode}: {backup.Output}");
+            }
+
+            // The copy holds the primary's poolkit.conf: give the standby its own port and socket directory.
+            await cluster.WriteConfigAsync(maxConnections, ProbeFreePort(), cancellationToken).ConfigureAwait(false);
+            await cluster.ChownToServerUserAsync([cluster.ConfigFile], cancellationToken).ConfigureAwait(false);
+            await cluster.FirstStartAsync(maxConnections, cancellationToken).ConfigureAwait(false);
+            LocalClusterRegistry.Register(cluster);
+            return cluster;
+        }
+        catch
+        {
+            await cluster.DestroyAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>Finds pg_basebackup next to pg_ctl (or next to the file a pg_ctl symlink points to), else on the default paths.</summary>
+    private static string FindBaseBackup(PostgresBinaries binaries)
+    {
+        List<string> directories = [binaries.Directory];
+        if (new FileInfo(binaries.PgCtl).ResolveLinkTarget(returnFinalTarget: true) is { } target
+            && Path.GetDirectoryName(target.FullName) is { } resolved)
+        {
+            directories.Add(resolved);
+        }
+
+        directories.AddRange(PostgresBinaries.DefaultSearchPaths(Environment.GetEnvironmentVariable));
+        return directories.Select(d => Path.Combine(d, "pg_basebackup")).FirstOrDefault(File.Exists)
+            ?? throw new PostgresUnavailableException(
+                $"pg_basebackup was not found next to pg_ctl ({binaries.Directory}), on PATH or under {PostgresBinaries.DebianRoot}/<version>/bin; "
+                + "a standby needs it. Install the PostgreSQL server binaries: on Debian/Ubuntu 'sudo apt-get install postgresql'.");
+    }
+
+    /// <summary>Promotes a standby to a primary (<c>pg_ctl promote -w</c>): returns when it accepts writes.</summary>
+    internal async Task PromoteAsync(CancellationToken cancellationToken)
+    {
+        ProcessResult result = await RunAsServerUserAsync(
+            _binaries.PgCtl,
+            ["promote", "-D", DataDirectory, "-w", "-t", Seconds(_startTimeout), "-s"],
+            _startTimeout + TimeSpan.FromSeconds(10),
+            cancellationToken).ConfigureAwait(false);
+        if (result.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"pg_ctl could not promote the server on port {Port}: {result.Output}");
         }
     }
 

@@ -8,6 +8,7 @@ internal static partial class Native
     // Linux signal numbers (x86-64 and arm64 agree on these).
     internal const int SigKill = 9;
     internal const int SigQuit = 3;
+    internal const int SigTerm = 15;
     internal const int SigCont = 18;
     internal const int SigStop = 19;
 

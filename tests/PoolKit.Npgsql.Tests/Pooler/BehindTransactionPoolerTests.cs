@@ -1,0 +1,226 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Npgsql;
+using PoolKit.Testing;
+using Xunit.Abstractions;
+using static PoolKit.Npgsql.Tests.TestSupport;
+
+namespace PoolKit.Npgsql.Tests.Pooler;
+
+/// <summary>
+/// <see cref="NpgsqlConnectionPoolOptions.BehindTransactionPooler"/>: what it picks and refuses, and several PoolKit
+/// pools (several application instances) through one real PgBouncer whose server pool is smaller than their sum.
+/// </summary>
+public sealed class BehindTransactionPoolerTests(PgBouncerFixture fixture, ITestOutputHelper output) : IClassFixture<PgBouncerFixture>
+{
+    private const string AnyConnectionString = "Host=127.0.0.1;Port=6432;Username=app;Password=secret-value;Database=app";
+
+    [Fact]
+    public void Validate_BehindTransactionPooler_RefusesEverythingThatCannotWorkAtOnceWithoutTheSecret()
+    {
+        NpgsqlConnectionPoolOptions options = new()
+        {
+            ConnectionString = AnyConnectionString + ";Max Auto Prepare=10;Options=-c statement_timeout=5s;Search Path=app",
+            ResetMode = NpgsqlResetMode.DiscardOnReturn,
+            BehindTransactionPooler = true,
+        };
+
+        IReadOnlyList<string> errors = options.Validate();
+
+        Assert.Equal(4, errors.Count);
+        Assert.Contains(errors, e => e.Contains("DiscardOnReturn", StringComparison.Ordinal) && e.Contains("RollbackOnly", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.Contains("'Max Auto Prepare'", StringComparison.Ordinal) && e.Contains("26000", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.Contains("'Options'", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.Contains("'Search Path'", StringComparison.Ordinal));
+        Assert.All(errors, e => Assert.DoesNotContain("secret-value", e, StringComparison.Ordinal));
+        ConnectionPoolOptionsException thrown = Assert.Throws<ConnectionPoolOptionsException>(() => new NpgsqlConnectionPool(options));
+        Assert.Equal(4, thrown.Errors.Count);
+
+        // Without the flag the same settings are accepted (they work against a server directly).
+        options.BehindTransactionPooler = false;
+        Assert.Empty(options.Validate());
+    }
+
+    [Fact]
+    public void Constructor_FromDataSourceBuilderBehindTransactionPooler_RefusesAutoPrepare()
+    {
+        NpgsqlDataSourceBuilder builder = new(AnyConnectionString + ";Max Auto Prepare=10");
+        ConnectionPoolOptionsException thrown = Assert.Throws<ConnectionPoolOptionsException>(
+            () => new NpgsqlConnectionPool(builder, new NpgsqlConnectionPoolOptions { BehindTransactionPooler = true }));
+        Assert.Contains(thrown.Errors, e => e.Contains("'Max Auto Prepare'", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Pool_BehindTransactionPooler_ResetsWithRollbackOnlySoAnOpenTransactionDoesNotPinTheServerSession()
+    {
+        await using NpgsqlConnectionPool a = PoolerPool(fixture.Bouncer.GetConnectionString(AppName() + "a"), maxSize: 1);
+        await using NpgsqlConnectionPool b = PoolerPool(fixture.Bouncer.GetConnectionString(AppName() + "b"), maxSize: 1);
+        Assert.Equal(NpgsqlResetMode.RollbackOnly, a.ResetMode);
+        Assert.False(a.Policy.QueuesResetWithNextCommand);
+        string table = "pin_" + Guid.NewGuid().ToString("N")[..8];
+        await using (PoolLease<NpgsqlConnection> lease = await b.AcquireAsync())
+        {
+            await ScalarAsync(lease.Resource, $"CREATE TABLE {table} (id int)");
+        }
+
+        await using (PoolLease<NpgsqlConnection> lease = await a.AcquireAsync())
+        {
+            // Returned with its transaction open: PgBouncer's only server session stays linked to A until the reset.
+            await lease.Resource.BeginTransactionAsync();
+            await ScalarAsync(lease.Resource, $"INSERT INTO {table} VALUES (1)");
+        }
+
+        await using (PoolLease<NpgsqlConnection> lease = await b.AcquireAsync())
+        {
+            using CancellationTokenSource limit = new(TimeSpan.FromSeconds(10));
+            Assert.Equal(0L, await ScalarAsync(lease.Resource, $"SELECT count(*) FROM {table}", limit.Token));
+        }
+    }
+
+    [Fact]
+    public async Task SeveralPools_ServerPoolSmallerThanTheirSum_BoundsHeldOnBothSidesAndNoErrors()
+    {
+        const int Instances = 4;
+        const int MaxSize = 4;
+        const int ServerPool = 3;
+        string database = await CreateDatabaseAsync();
+        await using PgBouncerTestServer bouncer = await PgBouncerTestServer.StartAsync(fixture.Server, new PgBouncerTestServerOptions { DefaultPoolSize = ServerPool }).WaitAsync(Limit);
+        NpgsqlConnectionPool[] pools = Enumerable.Range(0, Instances)
+            .Select(i => PoolerPool(OnDatabase(bouncer.GetConnectionString(AppName() + "_" + i), database), MaxSize))
+            .ToArray();
+        ConcurrentQueue<Exception> errors = new();
+        long transactions = 0;
+        int maxServerSessions = 0, maxPgBouncerServers = 0, maxClients = 0, maxLive = 0, samples = 0;
+        using CancellationTokenSource stop = new(TimeSpan.FromSeconds(4));
+        try
+        {
+            Task[] workers = pools.SelectMany(pool => Enumerable.Range(0, MaxSize + 2).Select(_ => Task.Run(async () =>
+            {
+                while (!stop.IsCancellationRequested)
+                {
+                    try
+                    {
+                        await using PoolLease<NpgsqlConnection> lease = await pool.AcquireAsync();
+                        await using NpgsqlTransaction transaction = await lease.Resource.BeginTransactionAsync();
+                        await ScalarAsync(lease.Resource, "SELECT pg_sleep(0.002)");
+                        await transaction.CommitAsync();
+                        Interlocked.Increment(ref transactions);
+                    }
+                    catch (Exception ex)
+                    {
+                        errors.Enqueue(ex);
+                    }
+                }
+            }))).ToArray();
+
+            Stopwatch clock = Stopwatch.StartNew();
+            while (!stop.IsCancellationRequested)
+            {
+                PgBouncerPoolStatus status = (await bouncer.ShowPoolsAsync()).Single(p => p.Database == database);
+                maxPgBouncerServers = Math.Max(maxPgBouncerServers, status.ServerTotal);
+                maxClients = Math.Max(maxClients, status.ClientActive + status.ClientWaiting);
+                maxServerSessions = Math.Max(maxServerSessions, await ServerSessionsAsync(database));
+                maxLive = Math.Max(maxLive, pools.Max(p => p.GetStatistics().Live));
+                samples++;
+            }
+
+            await Task.WhenAll(workers).WaitAsync(Limit);
+            output.WriteLine($"{Instances} instances x MaxSize {MaxSize} through PgBouncer default_pool_size {ServerPool}: {transactions} transactions in {clock.Elapsed.TotalSeconds:0.0} s ({transactions / clock.Elapsed.TotalSeconds:0} tx/s), {samples} samples; max server sessions {maxServerSessions}, max PgBouncer servers {maxPgBouncerServers}, max clients {maxClients}, max live per pool {maxLive}, errors {errors.Count}");
+        }
+        finally
+        {
+            foreach (NpgsqlConnectionPool pool in pools)
+            {
+                await pool.DisposeAsync();
+            }
+        }
+
+        Assert.Empty(errors);
+        Assert.True(transactions > 100, $"only {transactions} transactions ran");
+        Assert.True(samples >= 3, $"only {samples} samples");
+        Assert.InRange(maxServerSessions, 1, ServerPool);
+        Assert.InRange(maxPgBouncerServers, 1, ServerPool);
+        Assert.InRange(maxClients, Instances, Instances * MaxSize);
+        Assert.InRange(maxLive, 1, MaxSize);
+    }
+
+    [Fact]
+    public async Task Pool_PgBouncerReconnectAndRestartUnderLoad_ReconnectCostsNothingRestartErrorsAreRealAndThePoolServesAgain()
+    {
+        await using PgBouncerTestServer bouncer = await PgBouncerTestServer.StartAsync(fixture.Server, new PgBouncerTestServerOptions { DefaultPoolSize = 2 }).WaitAsync(Limit);
+        await using NpgsqlConnectionPool pool = PoolerPool(bouncer.GetConnectionString(AppName()), maxSize: 4, o =>
+        {
+            o.CreationBackoffInitial = TimeSpan.FromMilliseconds(50);
+            o.CreationBackoffMax = TimeSpan.FromMilliseconds(300);
+        });
+        ConcurrentQueue<Exception> errors = new();
+        long successes = 0;
+        using CancellationTokenSource stop = new();
+        Task[] workers = Enumerable.Range(0, 6).Select(_ => Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                try
+                {
+                    await UseOnceAsync(pool);
+                    Interlocked.Increment(ref successes);
+                }
+                catch (Exception ex)
+                {
+                    errors.Enqueue(ex);
+                    await Task.Delay(20);
+                }
+            }
+        })).ToArray();
+
+        try
+        {
+            await WaitUntilAsync(() => Task.FromResult(Interlocked.Read(ref successes) > 50), TimeSpan.FromSeconds(10), "the load runs");
+            await bouncer.ReconnectAsync().WaitAsync(Limit);
+            long before = Interlocked.Read(ref successes);
+            await WaitUntilAsync(() => Task.FromResult(Interlocked.Read(ref successes) > before + 50), TimeSpan.FromSeconds(10), "the load runs after RECONNECT");
+            Assert.Empty(errors);
+
+            await bouncer.RestartAsync().WaitAsync(Limit);
+            Stopwatch sinceBack = Stopwatch.StartNew();
+            before = Interlocked.Read(ref successes);
+            await WaitUntilAsync(() => Task.FromResult(Interlocked.Read(ref successes) > before + 50), TimeSpan.FromSeconds(10), "the pool serves again after the restart");
+            output.WriteLine($"RECONNECT: 0 errors; restart: {errors.Count} errors, serving again {sinceBack.ElapsedMilliseconds} ms after PgBouncer accepted connections");
+        }
+        finally
+        {
+            stop.Cancel();
+            await Task.WhenAll(workers).WaitAsync(Limit);
+            await bouncer.StartAgainAsync().WaitAsync(Limit);
+        }
+
+        Assert.All(errors, ex => Assert.True(
+            (ex is ResourceCreationException { InnerException: NpgsqlException } || ex is NpgsqlException) && NpgsqlErrorClassifier.IsConnectionBroken(ex is ResourceCreationException r ? r.InnerException! : ex),
+            $"expected a real connection error, got {ex}"));
+        Assert.Equal(0, (await QuietStatisticsAsync(pool)).Leased);
+    }
+
+    private static NpgsqlConnectionPool PoolerPool(string connectionString, int maxSize, Action<ConnectionPoolOptions>? configure = null)
+    {
+        ConnectionPoolOptions pool = new() { MaxSize = maxSize, AcquireTimeout = TimeSpan.FromSeconds(10) };
+        configure?.Invoke(pool);
+        return new NpgsqlConnectionPool(new NpgsqlConnectionPoolOptions { ConnectionString = connectionString, BehindTransactionPooler = true, Pool = pool });
+    }
+
+    private static string OnDatabase(string connectionString, string database) =>
+        new NpgsqlConnectionStringBuilder(connectionString) { Database = database }.ConnectionString;
+
+    private async Task<string> CreateDatabaseAsync() =>
+        new NpgsqlConnectionStringBuilder(await fixture.Server.CreateDatabaseAsync()).Database!;
+
+    private async Task<int> ServerSessionsAsync(string database)
+    {
+        await using NpgsqlConnection admin = new(fixture.Server.GetConnectionString("poolkit-admin"));
+        await admin.OpenAsync();
+        await using NpgsqlCommand command = new("SELECT count(*)::int FROM pg_stat_activity WHERE datname = $1 AND backend_type = 'client backend' AND pid <> pg_backend_pid()", admin)
+        {
+            Parameters = { new() { Value = database } },
+        };
+        return (int)(await command.ExecuteScalarAsync())!;
+    }
+}
