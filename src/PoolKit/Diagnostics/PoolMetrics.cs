@@ -9,6 +9,7 @@ namespace PoolKit.Diagnostics;
 /// </summary>
 internal sealed class PoolMetrics : IDisposable
 {
+#if NET9_0_OR_GREATER
     /// <summary>
     /// Bucket boundaries (seconds) for the duration histograms, from 100 µs to a minute: waits and creations range
     /// from sub-millisecond hand-offs to timeouts of tens of seconds, which OpenTelemetry's default buckets
@@ -18,6 +19,7 @@ internal sealed class PoolMetrics : IDisposable
     {
         HistogramBucketBoundaries = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
     };
+#endif
 
     private readonly Meter _meter;
     private readonly bool _ownsMeter;
@@ -51,9 +53,16 @@ internal sealed class PoolMetrics : IDisposable
         _meter.CreateObservableUpDownCounter("db.client.connection.idle.max", () => Observe(static s => s.MaxSize), "{connection}", "The maximum number of idle open connections allowed.");
         _meter.CreateObservableUpDownCounter("db.client.connection.pending_requests", () => Observe(static s => s.Waiting), "{request}", "The number of current pending requests for an open connection.");
         _timeouts = _meter.CreateCounter<long>("db.client.connection.timeouts", "{timeout}", "The number of connection timeouts that have occurred trying to obtain a connection from the pool.");
+        // Bucket advice needs System.Diagnostics.DiagnosticSource 9 (the .NET 9 runtime); .NET 8 keeps the exporter's default.
+#if NET9_0_OR_GREATER
         _createTime = _meter.CreateHistogram("db.client.connection.create_time", "s", "The time it took to create a new connection.", tags: null, s_durationAdvice);
         _waitTime = _meter.CreateHistogram("db.client.connection.wait_time", "s", "The time it took to obtain an open connection from the pool.", tags: null, s_durationAdvice);
         _useTime = _meter.CreateHistogram("db.client.connection.use_time", "s", "The time between borrowing a connection and returning it to the pool.", tags: null, s_durationAdvice);
+#else
+        _createTime = _meter.CreateHistogram<double>("db.client.connection.create_time", "s", "The time it took to create a new connection.");
+        _waitTime = _meter.CreateHistogram<double>("db.client.connection.wait_time", "s", "The time it took to obtain an open connection from the pool.");
+        _useTime = _meter.CreateHistogram<double>("db.client.connection.use_time", "s", "The time between borrowing a connection and returning it to the pool.");
+#endif
     }
 
     public void RecordTimeout() => _timeouts.Add(1, _poolTag);

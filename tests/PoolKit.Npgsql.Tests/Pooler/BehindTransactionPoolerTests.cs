@@ -211,7 +211,7 @@ public sealed class BehindTransactionPoolerTests(PgBouncerFixture fixture, ITest
         new NpgsqlConnectionStringBuilder(connectionString) { Database = database }.ConnectionString;
 
     private async Task<string> CreateDatabaseAsync() =>
-        new NpgsqlConnectionStringBuilder(await fixture.Server.CreateDatabaseAsync()).Database!;
+        (await fixture.Server.CreateDatabaseAsync()).Name;
 
     private async Task<int> ServerSessionsAsync(string database)
     {
