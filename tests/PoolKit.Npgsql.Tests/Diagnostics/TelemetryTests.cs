@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
-using Npgsql;
 using PoolKit.Tests.Fixtures;
 using static PoolKit.Npgsql.Tests.TestSupport;
 
