@@ -1,5 +1,6 @@
 using System.Data.Common;
 using System.Diagnostics;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Testing;
 using Npgsql;
@@ -213,5 +214,37 @@ public sealed class TransientErrorTests(DedicatedServerFixture fixture) : IClass
         Assert.All(failed.Skip(1), r => Assert.Null(r.Exception));
         FakeLogRecord summary = Assert.Single(logs.GetSnapshot(), r => r.Id.Id == PoolEventIds.CreationRecovered);
         Assert.Contains($"after {failed.Count} failed attempts over", summary.Message);
+    }
+
+    private sealed class ProbeContext(DbContextOptions<ProbeContext> options) : DbContext(options);
+
+    [Fact]
+    public async Task Outage_EfCoresRetryingExecutionStrategy_RetriesThroughIt()
+    {
+        string app = AppName();
+        await using var ds = PoolKitDataSource.Create(Server.GetConnectionString(app), Fast(app));
+        DbContextOptions<ProbeContext> options = new DbContextOptionsBuilder<ProbeContext>()
+            .UseNpgsql(ds, o => o.EnableRetryOnFailure(maxRetryCount: 30, maxRetryDelay: TimeSpan.FromMilliseconds(200), errorCodesToAdd: null))
+            .Options;
+        try
+        {
+            await Server.StopAsync().WaitAsync(Limit);
+            Task restart = Task.Run(async () =>
+            {
+                await Task.Delay(1000);
+                await Server.StartAgainAsync();
+            });
+            await using var db = new ProbeContext(options);
+            var clock = Stopwatch.StartNew();
+            List<int> result = await db.Database.SqlQueryRaw<int>("SELECT 1 AS \"Value\"").ToListAsync().WaitAsync(Limit);
+            await restart.WaitAsync(Limit);
+
+            Assert.Equal([1], result);
+            Assert.True(clock.Elapsed > TimeSpan.FromSeconds(0.5), $"answered after {clock.Elapsed}: the outage was not seen");
+        }
+        finally
+        {
+            await Server.StartAgainAsync().WaitAsync(Limit);
+        }
     }
 }
