@@ -11,11 +11,13 @@ internal static partial class LogMessages
     [LoggerMessage(PoolEventIds.ResourceCreated, LogLevel.Debug, "Pool '{PoolName}' created a resource in slot {Slot} in {ElapsedMs:0.0} ms.")]
     public static partial void ResourceCreated(this ILogger logger, string poolName, int slot, double elapsedMs);
 
-    [LoggerMessage(PoolEventIds.CreationFailed, LogLevel.Warning, "Pool '{PoolName}' failed to create a resource ({Failures} in a row); next attempt in {DelayMs:0} ms.")]
-    public static partial void CreationFailed(this ILogger logger, string poolName, int failures, double delayMs, Exception error);
+    // The level is the caller's: Warning (with the error) when an outage starts or its error changes, Debug (without
+    // the stack trace) for each further attempt that fails the same way.
+    [LoggerMessage(EventId = PoolEventIds.CreationFailed, Message = "Pool '{PoolName}' failed to create a resource ({Failures} in a row): {ErrorKind}; next attempt in {DelayMs:0} ms.")]
+    public static partial void CreationFailed(this ILogger logger, LogLevel level, string poolName, int failures, string errorKind, double delayMs, Exception? error);
 
-    [LoggerMessage(PoolEventIds.CreationRecovered, LogLevel.Information, "Pool '{PoolName}' created a resource again after {Failures} failed attempts.")]
-    public static partial void CreationRecovered(this ILogger logger, string poolName, int failures);
+    [LoggerMessage(PoolEventIds.CreationRecovered, LogLevel.Information, "Pool '{PoolName}' created a resource again after {Failures} failed attempts over {OutageMs:0} ms.")]
+    public static partial void CreationRecovered(this ILogger logger, string poolName, int failures, double outageMs);
 
     [LoggerMessage(PoolEventIds.ResourceDestroyed, LogLevel.Debug, "Pool '{PoolName}' destroyed the resource in slot {Slot}: {Reason}.")]
     public static partial void ResourceDestroyed(this ILogger logger, string poolName, int slot, string reason);

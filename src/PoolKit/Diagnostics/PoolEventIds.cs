@@ -9,7 +9,7 @@ public static class PoolEventIds
     /// <summary>A resource was created (Debug).</summary>
     public const int ResourceCreated = 1001;
 
-    /// <summary>Creating a resource failed (Warning).</summary>
+    /// <summary>Creating a resource failed: Warning with the error when an outage starts or its error changes, Debug without a stack trace for each further attempt failing the same way.</summary>
     public const int CreationFailed = 1002;
 
     /// <summary>A resource was destroyed (Debug).</summary>

@@ -20,6 +20,7 @@ internal sealed class CreationBackoff
     private long _blockedUntil;
     private Exception? _lastError;
     private long _lastErrorAt;
+    private long _firstErrorAt;
 
     public CreationBackoff(PoolClock clock, TimeSpan initial, TimeSpan max)
     {
@@ -36,6 +37,9 @@ internal sealed class CreationBackoff
 
     /// <summary>Gets the last creation error since the last success, or <see langword="null"/>.</summary>
     public Exception? LastError => Volatile.Read(ref _lastError);
+
+    /// <summary>Gets when the first of the current run of failures happened (timestamp; meaningful while <see cref="ConsecutiveFailures"/> &gt; 0).</summary>
+    public long FirstErrorAt => Volatile.Read(ref _firstErrorAt);
 
     /// <summary>Gets when the last creation error happened (timestamp).</summary>
     public long LastErrorAt => Volatile.Read(ref _lastErrorAt);
@@ -60,6 +64,11 @@ internal sealed class CreationBackoff
             Volatile.Write(ref _blockedUntil, until);
             Volatile.Write(ref _lastError, error);
             Volatile.Write(ref _lastErrorAt, now);
+            if (failures == 1)
+            {
+                Volatile.Write(ref _firstErrorAt, now);
+            }
+
             return delay;
         }
     }

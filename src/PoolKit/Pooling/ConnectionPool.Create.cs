@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Runtime.CompilerServices;
+using Microsoft.Extensions.Logging;
 using PoolKit.Diagnostics;
 using PoolKit.Internal;
 
@@ -167,10 +168,12 @@ public sealed partial class ConnectionPool<T>
         slot.ExpiresAt = ComputeExpiry(end);
         Interlocked.Increment(ref _totalCreated);
         int failures = _backoff.ConsecutiveFailures;
+        long outageStart = _backoff.FirstErrorAt;
         _backoff.RecordSuccess();
         if (failures > 0)
         {
-            _logger.CreationRecovered(Name, failures);
+            // The outage's summary (its start and each change of error were logged at Warning).
+            _logger.CreationRecovered(Name, failures, Elapsed(outageStart, end).TotalMilliseconds);
         }
 
         _metrics.RecordCreateTime(Elapsed(begin, end));
@@ -182,11 +185,31 @@ public sealed partial class ConnectionPool<T>
         WakeOneForRecheck();
     }
 
+    /// <summary>
+    /// Counts a failed creation and logs it as an outage: its start and each change of error at Warning with the
+    /// error, every further attempt that fails the same way at Debug without a stack trace.
+    /// </summary>
     private void RecordCreationFailure(Exception error)
     {
         Interlocked.Increment(ref _totalCreationFailures);
+        Exception? previous = _backoff.LastError;
         TimeSpan delay = _backoff.RecordFailure(error, _clock.Now);
-        _logger.CreationFailed(Name, _backoff.ConsecutiveFailures, delay.TotalMilliseconds, error);
+        int failures = _backoff.ConsecutiveFailures;
+        string kind = ErrorKind(error);
+        bool news = failures == 1 || previous is null || kind != ErrorKind(previous);
+        _logger.CreationFailed(news ? LogLevel.Warning : LogLevel.Debug, Name, failures, kind, delay.TotalMilliseconds, news ? error : null);
+    }
+
+    /// <summary>Names an error by its type, a database error's SQLSTATE and its cause's type (never its message, which may vary).</summary>
+    private static string ErrorKind(Exception error)
+    {
+        string kind = error.GetType().Name;
+        if (error is System.Data.Common.DbException { SqlState: { } sqlState })
+        {
+            kind += " " + sqlState;
+        }
+
+        return error.InnerException is { } cause ? $"{kind} ({cause.GetType().Name})" : kind;
     }
 
     private ResourceCreationException CreateFailFastException(long now)

@@ -1,5 +1,8 @@
 using System.Data.Common;
 using System.Diagnostics;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 using Npgsql;
 using Polly;
 using Polly.Retry;
@@ -166,5 +169,82 @@ public sealed class TransientErrorTests(DedicatedServerFixture fixture) : IClass
         Assert.False(fast.IsTransient);
         Assert.Equal(sqlState, fast.SqlState);
         Assert.DoesNotContain("not-the-password", fast.ToString());
+    }
+
+    [Fact]
+    public async Task Outage_IsLoggedAsItsStartAndASummary_NotAStackTracePerAttempt()
+    {
+        string app = AppName();
+        var logs = new FakeLogCollector();
+        using var factory = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Debug).AddProvider(new FakeLoggerProvider(logs)));
+        await using var pool = new NpgsqlConnectionPool(new NpgsqlConnectionPoolOptions { ConnectionString = Server.GetConnectionString(app), Pool = Fast(app) }, factory);
+        await using var ds = new PoolKitDataSource(pool);
+        try
+        {
+            await Server.StopAsync().WaitAsync(Limit);
+            var clock = Stopwatch.StartNew();
+            while (clock.Elapsed < TimeSpan.FromSeconds(2))
+            {
+                try
+                {
+                    await using DbConnection conn = await ds.OpenConnectionAsync().AsTask().WaitAsync(Limit);
+                }
+                catch (NpgsqlException)
+                {
+                    await Task.Delay(50);
+                }
+            }
+        }
+        finally
+        {
+            await Server.StartAgainAsync().WaitAsync(Limit);
+        }
+
+        await WaitUntilAsync(
+            async () => { try { await using DbConnection c = await ds.OpenConnectionAsync(); return true; } catch (NpgsqlException) { return false; } },
+            TimeSpan.FromSeconds(10),
+            "the pool connects again");
+
+        List<FakeLogRecord> failed = logs.GetSnapshot().Where(r => r.Id.Id == PoolEventIds.CreationFailed).ToList();
+        Assert.True(failed.Count >= 4, $"only {failed.Count} failed attempts");
+        FakeLogRecord start = Assert.Single(failed, r => r.Level == LogLevel.Warning);
+        Assert.Same(failed[0], start);
+        Assert.NotNull(start.Exception);
+        Assert.All(failed.Skip(1), r => Assert.Equal(LogLevel.Debug, r.Level));
+        Assert.All(failed.Skip(1), r => Assert.Null(r.Exception));
+        FakeLogRecord summary = Assert.Single(logs.GetSnapshot(), r => r.Id.Id == PoolEventIds.CreationRecovered);
+        Assert.Contains($"after {failed.Count} failed attempts over", summary.Message);
+    }
+
+    private sealed class ProbeContext(DbContextOptions<ProbeContext> options) : DbContext(options);
+
+    [Fact]
+    public async Task Outage_EfCoresRetryingExecutionStrategy_RetriesThroughIt()
+    {
+        string app = AppName();
+        await using var ds = PoolKitDataSource.Create(Server.GetConnectionString(app), Fast(app));
+        DbContextOptions<ProbeContext> options = new DbContextOptionsBuilder<ProbeContext>()
+            .UseNpgsql(ds, o => o.EnableRetryOnFailure(maxRetryCount: 30, maxRetryDelay: TimeSpan.FromMilliseconds(200), errorCodesToAdd: null))
+            .Options;
+        try
+        {
+            await Server.StopAsync().WaitAsync(Limit);
+            Task restart = Task.Run(async () =>
+            {
+                await Task.Delay(1000);
+                await Server.StartAgainAsync();
+            });
+            await using var db = new ProbeContext(options);
+            var clock = Stopwatch.StartNew();
+            List<int> result = await db.Database.SqlQueryRaw<int>("SELECT 1 AS \"Value\"").ToListAsync().WaitAsync(Limit);
+            await restart.WaitAsync(Limit);
+
+            Assert.Equal([1], result);
+            Assert.True(clock.Elapsed > TimeSpan.FromSeconds(0.5), $"answered after {clock.Elapsed}: the outage was not seen");
+        }
+        finally
+        {
+            await Server.StartAgainAsync().WaitAsync(Limit);
+        }
     }
 }

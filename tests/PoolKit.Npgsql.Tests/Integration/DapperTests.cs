@@ -75,4 +75,25 @@ public sealed class DapperTests(PostgresServerFixture fixture)
             await conn.ExecuteAsync($"DROP TABLE {table}");
         }
     }
+
+    [Fact]
+    public async Task Dapper_Synchronous_OpenQueryAndDisposeReturnTheConnection()
+    {
+        string app = AppName();
+        await using PoolKitDataSource ds = DataSource(app, maxSize: 1);
+        for (int i = 0; i < 5; i++)
+        {
+            using DbConnection conn = ds.OpenConnection();
+            Assert.Equal(i, conn.QuerySingle<int>("SELECT @i", new { i }));
+        }
+
+        using (DbConnection closed = ds.CreateConnection())
+        {
+            Assert.Equal(7, closed.ExecuteScalar<int>("SELECT 7"));
+        }
+
+        PoolStatistics stats = await QuietStatisticsAsync(ds.Pool);
+        Assert.Equal(1, stats.TotalCreated);
+        Assert.Equal(0, stats.TotalDestroyed);
+    }
 }
