@@ -1,4 +1,5 @@
 using System.Data;
+using System.Runtime.CompilerServices;
 using Npgsql;
 
 namespace PoolKit.Npgsql;
@@ -16,6 +17,15 @@ namespace PoolKit.Npgsql;
 /// <see cref="BatchErrorKind.OutcomeUnknown"/>, and everything else <see cref="BatchErrorKind.Permanent"/>.</para>
 /// <para>Npgsql sends <c>BEGIN</c> together with the unit's first command, so a connection that broke while idle in
 /// the pool fails in <see cref="BatchPhase.Execute"/>, where it is transient: nothing was committed.</para>
+/// <para>Unknown commits are settled, not just reported: the <c>COMMIT</c> is sent in one round trip with a statement
+/// recording the transaction's id (<c>pg_current_xact_id_if_assigned()</c>), and when the connection is lost during
+/// the <c>COMMIT</c>, the handler asks the server on fresh connections (for up to <see cref="CommitOutcomeTimeout"/>;
+/// after a failover, the new primary that the connection string leads to) with <c>pg_xact_status</c>. A commit the
+/// server reports committed completes normally; one it reports rolled back fails with an error classified
+/// <see cref="BatchErrorKind.Transient"/> (nothing of it was committed, so the runner may run it again); only when the
+/// server cannot tell (the id is past its horizon, or the answering server is a promoted standby that never received
+/// the transaction) does the error stay <see cref="BatchErrorKind.OutcomeUnknown"/>. Needs PostgreSQL 13 or later;
+/// against older servers the commit is a plain <c>COMMIT</c>.</para>
 /// <para>The handler is stateless and thread-safe; one instance serves any number of runners.</para>
 /// </remarks>
 public sealed class NpgsqlTransactionHandler : ITransactionHandler<NpgsqlConnection, NpgsqlTransaction>
@@ -27,14 +37,35 @@ public sealed class NpgsqlTransactionHandler : ITransactionHandler<NpgsqlConnect
     /// </param>
     /// <exception cref="ArgumentException"><paramref name="isolationLevel"/> is not a defined value, or is <see cref="IsolationLevel.Chaos"/> (PostgreSQL has no such level).</exception>
     public NpgsqlTransactionHandler(IsolationLevel isolationLevel = IsolationLevel.Unspecified)
+        : this(isolationLevel, DefaultCommitOutcomeTimeout)
+    {
+    }
+
+    /// <summary>Initializes a new instance that settles unknown commits for up to <paramref name="commitOutcomeTimeout"/>.</summary>
+    /// <param name="isolationLevel">The isolation level of every unit's transaction (see the other constructor).</param>
+    /// <param name="commitOutcomeTimeout">How long to keep asking the server how a commit whose connection was lost ended
+    /// (it may be restarting, or a standby being promoted); <see cref="TimeSpan.Zero"/> turns settling off, so a
+    /// commit interrupted by a lost connection is reported <see cref="BatchErrorKind.OutcomeUnknown"/> at once.</param>
+    /// <exception cref="ArgumentException"><paramref name="isolationLevel"/> is not a defined value, or is <see cref="IsolationLevel.Chaos"/>.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="commitOutcomeTimeout"/> is negative or longer than 10 minutes.</exception>
+    public NpgsqlTransactionHandler(IsolationLevel isolationLevel, TimeSpan commitOutcomeTimeout)
     {
         if (!Enum.IsDefined(isolationLevel) || isolationLevel == IsolationLevel.Chaos)
         {
             throw new ArgumentException($"IsolationLevel = {isolationLevel}: must be Unspecified, ReadUncommitted, ReadCommitted, RepeatableRead, Serializable or Snapshot.", nameof(isolationLevel));
         }
 
+        if (commitOutcomeTimeout < TimeSpan.Zero || commitOutcomeTimeout > TimeSpan.FromMinutes(10))
+        {
+            throw new ArgumentOutOfRangeException(nameof(commitOutcomeTimeout), commitOutcomeTimeout, "CommitOutcomeTimeout must be between 0 (settling off) and 10 minutes.");
+        }
+
         IsolationLevel = isolationLevel;
+        CommitOutcomeTimeout = commitOutcomeTimeout;
     }
+
+    /// <summary>The default of <see cref="CommitOutcomeTimeout"/>: 15 seconds.</summary>
+    public static readonly TimeSpan DefaultCommitOutcomeTimeout = TimeSpan.FromSeconds(15);
 
     /// <summary>Gets a handler that begins transactions at the server's default isolation level.</summary>
     public static NpgsqlTransactionHandler Default { get; } = new();
@@ -42,6 +73,10 @@ public sealed class NpgsqlTransactionHandler : ITransactionHandler<NpgsqlConnect
     /// <summary>Gets the isolation level of every unit's transaction.</summary>
     /// <value>Default: <see cref="IsolationLevel.Unspecified"/> (the server's default).</value>
     public IsolationLevel IsolationLevel { get; }
+
+    /// <summary>Gets how long the handler keeps asking the server how a commit whose connection was lost ended.</summary>
+    /// <value>Default: <see cref="DefaultCommitOutcomeTimeout"/> (15 seconds); <see cref="TimeSpan.Zero"/> when settling is off.</value>
+    public TimeSpan CommitOutcomeTimeout { get; }
 
     /// <inheritdoc />
     /// <exception cref="ArgumentNullException"><paramref name="resource"/> is null.</exception>
@@ -55,9 +90,18 @@ public sealed class NpgsqlTransactionHandler : ITransactionHandler<NpgsqlConnect
     /// <inheritdoc />
     /// <exception cref="ArgumentNullException"><paramref name="transaction"/> is null.</exception>
     /// <exception cref="NpgsqlException">The commit failed; <see cref="Classify"/> says whether it may have happened.</exception>
+    /// <remarks>When the connection is lost during the <c>COMMIT</c>, the outcome is settled first (see the class remarks):
+    /// this method then returns normally if the server reports the transaction committed, and throws an error
+    /// <see cref="Classify"/> reports <see cref="BatchErrorKind.Transient"/> if it reports it rolled back.</remarks>
     public async ValueTask CommitAsync(NpgsqlTransaction transaction, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(transaction);
+        if (CommitOutcomeTimeout > TimeSpan.Zero && transaction.Connection is { } connection && NpgsqlCommitSettler.IsSupported(connection))
+        {
+            await CommitSettlingAsync(connection, transaction, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
         try
         {
             await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
@@ -65,6 +109,37 @@ public sealed class NpgsqlTransactionHandler : ITransactionHandler<NpgsqlConnect
         catch
         {
             // The commit's own error decides the classification: never let a failing disposal replace it.
+            await DisposeQuietlyAsync(transaction).ConfigureAwait(false);
+            throw;
+        }
+
+        await transaction.DisposeAsync().ConfigureAwait(false);
+    }
+
+    private async Task CommitSettlingAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken)
+    {
+        StrongBox<CommitRecord?> record = new();
+        try
+        {
+            await NpgsqlCommitSettler.CommitRecordingAsync(connection, transaction, record, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (record.Value is { } recorded && Classify(ex, BatchPhase.Commit) == BatchErrorKind.OutcomeUnknown)
+        {
+            await DisposeQuietlyAsync(transaction).ConfigureAwait(false);
+            switch (await NpgsqlCommitSettler.SettleAsync(connection, recorded, CommitOutcomeTimeout).ConfigureAwait(false))
+            {
+                case CommitOutcome.Committed:
+                    return;
+                case CommitOutcome.RolledBack:
+                    throw new CommitRolledBackException(
+                        "The connection was lost during COMMIT, and the server reported afterwards that the transaction did not commit (pg_xact_status): nothing of it was committed, so it is safe to run again.",
+                        ex);
+                default:
+                    throw;
+            }
+        }
+        catch
+        {
             await DisposeQuietlyAsync(transaction).ConfigureAwait(false);
             throw;
         }
@@ -116,6 +191,11 @@ public sealed class NpgsqlTransactionHandler : ITransactionHandler<NpgsqlConnect
     public BatchErrorKind Classify(Exception exception, BatchPhase phase)
     {
         ArgumentNullException.ThrowIfNull(exception);
+        if (exception is CommitRolledBackException)
+        {
+            return BatchErrorKind.Transient;
+        }
+
         NpgsqlOperationPhase npgsqlPhase = phase switch
         {
             BatchPhase.Acquire or BatchPhase.Begin => NpgsqlOperationPhase.BeforeCommand,
@@ -133,7 +213,8 @@ public sealed class NpgsqlTransactionHandler : ITransactionHandler<NpgsqlConnect
 
     /// <inheritdoc />
     /// <exception cref="ArgumentNullException"><paramref name="exception"/> is null.</exception>
-    public bool IsConnectionBroken(Exception exception) => NpgsqlErrorClassifier.IsConnectionBroken(exception);
+    public bool IsConnectionBroken(Exception exception) =>
+        exception is CommitRolledBackException || NpgsqlErrorClassifier.IsConnectionBroken(exception);
 
     private static async ValueTask DisposeQuietlyAsync(NpgsqlTransaction transaction)
     {

@@ -21,6 +21,9 @@ namespace PoolKit.Npgsql;
 /// timeouts: transient in <see cref="NpgsqlOperationPhase.BeforeCommand"/> and
 /// <see cref="NpgsqlOperationPhase.InTransaction"/>, <see cref="NpgsqlErrorClass.OutcomeUnknown"/> in
 /// <see cref="NpgsqlOperationPhase.Commit"/>.</item>
+/// <item>25006 (read_only_sql_transaction): transient in every phase, and the connection is broken — a write reached
+/// a read-only server (a standby, or a primary that became one): nothing was written, and the connection must be
+/// replaced so that the next one is opened to the server that now takes writes.</item>
 /// <item>55P03 (lock_not_available): transient. Everything else: not transient.</item>
 /// </list>
 /// </remarks>
@@ -49,7 +52,7 @@ public static class NpgsqlErrorClassifier
                 return creation.InnerException is PostgresException refused && !IsLostConnection(refused)
                     ? NpgsqlErrorClass.NotTransient
                     : NpgsqlErrorClass.Transient;
-            case PostgresException pg when pg.SqlState is PostgresErrorCodes.SerializationFailure or PostgresErrorCodes.DeadlockDetected or PostgresErrorCodes.LockNotAvailable:
+            case PostgresException pg when pg.SqlState is PostgresErrorCodes.SerializationFailure or PostgresErrorCodes.DeadlockDetected or PostgresErrorCodes.LockNotAvailable or PostgresErrorCodes.ReadOnlySqlTransaction:
                 return NpgsqlErrorClass.Transient;
             default:
                 break;
@@ -73,7 +76,9 @@ public static class NpgsqlErrorClassifier
 
     /// <summary>
     /// Tells whether an error means the connection it happened on must not be used again: a fatal server error
-    /// (severity FATAL or PANIC, class 08, 57P01–57P03) or a client-side I/O error or timeout.
+    /// (severity FATAL or PANIC, class 08, 57P01–57P03), a write refused by a read-only server (25006: the connection
+    /// leads to a standby, so it is replaced by one opened to the server that takes writes now), or a client-side I/O
+    /// error or timeout.
     /// </summary>
     /// <param name="exception">The error, as caught.</param>
     /// <returns><see langword="true"/> if the connection is broken.</returns>
@@ -83,7 +88,7 @@ public static class NpgsqlErrorClassifier
         ArgumentNullException.ThrowIfNull(exception);
         return exception switch
         {
-            PostgresException pg => pg.InvariantSeverity is "FATAL" or "PANIC" || IsConnectionSqlState(pg.SqlState),
+            PostgresException pg => pg.InvariantSeverity is "FATAL" or "PANIC" || IsConnectionSqlState(pg.SqlState) || pg.SqlState == PostgresErrorCodes.ReadOnlySqlTransaction,
             NpgsqlException npgsql => npgsql.InnerException is IOException or SocketException or TimeoutException or ObjectDisposedException || npgsql.InnerException is null && npgsql.IsTransient,
             IOException or SocketException or TimeoutException => true,
             _ => false,

@@ -34,6 +34,11 @@ public sealed class NpgsqlConnectionPolicy : ResourcePolicy<NpgsqlConnection>
     private readonly NpgsqlResetMode _resetMode;
     private readonly string _discardSql;
 
+    // The in_hot_standby value a connection must not report to be handed out: "on" for a pool that targets the primary
+    // (Target Session Attributes = primary or read-write), "off" for one that targets standbys (standby); null when the
+    // pool targets any server (the default), where the check is skipped.
+    private readonly string? _evictWhenHotStandby;
+
     // Whether Discard queues its reset in front of the next command (Npgsql's own lazy reset). Starts true for
     // Discard when the Npgsql internals bind; turned false (never back) by any thread when a connection cannot be
     // armed at open, after which every return resets with a round trip. A stale true only reaches a connection that
@@ -65,6 +70,7 @@ public sealed class NpgsqlConnectionPolicy : ResourcePolicy<NpgsqlConnection>
         _resetMode = resetMode;
         _discardSql = settings.MaxAutoPrepare > 0 ? NpgsqlSessionReset.DiscardKeepingPrepared : NpgsqlSessionReset.DiscardAll;
         _prepend = resetMode == NpgsqlResetMode.Discard && NpgsqlPrependedReset.Probe();
+        _evictWhenHotStandby = TargetRole(settings.TargetSessionAttributes);
     }
 
     /// <summary>Gets how returned connections are reset.</summary>
@@ -112,11 +118,20 @@ public sealed class NpgsqlConnectionPolicy : ResourcePolicy<NpgsqlConnection>
     }
 
     /// <inheritdoc />
-    /// <remarks>True only when <see cref="NpgsqlConnection.FullState"/> is exactly <see cref="ConnectionState.Open"/>.</remarks>
+    /// <remarks>
+    /// True only when <see cref="NpgsqlConnection.FullState"/> is exactly <see cref="ConnectionState.Open"/> and, for a
+    /// pool whose <c>Target Session Attributes</c> is <c>primary</c>, <c>read-write</c> or <c>standby</c>, the server
+    /// is still what the pool targets: PostgreSQL 14 and later report <c>in_hot_standby</c> to every session when a
+    /// standby is promoted, and a connection whose server no longer matches is destroyed instead of handed out (Npgsql
+    /// reads the report with the connection's next answer, so it is seen after the connection's next use).
+    /// </remarks>
     public override bool IsUsable(NpgsqlConnection resource)
     {
         ArgumentNullException.ThrowIfNull(resource);
-        return resource.FullState == ConnectionState.Open;
+        return resource.FullState == ConnectionState.Open
+            && (_evictWhenHotStandby is null
+                || !resource.PostgresParameters.TryGetValue("in_hot_standby", out string? hotStandby)
+                || !string.Equals(hotStandby, _evictWhenHotStandby, StringComparison.Ordinal));
     }
 
     /// <inheritdoc />
@@ -172,6 +187,13 @@ public sealed class NpgsqlConnectionPolicy : ResourcePolicy<NpgsqlConnection>
 
         return resource.DisposeAsync();
     }
+
+    private static string? TargetRole(string? targetSessionAttributes) => targetSessionAttributes?.Trim().ToLowerInvariant() switch
+    {
+        "primary" or "read-write" => "on",
+        "standby" => "off",
+        _ => null,
+    };
 
     private static async ValueTask DestroyAfterAsync(NpgsqlConnection resource, Task running)
     {

@@ -12,6 +12,8 @@ public sealed class NpgsqlErrorClassifierTests
     [InlineData("40001", NpgsqlOperationPhase.Commit, NpgsqlErrorClass.Transient)]
     [InlineData("40P01", NpgsqlOperationPhase.InTransaction, NpgsqlErrorClass.Transient)]
     [InlineData("55P03", NpgsqlOperationPhase.InTransaction, NpgsqlErrorClass.Transient)]
+    [InlineData("25006", NpgsqlOperationPhase.InTransaction, NpgsqlErrorClass.Transient)]
+    [InlineData("25006", NpgsqlOperationPhase.Commit, NpgsqlErrorClass.Transient)]
     [InlineData("57P01", NpgsqlOperationPhase.BeforeCommand, NpgsqlErrorClass.Transient)]
     [InlineData("57P01", NpgsqlOperationPhase.Commit, NpgsqlErrorClass.OutcomeUnknown)]
     [InlineData("08006", NpgsqlOperationPhase.InTransaction, NpgsqlErrorClass.Transient)]
@@ -56,6 +58,7 @@ public sealed class NpgsqlErrorClassifierTests
     {
         Assert.True(NpgsqlErrorClassifier.IsConnectionBroken(Pg("57P01", "FATAL")));
         Assert.True(NpgsqlErrorClassifier.IsConnectionBroken(Pg("08P01")));
+        Assert.True(NpgsqlErrorClassifier.IsConnectionBroken(Pg("25006")), "a write refused by a read-only server: the connection leads to a standby");
         Assert.False(NpgsqlErrorClassifier.IsConnectionBroken(Pg("40001")));
         Assert.False(NpgsqlErrorClassifier.IsConnectionBroken(Pg("22012")));
         Assert.False(NpgsqlErrorClassifier.IsConnectionBroken(new OperationCanceledException()));

@@ -200,6 +200,112 @@ public sealed class BehindTransactionPoolerTests(PgBouncerFixture fixture, ITest
         Assert.Equal(0, (await QuietStatisticsAsync(pool)).Leased);
     }
 
+    [Fact]
+    public async Task BatchRunner_ThroughPgBouncerWithReconnectAndRestartMidRun_EveryItemCommittedOnceFailedOrUnknownNeverDuplicated()
+    {
+        const int Count = 6_000;
+        string database = await CreateDatabaseAsync();
+        await using PgBouncerTestServer bouncer = await PgBouncerTestServer.StartAsync(fixture.Server, new PgBouncerTestServerOptions { DefaultPoolSize = 2 }).WaitAsync(Limit);
+        string connectionString = OnDatabase(bouncer.GetConnectionString(AppName()), database);
+        await using (NpgsqlConnection setup = new(connectionString))
+        {
+            await setup.OpenAsync();
+            await ScalarAsync(setup, "CREATE TABLE items (id bigint NOT NULL)");
+        }
+
+        // Three instances' runners share PgBouncer's two server connections.
+        NpgsqlConnectionPool[] pools = Enumerable.Range(0, 3).Select(_ => PoolerPool(connectionString, maxSize: 3, o =>
+        {
+            o.CreationBackoffInitial = TimeSpan.FromMilliseconds(50);
+            o.CreationBackoffMax = TimeSpan.FromMilliseconds(300);
+        })).ToArray();
+        BatchResult[] results;
+        try
+        {
+            long[] committed = new long[pools.Length];
+            Task<BatchResult>[] runs = pools.Select((pool, instance) => pool.CreateBatchRunner(new BatchRunnerOptions
+            {
+                ItemsPerTransaction = 25,
+                MaxDegreeOfParallelism = 3,
+                FailurePolicy = BatchFailurePolicy.ContinueOnFailure,
+                MaxRetriesPerUnit = 40,
+                RetryBackoffInitial = TimeSpan.FromMilliseconds(50),
+                RetryBackoffMax = TimeSpan.FromMilliseconds(250),
+                ProgressInterval = TimeSpan.FromMilliseconds(50),
+            }).RunAsync(
+                Paced(instance, 3, Count),
+                "INSERT INTO items (id) VALUES ($1)",
+                static (p, id) => p.Add(new NpgsqlParameter<long> { TypedValue = id }),
+                static id => id,
+                new CommittedProgress(c => Interlocked.Exchange(ref committed[instance], c)))).ToArray();
+
+            await WaitUntilAsync(() => Task.FromResult(committed.Sum(c => Interlocked.Read(ref c)) > 300 || runs.All(r => r.IsCompleted)), TimeSpan.FromSeconds(20), "the runs are under way");
+            await bouncer.ReconnectAsync().WaitAsync(Limit);
+            await Task.Delay(300);
+            await bouncer.RestartAsync().WaitAsync(Limit);
+            results = await Task.WhenAll(runs).WaitAsync(TimeSpan.FromSeconds(90));
+        }
+        finally
+        {
+            await bouncer.StartAgainAsync().WaitAsync(Limit);
+            foreach (NpgsqlConnectionPool pool in pools)
+            {
+                await pool.DisposeAsync();
+            }
+        }
+
+        foreach (BatchResult result in results)
+        {
+            output.WriteLine(result.ToString());
+        }
+
+        Dictionary<long, long> rows = [];
+        await using (NpgsqlConnection check = new(OnDatabase(fixture.Server.GetConnectionString("poolkit-admin"), database)))
+        {
+            await check.OpenAsync();
+            await using NpgsqlCommand command = new("SELECT id, count(*) FROM items GROUP BY id", check);
+            await using NpgsqlDataReader reader = await command.ExecuteReaderAsync();
+            while (await reader.ReadAsync())
+            {
+                rows[reader.GetInt64(0)] = reader.GetInt64(1);
+            }
+        }
+
+        Dictionary<long, BatchItemOutcome> failed = results.SelectMany(r => r.Failures).ToDictionary(f => (long)f.Key!, f => f.Outcome);
+        Assert.Equal(Count, results.Sum(r => r.Read));
+        Assert.True(results.Sum(r => r.Retries) > 0, "the restart must have interrupted some units");
+        Assert.All(rows, r => Assert.Equal(1L, r.Value));
+        for (long id = 0; id < Count; id++)
+        {
+            long present = rows.GetValueOrDefault(id);
+            switch (failed.GetValueOrDefault(id, BatchItemOutcome.Committed))
+            {
+                case BatchItemOutcome.Committed: Assert.True(present == 1, $"item {id} reported committed has {present} rows"); break;
+                case BatchItemOutcome.Unknown: Assert.InRange(present, 0, 1); break;
+                default: Assert.True(present == 0, $"item {id} reported failed has {present} rows"); break;
+            }
+        }
+    }
+
+    /// <summary>This instance's share of 0..count-1, with a pause every 100 items so the run spans the faults.</summary>
+    private static async IAsyncEnumerable<long> Paced(int instance, int instances, int count)
+    {
+        for (long id = instance; id < count; id += instances)
+        {
+            if (id % 300 < instances)
+            {
+                await Task.Delay(20);
+            }
+
+            yield return id;
+        }
+    }
+
+    private sealed class CommittedProgress(Action<long> report) : IProgress<BatchProgress>
+    {
+        public void Report(BatchProgress value) => report(value.Committed);
+    }
+
     private static NpgsqlConnectionPool PoolerPool(string connectionString, int maxSize, Action<ConnectionPoolOptions>? configure = null)
     {
         ConnectionPoolOptions pool = new() { MaxSize = maxSize, AcquireTimeout = TimeSpan.FromSeconds(10) };
