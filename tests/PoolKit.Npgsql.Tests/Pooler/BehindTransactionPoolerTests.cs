@@ -195,7 +195,7 @@ public sealed class BehindTransactionPoolerTests(PgBouncerFixture fixture, ITest
         }
 
         Assert.All(errors, ex => Assert.True(
-            (ex is ResourceCreationException { InnerException: NpgsqlException } || ex is NpgsqlException) && NpgsqlErrorClassifier.IsConnectionBroken(ex is ResourceCreationException r ? r.InnerException! : ex),
+            RealError(ex) is NpgsqlException real && NpgsqlErrorClassifier.IsConnectionBroken(real),
             $"expected a real connection error, got {ex}"));
         Assert.Equal(0, (await QuietStatisticsAsync(pool)).Leased);
     }
@@ -311,6 +311,17 @@ public sealed class BehindTransactionPoolerTests(PgBouncerFixture fixture, ITest
         ConnectionPoolOptions pool = new() { MaxSize = maxSize, AcquireTimeout = TimeSpan.FromSeconds(10) };
         configure?.Invoke(pool);
         return new NpgsqlConnectionPool(new NpgsqlConnectionPoolOptions { ConnectionString = connectionString, BehindTransactionPooler = true, Pool = pool });
+    }
+
+    /// <summary>The server's or network's error under PoolKit's wrappers (the pool's own exception and its NpgsqlException face).</summary>
+    private static Exception RealError(Exception ex)
+    {
+        while (ex is PoolKitNpgsqlException or ResourceCreationException && ex.InnerException is { } inner)
+        {
+            ex = inner;
+        }
+
+        return ex;
     }
 
     private static string OnDatabase(string connectionString, string database) =>
