@@ -46,6 +46,12 @@ internal static partial class LogMessages
     [LoggerMessage(PoolEventIds.DisposeTimedOut, LogLevel.Warning, "Pool '{PoolName}' stopped waiting after {TimeoutMs:0} ms for {Outstanding} outstanding resources; they are destroyed when returned.")]
     public static partial void DisposeTimedOut(this ILogger logger, string poolName, double timeoutMs, int outstanding);
 
+    [LoggerMessage(PoolEventIds.CheckAbandoned, LogLevel.Warning, "Pool '{PoolName}' abandoned the {Check} of the resource in slot {Slot}: it ignored its cancellation {BoundMs:0} ms after it started; the slot is freed and the resource destroyed when the {Check} ends.")]
+    public static partial void CheckAbandoned(this ILogger logger, string poolName, int slot, string check, double boundMs);
+
+    [LoggerMessage(PoolEventIds.DestroyAbandoned, LogLevel.Warning, "Pool '{PoolName}' stopped waiting for the destruction of the resource in slot {Slot} after {BoundMs:0} ms (DestroyTimeout); the slot is freed and the destruction goes on in the background.")]
+    public static partial void DestroyAbandoned(this ILogger logger, string poolName, int slot, double boundMs);
+
     [LoggerMessage(PoolEventIds.MaintenanceFailed, LogLevel.Error, "Pool '{PoolName}' maintenance failed unexpectedly.")]
     public static partial void MaintenanceFailed(this ILogger logger, string poolName, Exception error);
 }

@@ -44,4 +44,10 @@ public static class PoolEventIds
 
     /// <summary>Creation succeeded again after failures (Information).</summary>
     public const int CreationRecovered = 1013;
+
+    /// <summary>A reset or validation ignored its cancellation and was abandoned (Warning).</summary>
+    public const int CheckAbandoned = 1014;
+
+    /// <summary>A destruction outlived DestroyTimeout and was abandoned (Warning).</summary>
+    public const int DestroyAbandoned = 1015;
 }

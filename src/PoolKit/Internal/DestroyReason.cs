@@ -1,6 +1,6 @@
 namespace PoolKit.Internal;
 
-/// <summary>Why the pool destroyed a resource (logged).</summary>
+/// <summary>Why the pool destroyed a resource (logged and counted, see <see cref="PoolDestroyedCounts"/>).</summary>
 internal enum DestroyReason
 {
     /// <summary>The lease holder marked it broken.</summary>
@@ -9,10 +9,10 @@ internal enum DestroyReason
     /// <summary>The cheap usability check failed.</summary>
     Unusable,
 
-    /// <summary>Validation failed or threw.</summary>
+    /// <summary>Validation failed, threw or timed out.</summary>
     ValidationFailed,
 
-    /// <summary>Reset refused or threw.</summary>
+    /// <summary>Reset refused, threw or timed out.</summary>
     ResetFailed,
 
     /// <summary>It outlived MaxLifetime.</summary>
@@ -26,4 +26,14 @@ internal enum DestroyReason
 
     /// <summary>The pool was disposed.</summary>
     PoolDisposed,
+
+    /// <summary>The lease holder closed the resource itself (reported by an adapter through <see cref="PoolLease{T}.MarkClosedByCaller"/>).</summary>
+    ClosedByCaller,
+}
+
+/// <summary>Helpers for <see cref="DestroyReason"/>.</summary>
+internal static class DestroyReasons
+{
+    /// <summary>The number of reasons (the size of a per-reason array).</summary>
+    public const int Count = (int)DestroyReason.ClosedByCaller + 1;
 }

@@ -6,10 +6,13 @@ internal enum ReserveResult
     /// <summary>A slot is reserved (state Creating) and counted; the caller must create into it or abandon it.</summary>
     Reserved,
 
+    /// <summary>Enough creations are already in flight for the demand the caller stated.</summary>
+    NotNeeded,
+
     /// <summary>Every slot is in use.</summary>
     Full,
 
-    /// <summary>MaxConcurrentCreations creations are already in flight.</summary>
+    /// <summary>MaxConcurrentCreations creations (one while creations keep failing) are already in flight.</summary>
     CreationLimit,
 
     /// <summary>Recent creations failed and the back-off has not ended.</summary>

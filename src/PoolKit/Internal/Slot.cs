@@ -61,11 +61,20 @@ internal sealed class Slot<T>
     /// <summary>Precise timestamp (TimeProvider units) of the lease's start, or 0 when no use-time listener was enabled.</summary>
     public long UseStartPrecise;
 
-    /// <summary>Set by the lease holder to have the resource destroyed on return.</summary>
-    public bool Broken;
+    /// <summary>Set by the lease holder to have the resource destroyed on return, and why (Broken or ClosedByCaller); null otherwise.</summary>
+    public DestroyReason? MarkedForDestruction;
 
-    /// <summary>Where the current lease was acquired, when leak detection is on.</summary>
-    public string? AcquiredAt;
+    /// <summary>The stack trace of the current lease's acquire, when leak detection is on.</summary>
+    public string? AcquireStackTrace;
+
+    /// <summary>Leases handed out from this slot; written only by the slot's owner (see the pool's statistics).</summary>
+    public long Leases;
+
+    /// <summary>
+    /// The token source an asynchronous reset or validation of this slot is bounded by; created on first use, owned
+    /// by the slot's owner, reused as long as it was not canceled.
+    /// </summary>
+    public CancellationTokenSource? CheckBound;
 
     /// <summary>The lease version last reported as a suspected leak, so each lease is reported once.</summary>
     public long LeakReportedVersion = -1;

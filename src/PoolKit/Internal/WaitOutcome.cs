@@ -3,17 +3,14 @@ namespace PoolKit.Internal;
 /// <summary>How a wait in the <see cref="WaiterQueue{T}"/> ended.</summary>
 internal enum WaitOutcome
 {
-    /// <summary>A returner handed its slot (in state Leased) directly to the waiter.</summary>
+    /// <summary>A resource (returned, created or found idle) was handed to the waiter, its slot <c>Leased</c> and now owned by it.</summary>
     HandedOff,
 
-    /// <summary>Capacity may have freed up (a slot emptied, a creation finished, a back-off ended): look again.</summary>
-    Recheck,
-
-    /// <summary>The waiter itself found an idle slot after enqueueing; it needs validation before use.</summary>
+    /// <summary>Like <see cref="HandedOff"/>, but the resource has been idle beyond the validation window: the waiter validates it before use.</summary>
     FoundStale,
 
-    /// <summary>The waiter itself reserved a slot for creation after enqueueing.</summary>
-    Reserved,
+    /// <summary>A creation failed and the waiter was the one to report it (see the pool's remarks on failures); <see cref="WaitResult{T}.Error"/> holds the error.</summary>
+    CreationFailed,
 
     /// <summary>The acquire timeout elapsed.</summary>
     TimedOut,

@@ -57,6 +57,9 @@ internal sealed class Waiter<T> : IValueTaskSource<WaitResult<T>>, IThreadPoolWo
     public Waiter<T>? Next;
     public bool Queued;
 
+    /// <summary>Gets whether the current wait is still pending (nobody completed it yet).</summary>
+    public bool IsPending => (Volatile.Read(ref _state) & 1) == 0;
+
     /// <summary>Gets the current wait's epoch.</summary>
     public int Epoch => Volatile.Read(ref _state) >> 1;
 
@@ -109,6 +112,9 @@ internal sealed class Waiter<T> : IValueTaskSource<WaitResult<T>>, IThreadPoolWo
     /// <summary>Prepares the waiter for another wait. Only its owner calls this, after consuming the result and disposing the registration.</summary>
     public void Reset()
     {
+        // State transitions: pending(e) → completed(e) by exactly one CAS, then (here, by the owner only) → pending(e + 1).
+        System.Diagnostics.Debug.Assert((Volatile.Read(ref _state) & 1) != 0, "a waiter is reset only after its wait completed");
+        System.Diagnostics.Debug.Assert(!Queued, "a waiter is reset only once unlinked");
         _core.Reset();
         _result = default;
         Deadline = 0;

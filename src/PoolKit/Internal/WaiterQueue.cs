@@ -1,8 +1,8 @@
 namespace PoolKit.Internal;
 
 /// <summary>
-/// The FIFO queue of acquirers waiting for a resource, with one shared timer that expires them and wakes the
-/// head when the creation back-off ends.
+/// The FIFO queue of acquirers waiting for a resource, with one shared timer that expires them and tells the
+/// pool when the creation back-off ends.
 /// </summary>
 /// <remarks>
 /// <para><b>Concurrency.</b> The queue is the pool's slow path and is guarded by one lock (<see cref="_lock"/>):
@@ -14,8 +14,9 @@ namespace PoolKit.Internal;
 /// tries to complete it; the completion itself is arbitrated by the waiter (see <see cref="Waiter{T}"/>).</para>
 /// <para><see cref="_spare"/> is the one field outside the lock besides <see cref="_count"/>: a recycled waiter,
 /// moved in and out by CAS and exchange.</para>
-/// <para>Invariant: <c>_count</c> equals the number of waiters linked from <c>_head</c>, and every linked
-/// waiter has <c>Queued == true</c>.</para>
+/// <para>Invariant (checked by <see cref="AssertInvariantsLocked"/> in debug builds under every lock acquisition that
+/// changes the list): <c>_count</c> equals the number of waiters linked from <c>_head</c>, the links are consistent
+/// both ways, and every linked waiter has <c>Queued == true</c>.</para>
 /// </remarks>
 /// <typeparam name="T">The pooled resource type.</typeparam>
 internal sealed class WaiterQueue<T> : IDisposable
@@ -26,6 +27,7 @@ internal sealed class WaiterQueue<T> : IDisposable
     private readonly object _lock = new();
     private readonly PoolClock _clock;
     private readonly ITimer _timer;
+    private readonly Action _onWakeUp;
     private Waiter<T>? _head;
     private Waiter<T>? _tail;
     private int _count;
@@ -42,14 +44,18 @@ internal sealed class WaiterQueue<T> : IDisposable
     /// <summary>When the timer is due (timestamp), or <see cref="long.MaxValue"/> if it is not armed.</summary>
     private long _armedAt = long.MaxValue;
 
-    /// <summary>When the head should be woken to re-check (the end of a creation back-off), or <see cref="long.MaxValue"/>.</summary>
+    /// <summary>When <see cref="_onWakeUp"/> should run (the end of a creation back-off), or <see cref="long.MaxValue"/>.</summary>
     private long _wakeAt = long.MaxValue;
 
     private bool _closed;
 
-    public WaiterQueue(TimeProvider time, PoolClock clock)
+    /// <param name="time">The clock the timer runs on.</param>
+    /// <param name="clock">The pool's tick clock.</param>
+    /// <param name="onWakeUp">Runs on the timer thread, outside the lock, once a time asked for by <see cref="WakeUpAt"/> has come.</param>
+    public WaiterQueue(TimeProvider time, PoolClock clock, Action onWakeUp)
     {
         _clock = clock;
+        _onWakeUp = onWakeUp;
         using (ExecutionContext.SuppressFlow())
         {
             _timer = time.CreateTimer(static s => ((WaiterQueue<T>)s!).OnTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
@@ -128,6 +134,7 @@ internal sealed class WaiterQueue<T> : IDisposable
             waiter.Queued = true;
             Volatile.Write(ref _count, _count + 1);
             ArmLocked(deadline);
+            AssertInvariantsLocked();
             return EnqueueResult.Enqueued;
         }
     }
@@ -161,6 +168,8 @@ internal sealed class WaiterQueue<T> : IDisposable
                 waiter.Reset();
             }
 
+            AssertInvariantsLocked();
+
             if (_freeCount < MaxFreeWaiters)
             {
                 waiter.Next = _free;
@@ -184,8 +193,28 @@ internal sealed class WaiterQueue<T> : IDisposable
 
             epoch = waiter.Epoch;
             UnlinkLocked(waiter);
+            AssertInvariantsLocked();
             return true;
         }
+    }
+
+    /// <summary>Unlinks every waiter, in order, capturing the epochs they must be completed with.</summary>
+    /// <returns>The waiters that were queued, oldest first; empty when nobody waited.</returns>
+    public List<(Waiter<T> Waiter, int Epoch)> DequeueAll()
+    {
+        List<(Waiter<T> Waiter, int Epoch)> all = [];
+        lock (_lock)
+        {
+            while (_head is { } w)
+            {
+                all.Add((w, w.Epoch));
+                UnlinkLocked(w);
+            }
+
+            AssertInvariantsLocked();
+        }
+
+        return all;
     }
 
     /// <summary>Unlinks a waiter if it is still queued.</summary>
@@ -197,11 +226,13 @@ internal sealed class WaiterQueue<T> : IDisposable
             {
                 UnlinkLocked(waiter);
             }
+
+            AssertInvariantsLocked();
         }
     }
 
-    /// <summary>Asks for the head to be woken (to re-check) at the given timestamp, if anybody still waits then.</summary>
-    public void WakeHeadAt(long timestamp)
+    /// <summary>Asks for the wake-up callback to run at the given timestamp (the end of a creation back-off).</summary>
+    public void WakeUpAt(long timestamp)
     {
         lock (_lock)
         {
@@ -243,7 +274,8 @@ internal sealed class WaiterQueue<T> : IDisposable
 
     private void OnTimer()
     {
-        List<(Waiter<T> Waiter, int Epoch, WaitOutcome Outcome)>? due = null;
+        List<(Waiter<T> Waiter, int Epoch)>? due = null;
+        bool wakeUp = false;
         lock (_lock)
         {
             long now = _clock.Now;
@@ -254,7 +286,7 @@ internal sealed class WaiterQueue<T> : IDisposable
                 Waiter<T>? following = w.Next;
                 if (w.Deadline <= now)
                 {
-                    (due ??= []).Add((w, w.Epoch, WaitOutcome.TimedOut));
+                    (due ??= []).Add((w, w.Epoch));
                     UnlinkLocked(w);
                 }
                 else if (w.Deadline < next)
@@ -268,11 +300,7 @@ internal sealed class WaiterQueue<T> : IDisposable
             if (_wakeAt <= now)
             {
                 _wakeAt = long.MaxValue;
-                if (_head is { } head)
-                {
-                    (due ??= []).Add((head, head.Epoch, WaitOutcome.Recheck));
-                    UnlinkLocked(head);
-                }
+                wakeUp = !_closed;
             }
             else if (_wakeAt < next)
             {
@@ -283,14 +311,21 @@ internal sealed class WaiterQueue<T> : IDisposable
             {
                 ArmLocked(next);
             }
+
+            AssertInvariantsLocked();
         }
 
         if (due is not null)
         {
-            foreach ((Waiter<T> w, int epoch, WaitOutcome outcome) in due)
+            foreach ((Waiter<T> w, int epoch) in due)
             {
-                w.TryComplete(epoch, new WaitResult<T>(null, outcome));
+                w.TryComplete(epoch, new WaitResult<T>(null, WaitOutcome.TimedOut));
             }
+        }
+
+        if (wakeUp)
+        {
+            _onWakeUp();
         }
     }
 
@@ -312,6 +347,25 @@ internal sealed class WaiterQueue<T> : IDisposable
         }
 
         _timer.Change(due, Timeout.InfiniteTimeSpan);
+    }
+
+    /// <summary>Checks the list under the lock: links consistent both ways, every linked waiter queued, the count exact.</summary>
+    [System.Diagnostics.Conditional("DEBUG")]
+    private void AssertInvariantsLocked()
+    {
+        System.Diagnostics.Debug.Assert(Monitor.IsEntered(_lock), "the queue lock is held");
+        int n = 0;
+        Waiter<T>? previous = null;
+        for (Waiter<T>? w = _head; w is not null; w = w.Next)
+        {
+            System.Diagnostics.Debug.Assert(w.Queued, "every linked waiter is marked queued");
+            System.Diagnostics.Debug.Assert(ReferenceEquals(w.Previous, previous), "the back link matches");
+            previous = w;
+            n++;
+        }
+
+        System.Diagnostics.Debug.Assert(ReferenceEquals(_tail, previous), "the tail is the last linked waiter");
+        System.Diagnostics.Debug.Assert(n == _count, $"the count ({_count}) equals the linked waiters ({n})");
     }
 
     private void UnlinkLocked(Waiter<T> waiter)

@@ -1,6 +1,6 @@
 using System.Diagnostics;
-using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
+using System.Runtime.ExceptionServices;
 using PoolKit.Diagnostics;
 using PoolKit.Internal;
 
@@ -70,94 +70,12 @@ public sealed partial class ConnectionPool<T>
                 return true;
             }
 
+            _logger.ValidationFailed(Name, slot.Index, null);
             _ = DestroyOwned(slot, DestroyReason.ValidationFailed);
         }
 
         lease = default;
         return false;
-    }
-
-    /// <summary>Validates an owned slot if the policy answers synchronously; <see langword="null"/> if it would have to wait.</summary>
-    private bool? TryValidateSynchronously(Slot<T> slot)
-    {
-        try
-        {
-            ValueTask<bool> validation = _policy.ValidateAsync(slot.Resource!, CancellationToken.None);
-            if (validation.IsCompleted)
-            {
-                return validation.IsCompletedSuccessfully && validation.Result;
-            }
-
-            // It went asynchronous: let it finish in the background and put the slot back only afterwards.
-            _ = ReleaseAfterCheckAsync(slot, validation, DestroyReason.ValidationFailed);
-            return null;
-        }
-        catch (Exception)
-        {
-            return false;
-        }
-    }
-
-    /// <summary>
-    /// Wins the first idle slot by CAS, destroying on the way any resource that is cleared, expired or unusable.
-    /// </summary>
-    /// <param name="now">The current timestamp.</param>
-    /// <param name="slot">The slot won, now <c>Leased</c> and owned by the caller.</param>
-    /// <param name="needsValidation">Whether the resource has been idle beyond the bypass window.</param>
-    private bool TryTakeIdle(long now, [NotNullWhen(true)] out Slot<T>? slot, out bool needsValidation)
-    {
-        Slot<T>?[] slots = _slots;
-        int allocated = Math.Min(Volatile.Read(ref _allocated), slots.Length);
-        for (int i = 0; i < allocated; i++)
-        {
-            Slot<T>? candidate = Volatile.Read(ref slots[i]);
-            if (candidate is null || !candidate.TryTransition(SlotState.Idle, SlotState.Leased))
-            {
-                continue;
-            }
-
-            // We own the slot now.
-            if (CheckOnHandOut(candidate, now) is { } reason)
-            {
-                _ = DestroyOwned(candidate, reason);
-                continue;
-            }
-
-            slot = candidate;
-            needsValidation = now - candidate.IdleSince >= _bypassTicks;
-            return true;
-        }
-
-        slot = null;
-        needsValidation = false;
-        return false;
-    }
-
-    private DestroyReason? CheckOnHandOut(Slot<T> slot, long now)
-    {
-        if (slot.Generation != Volatile.Read(ref _generation))
-        {
-            return DestroyReason.Cleared;
-        }
-
-        if (now >= slot.ExpiresAt)
-        {
-            return DestroyReason.Expired;
-        }
-
-        if (_traits.AlwaysUsable)
-        {
-            return null;
-        }
-
-        try
-        {
-            return _policy.IsUsable(slot.Resource!) ? null : DestroyReason.Unusable;
-        }
-        catch (Exception)
-        {
-            return DestroyReason.Unusable;
-        }
     }
 
     /// <summary>Turns an owned slot into a lease.</summary>
@@ -167,10 +85,14 @@ public sealed partial class ConnectionPool<T>
     private PoolLease<T> Lease(Slot<T> slot, long waitStartPrecise, long now)
     {
         slot.LeasedAt = now;
-        slot.Broken = false;
+        slot.MarkedForDestruction = null;
+
+        // Owner-only write, published to the statistics reader by the CAS that ends this ownership (PERF: no
+        // shared counter on the uncontended path).
+        slot.Leases++;
         if (_leakTicks != long.MaxValue)
         {
-            slot.AcquiredAt = new StackTrace(2, fNeedFileInfo: true).ToString();
+            slot.AcquireStackTrace = new StackTrace(2, fNeedFileInfo: true).ToString();
         }
 
         // PERF: the precise clock is read only while a timing histogram has a listener.
@@ -194,10 +116,11 @@ public sealed partial class ConnectionPool<T>
         long deadline = _acquireTimeoutTicks == long.MaxValue ? long.MaxValue : start + _acquireTimeoutTicks;
         long waitStart = _metrics.WaitTimeEnabled ? _time.GetTimestamp() : 0;
 
-        // Once this acquirer has waited in the queue it is entitled to scan and create even while others
-        // wait behind it; a new acquirer is not (no barging).
-        bool entitled = false;
+        // A waiter that was handed a stale resource which then failed validation was the head of the queue: it may
+        // look at the slots although others wait, and re-enters at the head (it keeps its turn). A newcomer may not.
+        bool atHead = false;
         bool firstLook = candidate is null;
+        bool waited = false;
         try
         {
             while (true)
@@ -211,6 +134,7 @@ public sealed partial class ConnectionPool<T>
                         return Lease(stale, waitStart, _clock.Now);
                     }
 
+                    atHead = waited;
                     continue;
                 }
 
@@ -224,7 +148,7 @@ public sealed partial class ConnectionPool<T>
                 // PERF: the first round uses the tick AcquireAsync just read (one clock read per acquire, not two).
                 long now = firstLook ? start : _clock.Now;
                 firstLook = false;
-                if (entitled || _waiters.Count == 0)
+                if (atHead || _waiters.Count == 0)
                 {
                     if (TryTakeIdle(now, out Slot<T>? idle, out bool needsValidation))
                     {
@@ -237,17 +161,21 @@ public sealed partial class ConnectionPool<T>
                         return Lease(idle, waitStart, now);
                     }
 
-                    switch (TryReserve(now, out Slot<T>? reserved))
+                    // Nobody waits and nothing is on its way (no reset, no creation): create, and keep the resource
+                    // if it comes at once. A resource still resetting is about to be idle: never create because of it.
+                    if (!atHead
+                        && Volatile.Read(ref _returning) == 0
+                        && TryReserve(now, wanted: 1, out Slot<T>? reserved) == ReserveResult.Reserved)
                     {
-                        case ReserveResult.Reserved:
-                            return await CreateLeaseAsync(reserved!, waitStart, deadline, cancellationToken).ConfigureAwait(false);
-                        case ReserveResult.BackedOff when Volatile.Read(ref _live) == 0:
-                            throw CreateFailFastException(now);
-                        case ReserveResult.BackedOff:
-                            _waiters.WakeHeadAt(_backoff.BlockedUntil);
-                            break;
-                        default:
-                            break;
+                        ValueTask creation = CreateIntoSlotAsync(reserved!);
+                        if (creation.IsCompleted)
+                        {
+                            return LeaseCreatedSynchronously(reserved!, creation, waitStart);
+                        }
+
+                        // It went asynchronous: it is the pool's now and is released to the head of the queue when it
+                        // completes; this acquirer queues and takes whichever resource reaches it first.
+                        _ = FinishCreationAsync(reserved!, creation.AsTask());
                     }
                 }
 
@@ -256,12 +184,13 @@ public sealed partial class ConnectionPool<T>
                     throw Exhausted(PoolExhaustedReason.Timeout, start, now);
                 }
 
-                // Queue up and wait for a hand-off, a re-check signal, the deadline, cancellation or disposal.
+                // Queue up and wait for a hand-off, a creation failure, the deadline, cancellation or disposal.
                 // (Inlined here rather than in a helper method: one pooled state machine per wait instead of two.)
                 TestHookBeforeEnqueue?.Invoke();
-                switch (_waiters.RentAndEnqueue(deadline, atHead: entitled, _options.MaxWaiters, out Waiter<T>? waiter))
+                switch (_waiters.RentAndEnqueue(deadline, atHead, _options.MaxWaiters, out Waiter<T>? waiter))
                 {
                     case EnqueueResult.Full:
+                        Interlocked.Increment(ref _totalRejected);
                         throw Exhausted(PoolExhaustedReason.WaitQueueFull, start, _clock.Now);
                     case EnqueueResult.Closed:
                         ThrowHelper.ThrowDisposed(Name);
@@ -270,12 +199,22 @@ public sealed partial class ConnectionPool<T>
                         break;
                 }
 
+                if (!waited)
+                {
+                    waited = true;
+                    Interlocked.Increment(ref _totalWaited);
+                }
+
                 WaitResult<T> result;
                 try
                 {
-                    // Lost-wake-up guard: a slot may have become idle, or capacity free, between our last look and
-                    // the enqueue, with the returner seeing nobody waiting. Look again now that we are visible.
-                    RecheckAfterEnqueue(waiter!, now);
+                    // Lost-wake-up guard (step 2 of the proof in ConnectionPool.HandOff.cs), then the demand this
+                    // waiter adds may justify a creation.
+                    if (!RescanAfterEnqueue(waiter!, now))
+                    {
+                        StartCreationsForWaiters();
+                    }
+
                     if (cancellationToken.CanBeCanceled)
                     {
                         waiter!.Registration = cancellationToken.UnsafeRegister(s_onWaiterCanceled, waiter);
@@ -301,9 +240,8 @@ public sealed partial class ConnectionPool<T>
                     case WaitOutcome.FoundStale:
                         candidate = result.Slot;
                         break;
-                    case WaitOutcome.Reserved:
-                        return await CreateLeaseAsync(result.Slot!, waitStart, deadline, cancellationToken).ConfigureAwait(false);
-                    case WaitOutcome.Recheck:
+                    case WaitOutcome.CreationFailed:
+                        ExceptionDispatchInfo.Throw(result.Error!);
                         break;
                     case WaitOutcome.TimedOut:
                         throw Exhausted(PoolExhaustedReason.Timeout, start, _clock.Now);
@@ -316,18 +254,45 @@ public sealed partial class ConnectionPool<T>
                         ThrowHelper.ThrowBug($"unknown wait outcome {result.Outcome}");
                         break;
                 }
-
-                entitled = true;
             }
         }
-        catch (Exception) when (entitled)
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            // This acquirer was woken because capacity may have freed up, and it leaves without using it
-            // (fail-fast during back-off, a creation error, a timeout, cancellation): pass the wake-up on, or
-            // the waiters behind it would sleep until their deadline although the pool could serve them.
-            WakeOneForRecheck();
+            Interlocked.Increment(ref _totalCanceled);
             throw;
         }
+    }
+
+    /// <summary>Finishes an acquirer's own creation that completed synchronously: a lease, or the creation's error.</summary>
+    private PoolLease<T> LeaseCreatedSynchronously(Slot<T> slot, ValueTask creation, long waitStart)
+    {
+        try
+        {
+            creation.GetAwaiter().GetResult();
+        }
+        catch (Exception ex)
+        {
+            // The caller gets the real error; waiters that queued meanwhile are not failed by it (they wait for the
+            // next attempt, after the back-off).
+            CreationFailed(slot, ex, reportToWaiters: false);
+            throw;
+        }
+
+        // Ordering: the permit is given back only now that the resource is ours; then anybody who held back because
+        // of it looks again.
+        Interlocked.Decrement(ref _creating);
+        if (_waiters.Count > 0)
+        {
+            StartCreationsForWaiters();
+        }
+
+        if (IsDisposed)
+        {
+            _ = DestroyOwned(slot, DestroyReason.PoolDisposed);
+            ThrowHelper.ThrowDisposed(Name);
+        }
+
+        return Lease(slot, 0, slot.IdleSince);
     }
 
     private static readonly Action<object?, CancellationToken> s_onWaiterCanceled = static (state, _) =>
@@ -338,86 +303,6 @@ public sealed partial class ConnectionPool<T>
             waiter.Queue.Remove(waiter);
         }
     };
-
-    /// <param name="waiter">The waiter just enqueued.</param>
-    /// <param name="now">The tick of this round's first look; a few microseconds old at most, which the expiry, validation-window and back-off checks tolerate (PERF: saves a clock read per wait).</param>
-    private void RecheckAfterEnqueue(Waiter<T> waiter, long now)
-    {
-        if (IsDisposed)
-        {
-            if (waiter.TryCompleteByOwner(new WaitResult<T>(null, WaitOutcome.Disposed)))
-            {
-                _waiters.Remove(waiter);
-            }
-
-            return;
-        }
-
-        if (TryTakeIdle(now, out Slot<T>? idle, out bool needsValidation))
-        {
-            if (waiter.TryCompleteByOwner(new WaitResult<T>(idle, needsValidation ? WaitOutcome.FoundStale : WaitOutcome.HandedOff)))
-            {
-                _waiters.Remove(waiter);
-            }
-            else
-            {
-                // Somebody completed us meanwhile (possibly with a slot of theirs): give this one back untouched.
-                ReleaseIdle(idle, needsValidation ? WaitOutcome.FoundStale : WaitOutcome.HandedOff);
-            }
-
-            return;
-        }
-
-        if (TryReserve(now, out Slot<T>? reserved) == ReserveResult.Reserved)
-        {
-            if (waiter.TryCompleteByOwner(new WaitResult<T>(reserved, WaitOutcome.Reserved)))
-            {
-                _waiters.Remove(waiter);
-            }
-            else
-            {
-                AbandonReservation(reserved!);
-            }
-        }
-    }
-
-    /// <summary>Runs the policy's validation on an owned slot; destroys the resource when it fails.</summary>
-    /// <returns><see langword="true"/> if the resource may be handed out.</returns>
-    private async ValueTask<bool> ValidateOwnedAsync(Slot<T> slot, long deadline, CancellationToken cancellationToken)
-    {
-        TimeSpan limit = _options.ValidationTimeout;
-        if (deadline != long.MaxValue)
-        {
-            TimeSpan remaining = Elapsed(_clock.Now, deadline);
-            if (remaining < limit)
-            {
-                limit = remaining > TimeSpan.Zero ? remaining : TimeSpan.FromTicks(1);
-            }
-        }
-
-        using var timeout = new CancellationTokenSource(limit, _time);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
-        Exception? error = null;
-        bool valid;
-        try
-        {
-            valid = await _policy.ValidateAsync(slot.Resource!, linked.Token).ConfigureAwait(false);
-        }
-        catch (Exception ex)
-        {
-            valid = false;
-            error = ex;
-        }
-
-        if (!valid)
-        {
-            _logger.ValidationFailed(Name, slot.Index, error);
-            _ = DestroyOwned(slot, DestroyReason.ValidationFailed);
-            cancellationToken.ThrowIfCancellationRequested();
-        }
-
-        return valid;
-    }
 
     private PoolExhaustedException Exhausted(PoolExhaustedReason reason, long start, long now)
     {
@@ -450,7 +335,7 @@ public sealed partial class ConnectionPool<T>
             if (Volatile.Read(ref _slots[i]) is { } slot && slot.CurrentState == SlotState.Leased)
             {
                 long leasedAt = slot.LeasedAt;
-                held.Add(new HeldLease(leasedAt == 0 ? TimeSpan.Zero : Elapsed(leasedAt, now), slot.AcquiredAt));
+                held.Add(new HeldLease(leasedAt == 0 ? TimeSpan.Zero : Elapsed(leasedAt, now), slot.AcquireStackTrace));
             }
         }
 

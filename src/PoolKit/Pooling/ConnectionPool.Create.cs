@@ -1,18 +1,76 @@
 using System.Globalization;
-using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using PoolKit.Diagnostics;
 using PoolKit.Internal;
 
 namespace PoolKit;
 
-/// <content>Creating: reservation before creation, the concurrency limit, back-off and expiry with jitter.</content>
+/// <content>Creating: when to create (demand against supply), reservation before creation, the concurrency limit, back-off, failures and expiry with jitter.</content>
 public sealed partial class ConnectionPool<T>
 {
     /// <summary>
-    /// Reserves an <c>Empty</c> slot (or a never-used one) for a creation, within the creation limit and the back-off.
+    /// Starts creations, owned by the pool, while the waiters outnumber the resources on their way to them (see "No
+    /// surplus creation" in the type remarks). Runs after every event that raises demand or lowers supply; cheap when
+    /// there is nothing to do.
     /// </summary>
-    private ReserveResult TryReserve(long now, out Slot<T>? slot)
+    private void StartCreationsForWaiters()
+    {
+        while (!IsDisposed)
+        {
+            // Ordering: supply (returning, then creating inside TryReserve) is read before demand. A releaser hands
+            // off before it decrements its counter, so a decrement seen here comes with its waiter already dequeued.
+            int returning = Volatile.Read(ref _returning);
+            int wanted = _waiters.Count - returning;
+            if (wanted <= 0)
+            {
+                return;
+            }
+
+            long now = _clock.Now;
+            switch (TryReserve(now, wanted, out Slot<T>? slot))
+            {
+                case ReserveResult.Reserved:
+                    ValueTask creation = CreateIntoSlotAsync(slot!);
+                    if (creation.IsCompleted)
+                    {
+                        // PERF and stack depth: a synchronous creation is finished here and the loop goes on, instead
+                        // of the finish starting creations recursively.
+                        FinishCreation(slot!, creation);
+                    }
+                    else
+                    {
+                        _ = FinishCreationAsync(slot!, creation.AsTask());
+                    }
+
+                    break;
+                case ReserveResult.BackedOff:
+                    // Nobody creates (or fails with the old error) until the back-off ends; then this runs again.
+                    _waiters.WakeUpAt(_backoff.BlockedUntil);
+                    return;
+                case ReserveResult.Full:
+                    // Somebody may have held back because of the creation permit TryReserve took and gave back; a
+                    // slot freed before that was given back is seen here, one freed after will run this again.
+                    if (Volatile.Read(ref _live) < _options.MaxSize)
+                    {
+                        continue;
+                    }
+
+                    return;
+                default:
+                    // Enough creations in flight, or the limit: each one that ends runs this again.
+                    return;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Reserves capacity and an <c>Empty</c> (or never-used) slot for a creation, if fewer than
+    /// <paramref name="wanted"/> creations are in flight, within the creation limit and outside the back-off.
+    /// </summary>
+    /// <param name="now">The current tick.</param>
+    /// <param name="wanted">How many creations in flight the caller's demand justifies.</param>
+    /// <param name="slot">The reserved slot, in state <c>Creating</c>, counted in <see cref="_live"/> and <see cref="_creating"/>.</param>
+    private ReserveResult TryReserve(long now, int wanted, out Slot<T>? slot)
     {
         slot = null;
         if (_backoff.IsBlocked(now))
@@ -26,10 +84,17 @@ public sealed partial class ConnectionPool<T>
             return ReserveResult.Full;
         }
 
+        // While creations keep failing, one attempt at a time: the server is probed, not hammered.
+        int limit = _backoff.ConsecutiveFailures > 0 ? 1 : _options.MaxConcurrentCreations;
         int creating = Volatile.Read(ref _creating);
         while (true)
         {
-            if (creating >= _options.MaxConcurrentCreations)
+            if (creating >= wanted)
+            {
+                return ReserveResult.NotNeeded;
+            }
+
+            if (creating >= limit)
             {
                 return ReserveResult.CreationLimit;
             }
@@ -43,15 +108,32 @@ public sealed partial class ConnectionPool<T>
             creating = seen;
         }
 
-        slot = TryReserveSlot();
-        if (slot is null)
+        // Capacity before the slot: live is raised before a slot leaves Empty, so non-empty slots <= live <= MaxSize.
+        int live = Volatile.Read(ref _live);
+        while (true)
         {
-            Interlocked.Decrement(ref _creating);
-            return ReserveResult.Full;
+            if (live >= _options.MaxSize)
+            {
+                Interlocked.Decrement(ref _creating);
+                return ReserveResult.Full;
+            }
+
+            int seen = Interlocked.CompareExchange(ref _live, live + 1, live);
+            if (seen == live)
+            {
+                break;
+            }
+
+            live = seen;
         }
 
-        // Count the reservation before the resource exists (the bound includes creations in flight).
-        Interlocked.Increment(ref _live);
+        // Counted capacity guarantees an Empty or never-allocated slot; another reserver may win the one we see, so
+        // scan until we win one (each winner is counted too, so this ends).
+        while ((slot = TryReserveSlot()) is null)
+        {
+            Thread.Yield();
+        }
+
         slot.Generation = Volatile.Read(ref _generation);
         AssertCountersInRange();
         return ReserveResult.Reserved;
@@ -88,79 +170,63 @@ public sealed partial class ConnectionPool<T>
         }
     }
 
-    /// <summary>Gives up a reservation that will not be used: the slot is <c>Empty</c> again and uncounted.</summary>
-    private void AbandonReservation(Slot<T> slot)
-    {
-        slot.Resource = null;
-        Interlocked.Decrement(ref _creating);
-        slot.Transition(SlotState.Creating, SlotState.Empty);
-        OnSlotFreed();
-    }
-
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<PoolLease<T>> CreateLeaseAsync(Slot<T> slot, long waitStartPrecise, long deadline, CancellationToken cancellationToken)
-    {
-        await CreateIntoSlotAsync(slot, deadline, cancellationToken).ConfigureAwait(false);
-        if (IsDisposed)
-        {
-            _ = DestroyOwned(slot, DestroyReason.PoolDisposed);
-            ThrowHelper.ThrowDisposed(Name);
-        }
-
-        return Lease(slot, waitStartPrecise, _clock.Now);
-    }
-
     /// <summary>
-    /// Creates the resource of a reserved slot, bounded by <paramref name="deadline"/>. On success the slot is
-    /// <c>Leased</c> and owned by the caller; on failure the reservation is abandoned and the error thrown.
+    /// Creates the resource of a reserved slot, bounded by <see cref="ConnectionPoolOptions.AcquireTimeout"/> (the
+    /// creation's own bound, not any acquirer's). On success the slot is <c>Leased</c>, owned by the caller, and still
+    /// counted in <see cref="_creating"/>: the caller releases or leases it, then gives the permit back. On failure the
+    /// error is thrown and the caller calls <see cref="CreationFailed"/>.
     /// </summary>
-    private async ValueTask CreateIntoSlotAsync(Slot<T> slot, long deadline, CancellationToken cancellationToken)
+    private ValueTask CreateIntoSlotAsync(Slot<T> slot)
     {
         long begin = _clock.Now;
-        CancellationTokenSource? timeout = null;
-        CancellationTokenSource? linked = null;
-        CancellationToken token = cancellationToken;
-        if (deadline != long.MaxValue)
+        CancellationTokenSource? bound = _acquireTimeoutTicks == long.MaxValue ? null : new CancellationTokenSource(_options.AcquireTimeout, _time);
+        ValueTask<T> create;
+        try
         {
-            TimeSpan remaining = deadline > begin ? Elapsed(begin, deadline) : TimeSpan.FromTicks(1);
-            timeout = new CancellationTokenSource(remaining, _time);
-            linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
-            token = linked.Token;
+            create = _policy.CreateAsync(bound?.Token ?? CancellationToken.None);
+        }
+#pragma warning disable CA1031 // Reported through the returned task.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            bound?.Dispose();
+            return ValueTask.FromException(ex);
         }
 
+        if (create.IsCompletedSuccessfully)
+        {
+            bound?.Dispose();
+            Created(slot, create.Result, begin);
+            return default;
+        }
+
+        return AwaitCreationAsync(slot, create, bound, begin);
+    }
+
+    private async ValueTask AwaitCreationAsync(Slot<T> slot, ValueTask<T> create, CancellationTokenSource? bound, long begin)
+    {
         T resource;
         try
         {
-            resource = await _policy.CreateAsync(token).ConfigureAwait(false);
+            resource = await create.ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException ex) when (bound?.IsCancellationRequested == true)
         {
-            // The acquirer gave up: not a failure of the server, no back-off.
-            AbandonReservation(slot);
-            throw;
-        }
-        catch (OperationCanceledException ex) when (timeout?.IsCancellationRequested == true)
-        {
-            var error = new ResourceCreationException(
+            throw new ResourceCreationException(
                 Name,
                 string.Create(CultureInfo.InvariantCulture, $"Pool '{Name}' could not create a resource within the acquire timeout (AcquireTimeout = {_options.AcquireTimeout.TotalMilliseconds:0} ms): the creation was still running after {Elapsed(begin, _clock.Now).TotalMilliseconds:0} ms. Is the server reachable and responsive?"),
                 ex);
-            RecordCreationFailure(error);
-            AbandonReservation(slot);
-            throw error;
-        }
-        catch (Exception ex)
-        {
-            RecordCreationFailure(ex);
-            AbandonReservation(slot);
-            throw;
         }
         finally
         {
-            linked?.Dispose();
-            timeout?.Dispose();
+            bound?.Dispose();
         }
 
+        Created(slot, resource, begin);
+    }
+
+    private void Created(Slot<T> slot, T resource, long begin)
+    {
         long end = _clock.Now;
         slot.Resource = resource;
         slot.CreatedAt = end;
@@ -178,11 +244,102 @@ public sealed partial class ConnectionPool<T>
 
         _metrics.RecordCreateTime(Elapsed(begin, end));
         _logger.ResourceCreated(Name, slot.Index, Elapsed(begin, end).TotalMilliseconds);
-        Interlocked.Decrement(ref _creating);
         slot.Transition(SlotState.Creating, SlotState.Leased);
+    }
 
-        // A creation permit is free again: a waiter held back by the limit may now create.
-        WakeOneForRecheck();
+    /// <summary>Finishes a pool-owned creation that completed: releases the resource, or handles the failure. Never throws.</summary>
+    /// <returns><see langword="true"/> if the creation succeeded.</returns>
+    private bool FinishCreation(Slot<T> slot, ValueTask creation)
+    {
+        try
+        {
+            creation.GetAwaiter().GetResult();
+        }
+#pragma warning disable CA1031 // Recorded, logged and reported to a waiter.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            CreationFailed(slot, ex, reportToWaiters: true);
+            return false;
+        }
+
+        Release(slot, slot.IdleSince);
+
+        // Ordering: released before the permit is given back (see "No surplus creation").
+        Interlocked.Decrement(ref _creating);
+        return true;
+    }
+
+    /// <summary>Awaits a pool-owned creation in the background, then finishes it and looks for more work. Never faults.</summary>
+    private async Task FinishCreationAsync(Slot<T> slot, Task creation)
+    {
+        await creation.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        FinishCreation(slot, new ValueTask(creation));
+        if (_waiters.Count > 0)
+        {
+            StartCreationsForWaiters();
+        }
+    }
+
+    /// <summary>
+    /// Handles a failed creation: back-off and log, the reservation given back, and the error reported to the longest
+    /// waiter, or to every waiter when nothing is left that could serve them (<c>live == 0</c>).
+    /// </summary>
+    /// <param name="slot">The reserved slot.</param>
+    /// <param name="error">The creation's error.</param>
+    /// <param name="reportToWaiters"><see langword="false"/> when an acquirer's own synchronous creation failed: the acquirer throws it.</param>
+    private void CreationFailed(Slot<T> slot, Exception error, bool reportToWaiters)
+    {
+        RecordCreationFailure(error);
+        slot.Resource = null;
+        slot.Transition(SlotState.Creating, SlotState.Empty);
+        int live = Interlocked.Decrement(ref _live);
+        Interlocked.Decrement(ref _creating);
+        AssertCountersInRange();
+        if (IsDisposed)
+        {
+            if (live == 0)
+            {
+                _drained.TrySetResult();
+            }
+
+            return;
+        }
+
+        if (reportToWaiters)
+        {
+            if (live == 0)
+            {
+                // Nothing leased, idle or on its way: every waiter learns now, with this (fresh) error.
+                List<(Waiter<T> Waiter, int Epoch)> all = _waiters.DequeueAll();
+                for (int i = 0; i < all.Count; i++)
+                {
+                    Exception reported = i == 0 ? error : CreateOutageException(error);
+                    all[i].Waiter.TryComplete(all[i].Epoch, new WaitResult<T>(null, WaitOutcome.CreationFailed, reported));
+                }
+            }
+            else
+            {
+                while (_waiters.TryDequeue(out Waiter<T>? waiter, out int epoch))
+                {
+                    if (waiter!.TryComplete(epoch, new WaitResult<T>(null, WaitOutcome.CreationFailed, error)))
+                    {
+                        break;
+                    }
+                }
+            }
+        }
+
+        if (live < _options.MinSize)
+        {
+            KickMaintenance();
+        }
+
+        // Schedules the next attempt for whoever still waits (at the end of the back-off).
+        if (_waiters.Count > 0)
+        {
+            StartCreationsForWaiters();
+        }
     }
 
     /// <summary>
@@ -212,16 +369,16 @@ public sealed partial class ConnectionPool<T>
         return error.InnerException is { } cause ? $"{kind} ({cause.GetType().Name})" : kind;
     }
 
-    private ResourceCreationException CreateFailFastException(long now)
+    /// <summary>The error of the waiters behind the first when a creation fails with nothing left to serve them: the same, fresh error, wrapped (one exception object is thrown to one caller only).</summary>
+    private ResourceCreationException CreateOutageException(Exception error)
     {
-        Exception? last = _backoff.LastError;
+        long now = _clock.Now;
         long until = _backoff.BlockedUntil;
         double retryInMs = until > now ? Elapsed(now, until).TotalMilliseconds : 0;
-        double agoMs = last is null ? 0 : Elapsed(_backoff.LastErrorAt, now).TotalMilliseconds;
         string message = string.Create(
             CultureInfo.InvariantCulture,
-            $"Pool '{Name}' holds no resource and could not create one: the last attempt failed {agoMs:0} ms ago ({_backoff.ConsecutiveFailures} failures in a row) with {last?.GetType().Name}: {last?.Message} The next attempt is allowed in {retryInMs:0} ms; the pool recovers by itself once creation succeeds.");
-        return new ResourceCreationException(Name, message, last);
+            $"Pool '{Name}' holds no resource and could not create one: the attempt that just ended failed ({_backoff.ConsecutiveFailures} failures in a row) with {error.GetType().Name}: {error.Message} The next attempt is allowed in {retryInMs:0} ms; the pool recovers by itself once creation succeeds.");
+        return new ResourceCreationException(Name, message, error);
     }
 
     private long ComputeExpiry(long createdAt)

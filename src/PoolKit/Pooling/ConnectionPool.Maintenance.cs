@@ -131,7 +131,7 @@ public sealed partial class ConnectionPool<T>
                 // Owned now: re-check the idle time, the slot may have been used and returned since we looked.
                 if (r == DestroyReason.IdleTimeout && now - slot.IdleSince < _idleTimeoutTicks)
                 {
-                    PublishIdle(slot, WaitOutcome.HandedOff);
+                    MakeAvailable(slot, now);
                     continue;
                 }
 
@@ -142,35 +142,29 @@ public sealed partial class ConnectionPool<T>
     }
 
     /// <summary>Creates resources, one at a time, until the pool holds MinSize, the back-off starts or the pool is full.</summary>
+    /// <remarks>These creations are the pool's like any other: each is released to the head of the queue, or idle.</remarks>
     private async Task TopUpAsync()
     {
         while (!IsDisposed && Volatile.Read(ref _live) < _options.MinSize)
         {
-            long now = _clock.Now;
-            if (TryReserve(now, out Slot<T>? slot) != ReserveResult.Reserved)
+            if (TryReserve(_clock.Now, int.MaxValue, out Slot<T>? slot) != ReserveResult.Reserved)
             {
                 return;
             }
 
-            long deadline = _acquireTimeoutTicks == long.MaxValue ? long.MaxValue : now + _acquireTimeoutTicks;
-            try
+            Task creation = CreateIntoSlotAsync(slot!).AsTask();
+            await creation.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            bool created = FinishCreation(slot!, new ValueTask(creation));
+            if (_waiters.Count > 0)
             {
-                await CreateIntoSlotAsync(slot!, deadline, CancellationToken.None).ConfigureAwait(false);
-            }
-#pragma warning disable CA1031 // The failure is recorded (back-off, log, last error); the next pass tries again.
-            catch (Exception)
-#pragma warning restore CA1031
-            {
-                return;
+                StartCreationsForWaiters();
             }
 
-            if (IsDisposed)
+            if (!created)
             {
-                _ = DestroyOwned(slot!, DestroyReason.PoolDisposed);
+                // Recorded (back-off, log, last error); the next pass tries again.
                 return;
             }
-
-            Release(slot!, _clock.Now);
         }
     }
 
@@ -194,7 +188,7 @@ public sealed partial class ConnectionPool<T>
                 if (slot.LeakReportedVersion != version)
                 {
                     slot.LeakReportedVersion = version;
-                    _logger.LeakSuspected(Name, slot.Index, Elapsed(slot.LeasedAt, now).TotalMilliseconds, _options.LeakDetectionThreshold!.Value.TotalMilliseconds, slot.AcquiredAt);
+                    _logger.LeakSuspected(Name, slot.Index, Elapsed(slot.LeasedAt, now).TotalMilliseconds, _options.LeakDetectionThreshold!.Value.TotalMilliseconds, slot.AcquireStackTrace);
                 }
             }
         }

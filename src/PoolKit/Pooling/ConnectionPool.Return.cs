@@ -3,7 +3,7 @@ using PoolKit.Internal;
 
 namespace PoolKit;
 
-/// <content>Returning: reset, hand-off to the longest waiter or back to idle, and destruction.</content>
+/// <content>Returning: end the lease, check, reset, release (see ConnectionPool.HandOff.cs).</content>
 public sealed partial class ConnectionPool<T>
 {
     /// <inheritdoc />
@@ -21,7 +21,11 @@ public sealed partial class ConnectionPool<T>
     /// Ends the lease <paramref name="version"/> of <paramref name="slot"/>: the CAS that advances the slot's lease
     /// version makes sure that only the first return of a lease does anything.
     /// </summary>
-    /// <returns>A task that completes when the resource is idle again, handed off or destroyed.</returns>
+    /// <param name="slot">The leased slot.</param>
+    /// <param name="version">The lease's version.</param>
+    /// <param name="strict">Throw on a second return instead of ignoring it.</param>
+    /// <param name="cancellationToken">Cancels <i>waiting</i> for an asynchronous reset; the reset itself goes on, bounded by <see cref="ConnectionPoolOptions.ResetTimeout"/>.</param>
+    /// <returns>A task that completes when the resource is idle again, handed off or being destroyed.</returns>
     internal ValueTask Return(Slot<T> slot, long version, bool strict, CancellationToken cancellationToken)
     {
         if (_traits.ResetsNothing && TryReturnIdleInOneStep(slot, version))
@@ -53,77 +57,55 @@ public sealed partial class ConnectionPool<T>
             return default;
         }
 
-        ValueTask<bool> reset;
-        try
+        if (_traits.ResetsNothing)
         {
-            reset = _policy.ResetAsync(slot.Resource!, cancellationToken);
-        }
-        catch (Exception ex)
-        {
-            _logger.ResetFailed(Name, slot.Index, ex);
-            _ = DestroyOwned(slot, DestroyReason.ResetFailed);
+            Release(slot, now);
             return default;
         }
 
-        if (reset.IsCompletedSuccessfully)
+        // The reset is bounded by its own token (ResetTimeout), never by the caller's: a caller that stops waiting
+        // does not cancel the reset (PERF: the source is the slot's, reused; its timer is armed only if the reset
+        // goes asynchronous, so a synchronous reset costs no timer).
+        CancellationTokenSource bound = slot.CheckBound ??= new CancellationTokenSource();
+        ValueTask<bool> reset;
+        try
         {
-            if (reset.Result)
+            reset = _policy.ResetAsync(slot.Resource!, bound.Token);
+        }
+#pragma warning disable CA1031 // A reset that throws says "destroy it"; logged.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            reset = ValueTask.FromException<bool>(ex);
+        }
+
+        if (reset.IsCompleted)
+        {
+            (bool ok, Exception? error) = Outcome(reset);
+            if (ok)
             {
                 Release(slot, now);
             }
             else
             {
-                _logger.ResetFailed(Name, slot.Index, null);
+                _logger.ResetFailed(Name, slot.Index, error);
                 _ = DestroyOwned(slot, DestroyReason.ResetFailed);
             }
 
             return default;
         }
 
-        return new ValueTask(ReleaseAfterCheckAsync(slot, reset, DestroyReason.ResetFailed));
-    }
-
-    /// <summary>
-    /// Waits for an asynchronous reset or validation of an owned slot, then makes the slot available, or logs and
-    /// destroys the resource if the check said no or threw.
-    /// </summary>
-    private async Task ReleaseAfterCheckAsync(Slot<T> slot, ValueTask<bool> check, DestroyReason onFailure)
-    {
-        bool ok;
-        Exception? error = null;
-        try
-        {
-            ok = await check.ConfigureAwait(false);
-        }
-        catch (Exception ex)
-        {
-            ok = false;
-            error = ex;
-        }
-
-        if (ok)
-        {
-            Release(slot, _clock.Now);
-            return;
-        }
-
-        if (onFailure == DestroyReason.ValidationFailed)
-        {
-            _logger.ValidationFailed(Name, slot.Index, error);
-        }
-        else
-        {
-            _logger.ResetFailed(Name, slot.Index, error);
-        }
-
-        _ = DestroyOwned(slot, onFailure);
+        // The resource is on its way back: from now on nobody creates because of it (see "No surplus creation").
+        Interlocked.Increment(ref _returning);
+        Task finished = FinishCheckAsync(slot, reset, bound, _options.ResetTimeout, DestroyReason.ResetFailed);
+        return cancellationToken.CanBeCanceled ? new ValueTask(finished.WaitAsync(cancellationToken)) : new ValueTask(finished);
     }
 
     private DestroyReason? CheckOnReturn(Slot<T> slot, long now)
     {
-        if (slot.Broken)
+        if (slot.MarkedForDestruction is { } marked)
         {
-            return DestroyReason.Broken;
+            return marked;
         }
 
         if (IsDisposed)
@@ -131,8 +113,8 @@ public sealed partial class ConnectionPool<T>
             return DestroyReason.PoolDisposed;
         }
 
-        // The cheap usability check runs on hand-out only: once per cycle is enough, and a resource that
-        // broke while leased is caught there (or by the reset, which then fails).
+        // The cheap usability check belongs to the hand-out gate (CheckOnHandOut): once per cycle is enough, and a
+        // resource that broke while leased is caught there (or by the reset, which then fails).
         if (slot.Generation != Volatile.Read(ref _generation))
         {
             return DestroyReason.Cleared;
@@ -140,215 +122,4 @@ public sealed partial class ConnectionPool<T>
 
         return now >= slot.ExpiresAt ? DestroyReason.Expired : null;
     }
-
-    /// <summary>Makes an owned, freshly used slot available: to the longest waiter if any, else idle.</summary>
-    private void Release(Slot<T> slot, long now)
-    {
-        slot.IdleSince = now;
-        ReleaseIdle(slot);
-    }
-
-    /// <summary>Makes an owned slot available without touching its idle timestamp.</summary>
-    /// <param name="slot">The owned slot.</param>
-    /// <param name="handOffAs"><see cref="WaitOutcome.FoundStale"/> when a waiter receiving it must validate it first.</param>
-    private void ReleaseIdle(Slot<T> slot, WaitOutcome handOffAs = WaitOutcome.HandedOff)
-    {
-        if (_waiters.Count > 0 && TryHandOff(slot, handOffAs))
-        {
-            return;
-        }
-
-        TestHookBeforePublishIdle?.Invoke();
-        PublishIdle(slot, handOffAs);
-    }
-
-    /// <summary>
-    /// The common return when the policy resets nothing: if nobody waits and the resource is to be kept, one CAS
-    /// <c>(version, Leased) → (version + 1, Idle)</c> ends the lease and publishes the slot together.
-    /// </summary>
-    /// <returns><see langword="false"/> if the return must take the two-step path (which also reports a second return).</returns>
-    private bool TryReturnIdleInOneStep(Slot<T> slot, long version)
-    {
-        // Everything read before the CAS is only acted on if the CAS wins, i.e. if the lease was still current and
-        // this call is its only return. A stale duplicate return, whose lease ended meanwhile, fails the early check
-        // (or, racing a concurrent duplicate, the CAS) and changes nothing but, at most, IdleSince below.
-        long now = _clock.Now;
-        if (Volatile.Read(ref slot.Word) != Slot<T>.Pack(version, SlotState.Leased)
-            || _waiters.Count > 0
-            || CheckOnReturn(slot, now) is not null)
-        {
-            return false;
-        }
-
-        long useStart = slot.UseStartPrecise;
-
-        // Written before the CAS that publishes it; the next owner's winning CAS acquires it.
-        slot.IdleSince = now;
-        TestHookBeforePublishIdle?.Invoke();
-
-        // Interlocked: a full fence, so the reads in AfterPublishIdle cannot move before the publication.
-        if (!slot.TryEndLease(version, SlotState.Idle))
-        {
-            return false;
-        }
-
-        if (useStart != 0 && _metrics.UseTimeEnabled)
-        {
-            _metrics.RecordUseTime(_time.GetElapsedTime(useStart));
-        }
-
-        AfterPublishIdle(slot, WaitOutcome.HandedOff);
-        return true;
-    }
-
-    /// <summary>Publishes an owned slot as idle, then closes the races with waiters and with disposal.</summary>
-    private void PublishIdle(Slot<T> slot, WaitOutcome handOffAs)
-    {
-        // Interlocked: a full fence, so the reads below cannot move before the publication (see the type remarks).
-        slot.Transition(SlotState.Leased, SlotState.Idle);
-        AfterPublishIdle(slot, handOffAs);
-    }
-
-    /// <summary>Closes the races of a slot just published as idle with waiters and with disposal.</summary>
-    private void AfterPublishIdle(Slot<T> slot, WaitOutcome handOffAs)
-    {
-        // A waiter that enqueued after our first look rescans after enqueueing; hand the slot over ourselves
-        // if it missed it, so that FIFO order holds. Each round either hands off or sees the queue empty.
-        while (_waiters.Count > 0 && slot.TryTransition(SlotState.Idle, SlotState.Leased))
-        {
-            if (TryHandOff(slot, handOffAs))
-            {
-                return;
-            }
-
-            slot.Transition(SlotState.Leased, SlotState.Idle);
-        }
-
-        // Disposal sets the flag and then destroys idle slots; whichever of us looks second sees the other.
-        if (IsDisposed && slot.TryTransition(SlotState.Idle, SlotState.Leased))
-        {
-            _ = DestroyOwned(slot, DestroyReason.PoolDisposed);
-        }
-    }
-
-    /// <summary>Gives an owned slot, still leased, to the longest waiter.</summary>
-    /// <returns><see langword="false"/> if nobody (still) waits.</returns>
-    private bool TryHandOff(Slot<T> slot, WaitOutcome handOffAs)
-    {
-        while (_waiters.TryDequeue(out Waiter<T>? waiter, out int epoch))
-        {
-            if (waiter!.TryComplete(epoch, new WaitResult<T>(slot, handOffAs)))
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
-
-    /// <summary>Wakes the longest waiter to look again, because capacity may have freed up.</summary>
-    private void WakeOneForRecheck()
-    {
-        while (_waiters.Count > 0 && _waiters.TryDequeue(out Waiter<T>? waiter, out int epoch))
-        {
-            if (waiter!.TryComplete(epoch, new WaitResult<T>(null, WaitOutcome.Recheck)))
-            {
-                return;
-            }
-        }
-    }
-
-    /// <summary>Destroys the resource of an owned (<c>Leased</c>) slot and frees the slot.</summary>
-    /// <returns>A task that completes when the slot is free again; it never faults.</returns>
-    private Task DestroyOwned(Slot<T> slot, DestroyReason reason)
-    {
-        slot.Transition(SlotState.Leased, SlotState.Destroying);
-        T? resource = slot.Resource;
-        slot.Resource = null;
-        slot.AcquiredAt = null;
-        _logger.ResourceDestroyed(Name, slot.Index, ReasonText(reason));
-        if (resource is null)
-        {
-            FreeDestroyed(slot);
-            return Task.CompletedTask;
-        }
-
-        ValueTask destroy;
-        try
-        {
-            destroy = _policy.DestroyAsync(resource);
-        }
-        catch (Exception ex)
-        {
-            _logger.DestroyFailed(Name, slot.Index, ex);
-            FreeDestroyed(slot);
-            return Task.CompletedTask;
-        }
-
-        if (destroy.IsCompletedSuccessfully)
-        {
-            FreeDestroyed(slot);
-            return Task.CompletedTask;
-        }
-
-        return FinishDestroyAsync(slot, destroy);
-    }
-
-    private async Task FinishDestroyAsync(Slot<T> slot, ValueTask destroy)
-    {
-        try
-        {
-            await destroy.ConfigureAwait(false);
-        }
-        catch (Exception ex)
-        {
-            _logger.DestroyFailed(Name, slot.Index, ex);
-        }
-        finally
-        {
-            FreeDestroyed(slot);
-        }
-    }
-
-    private void FreeDestroyed(Slot<T> slot)
-    {
-        Interlocked.Increment(ref _totalDestroyed);
-        slot.Transition(SlotState.Destroying, SlotState.Empty);
-        OnSlotFreed();
-    }
-
-    /// <summary>A slot became <c>Empty</c>: count it, and let a waiter or the maintenance loop use the room.</summary>
-    private void OnSlotFreed()
-    {
-        int live = Interlocked.Decrement(ref _live);
-        AssertCountersInRange();
-        if (IsDisposed)
-        {
-            if (live == 0)
-            {
-                _drained.TrySetResult();
-            }
-
-            return;
-        }
-
-        WakeOneForRecheck();
-        if (live < _options.MinSize)
-        {
-            KickMaintenance();
-        }
-    }
-
-    private static string ReasonText(DestroyReason reason) => reason switch
-    {
-        DestroyReason.Broken => "marked broken by its user",
-        DestroyReason.Unusable => "failed the usability check",
-        DestroyReason.ValidationFailed => "failed validation",
-        DestroyReason.ResetFailed => "could not be reset",
-        DestroyReason.Expired => "reached MaxLifetime",
-        DestroyReason.IdleTimeout => "idle longer than IdleTimeout",
-        DestroyReason.Cleared => "the pool was cleared",
-        DestroyReason.PoolDisposed => "the pool was disposed",
-        _ => reason.ToString(),
-    };
 }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -17,31 +16,55 @@ namespace PoolKit;
 /// slots (slot objects are allocated on first use, the array never grows). Each slot carries its own state
 /// (<see cref="SlotState"/>) and its lease version packed into one word, changed only by CAS. Acquiring scans the
 /// allocated slots from index 0 and wins the first <c>Idle</c> slot with a CAS <c>Idle → Leased</c>; low indices
-/// therefore stay hot and high
-/// indices cool down and get pruned first. Returning makes the slot <c>Idle</c> again, unless somebody waits:
-/// then the slot is handed, still leased, directly to the longest waiter. A return first ends the lease by
-/// advancing the version (<c>(v, Leased) → (v + 1, Leased)</c>, so a second return fails), then resets and publishes;
-/// when the policy resets nothing (<see cref="PolicyTraits{T}"/>) and nobody waits, both happen in one CAS
-/// <c>(v, Leased) → (v + 1, Idle)</c>. Creating starts with a reservation:
-/// a CAS <c>Empty → Creating</c> on a slot, made before the resource exists and undone if creation fails, so
-/// the bound holds at every instant. There is no lock on the rent/return path; the wait queue has one,
-/// taken only when somebody waits.</para>
+/// therefore stay hot and high indices cool down and get pruned first. A return first ends the lease by advancing
+/// the version (<c>(v, Leased) → (v + 1, Leased)</c>, so a second return fails), then resets the resource and
+/// <i>releases</i> the slot: to the longest waiter if anybody waits, else as <c>Idle</c>; when the policy resets
+/// nothing (<see cref="PolicyTraits{T}"/>) and nobody waits, both happen in one CAS <c>(v, Leased) → (v + 1, Idle)</c>.
+/// There is no lock on the rent/return path; the wait queue has one, taken only when somebody waits.</para>
+/// <para><b>Creations belong to the pool, not to an acquirer.</b> A creation reserves capacity first (<see cref="_live"/>
+/// by CAS, then a CAS <c>Empty → Creating</c> on a slot), so the bound holds at every instant. When it completes, the new
+/// resource is released exactly like a returned one: to the head of the queue, or idle if nobody waits any more. So a
+/// waiter takes whichever comes first, a returned resource or a new one, and a creation nobody needs any more simply goes
+/// idle; a waiter's deadline and cancellation are its own and are never extended by a creation (it fails on time,
+/// the creation finishes in the background, bounded by <see cref="ConnectionPoolOptions.AcquireTimeout"/>). The one
+/// exception is an acquirer that finds nobody waiting and nothing on its way: it creates itself and, if the creation
+/// completes synchronously, keeps the resource without queueing; otherwise it queues like everybody else.</para>
+/// <para><b>No surplus creation.</b> A resource whose asynchronous reset (or background validation) is still running is
+/// about to be released; it is counted in <see cref="_returning"/>, and a creation in flight in <see cref="_creating"/>.
+/// A creation starts only when <c>waiting &gt; returning + creating</c>, that is when the resources already on their way
+/// cannot serve every waiter (idle resources are handed to waiters by the hand-off protocol before anybody creates).
+/// So a sequential caller never creates because of its own previous lease, and N callers never cause more than N
+/// resources. <see cref="StartCreationsForWaiters"/> makes that decision; it runs after every event that raises demand
+/// (an enqueue) or lowers supply or frees capacity (a reset or creation ended, a slot emptied, the back-off ended).
+/// It reads the supply counters <i>before</i> the waiter count, and a releaser hands off <i>before</i> it decrements
+/// its counter: so a reader that sees the decrement also sees the waiter already served, and never creates for it.</para>
+/// <para><b>Creation failures and the back-off.</b> A failed creation starts a back-off (exponential, jittered) and is
+/// reported to one waiter, the longest; when nothing is left that could serve the queue (<c>live == 0</c>) every waiter
+/// fails with it at once. While the back-off runs nobody creates and nobody fails with the old error: acquirers queue,
+/// and when the back-off ends one attempt starts (one at a time while creations keep failing). So no acquire fails with
+/// an error older than the attempt that ended after it began, callers still learn of an outage within one back-off
+/// period (at most <see cref="ConnectionPoolOptions.CreationBackoffMax"/>) plus one attempt, and the server sees one
+/// attempt at a time, spaced by the back-off.</para>
+/// <para><b>One gate.</b> Every hand-out, to an acquirer scanning the slots or to a waiter, goes through
+/// <see cref="CheckOnHandOut"/> (disposal, generation, lifetime, <see cref="IResourcePolicy{T}.IsUsable"/>) and then
+/// through the validation window; see <c>ConnectionPool.HandOff.cs</c>, which also holds the lost-wake-up proof.</para>
 /// <para><b>Shared state and invariants.</b>
 /// <list type="bullet">
 /// <item><see cref="_slots"/>: written once per index (slot allocation, after winning <see cref="_allocated"/> by CAS); each slot's state by CAS (see <see cref="Slot{T}"/>).</item>
 /// <item><see cref="_allocated"/>: the number of slot objects allocated; grows by CAS, never above MaxSize.</item>
-/// <item><see cref="_live"/>: Interlocked; +1 when a slot is reserved, −1 when it becomes <c>Empty</c> again. It equals the number of non-<c>Empty</c> slots whenever no transition is in flight, so
-/// <c>live = idle + leased + creating + destroying ≤ MaxSize</c>.</item>
-/// <item><see cref="_creating"/>: Interlocked; creations in flight, ≤ MaxConcurrentCreations.</item>
+/// <item><see cref="_live"/>: CAS/Interlocked; +1 <i>before</i> a slot leaves <c>Empty</c>, −1 <i>after</i> it is <c>Empty</c> again, so
+/// <c>non-empty slots ≤ live ≤ MaxSize</c> at every instant and <c>live = idle + leased + creating + destroying</c> when quiet.</item>
+/// <item><see cref="_creating"/>: CAS/Interlocked; creations in flight, ≤ MaxConcurrentCreations (1 while creations keep failing); −1 only after the new resource was released.</item>
+/// <item><see cref="_returning"/>: Interlocked; owned slots whose asynchronous reset or background validation runs; −1 only after the slot was released or its destruction began.</item>
 /// <item><see cref="_generation"/>: Interlocked; advanced by <see cref="ClearAsync"/>. A resource of an older generation is destroyed instead of being handed out or kept.</item>
 /// <item><see cref="_disposed"/>: set once by Interlocked.Exchange; read before publishing a slot as idle and again after, so no resource is left idle in a disposed pool.</item>
+/// <item>The totals (<c>_total*</c>, <see cref="_destroyedBy"/>): Interlocked, off the uncontended path; the number of leases is a per-slot count written by the slot's owner.</item>
 /// </list></para>
-/// <para><b>No lost wake-ups.</b> A returner that finds nobody waiting publishes its slot as <c>Idle</c> with a
-/// full fence (the publishing CAS, in either return path) and then reads the waiter count again; an acquirer that
-/// must wait enqueues itself (under the queue lock, a full fence) and then scans the slots again. Whatever the interleaving, one of the two sees
-/// the other. Capacity events (a slot emptied, a creation finished, a back-off ended) wake the head waiter to
-/// re-check; a woken waiter that still finds nothing re-enqueues at the head and keeps its turn.</para>
-/// <para><b>No barging.</b> While anybody waits, a new acquirer does not scan or create; it queues behind.</para>
+/// <para><b>FIFO and conservation.</b> Waiters are served in arrival order: every released resource goes to the head of
+/// the queue, a newcomer never scans or creates while anybody waits, and a waiter that was handed a stale resource which
+/// then failed validation re-enters at the head. Every resource is, at any instant, in exactly one place (a slot's
+/// state says which), and a waiter is completed by exactly one party (<see cref="Waiter{T}"/>'s CAS): a resource
+/// offered to a waiter that was completed meanwhile goes to the next one, or back to idle.</para>
 /// </remarks>
 public sealed partial class ConnectionPool<T> : IConnectionPool<T>
     where T : class
@@ -70,6 +93,7 @@ public sealed partial class ConnectionPool<T> : IConnectionPool<T>
     private int _allocated;
     private int _live;
     private int _creating;
+    private int _returning;
     private int _generation;
     private int _disposed;
     private int _maintenanceRunning;
@@ -85,6 +109,14 @@ public sealed partial class ConnectionPool<T> : IConnectionPool<T>
     private long _totalDestroyed;
     private long _totalCreationFailures;
     private long _totalTimeouts;
+    private long _totalWaited;
+    private long _totalCanceled;
+    private long _totalRejected;
+    private long _totalAbandoned;
+    private int _abandonedRunning;
+
+    /// <summary>Destroyed resources by <see cref="DestroyReason"/> (index); Interlocked.</summary>
+    private readonly long[] _destroyedBy = new long[DestroyReasons.Count];
 
     /// <summary>Creates a pool and starts warming it up to <see cref="ConnectionPoolOptions.MinSize"/> in the background.</summary>
     /// <param name="policy">Creates, checks, resets and destroys the resources.</param>
@@ -113,7 +145,7 @@ public sealed partial class ConnectionPool<T> : IConnectionPool<T>
         _clock = new PoolClock(_time);
         _logger = loggerFactory?.CreateLogger("PoolKit.ConnectionPool") ?? NullLogger.Instance;
         _slots = new Slot<T>?[options.MaxSize];
-        _waiters = new WaiterQueue<T>(_time, _clock);
+        _waiters = new WaiterQueue<T>(_time, _clock, StartCreationsForWaiters);
         _backoff = new CreationBackoff(_clock, options.CreationBackoffInitial, options.CreationBackoffMax);
 
         _acquireTimeoutTicks = ToTicks(options.AcquireTimeout);
@@ -147,78 +179,7 @@ public sealed partial class ConnectionPool<T> : IConnectionPool<T>
     private bool IsDisposed => Volatile.Read(ref _disposed) != 0;
 
     /// <inheritdoc />
-    public PoolStatistics GetStatistics()
-    {
-        int idle = 0, leased = 0, creating = 0, destroying = 0;
-        Slot<T>?[] slots = _slots;
-        int allocated = Math.Min(Volatile.Read(ref _allocated), slots.Length);
-        for (int i = 0; i < allocated; i++)
-        {
-            switch (Volatile.Read(ref slots[i])?.CurrentState)
-            {
-                case SlotState.Idle: idle++; break;
-                case SlotState.Leased: leased++; break;
-                case SlotState.Creating: creating++; break;
-                case SlotState.Destroying: destroying++; break;
-                default: break;
-            }
-        }
-
-        return new PoolStatistics(
-            idle,
-            leased,
-            creating,
-            destroying,
-            _waiters.Count,
-            _options.MinSize,
-            _options.MaxSize,
-            Interlocked.Read(ref _totalCreated),
-            Interlocked.Read(ref _totalDestroyed),
-            Interlocked.Read(ref _totalCreationFailures),
-            Interlocked.Read(ref _totalTimeouts));
-    }
-
-    /// <inheritdoc />
     public override string ToString() => $"ConnectionPool<{typeof(T).Name}> '{Name}' (max {_options.MaxSize})";
-
-    /// <summary>
-    /// Checks the slot array's invariants. Exact only when the pool is quiet (no acquire, return, creation or
-    /// destruction in flight); tests call it at such points, debug builds call it where it must hold anyway.
-    /// </summary>
-    internal void AssertInvariantsQuiescent()
-    {
-        PoolStatistics s = GetStatistics();
-        int live = Volatile.Read(ref _live);
-        Check(live == s.Live, $"_live ({live}) equals the non-empty slots ({s.Live})");
-        Check(s.Live <= _options.MaxSize, $"live ({s.Live}) <= MaxSize ({_options.MaxSize})");
-        Check(Volatile.Read(ref _creating) == s.Creating, $"_creating ({_creating}) equals the creating slots ({s.Creating})");
-        Check(Volatile.Read(ref _allocated) <= _options.MaxSize, "allocated slots <= MaxSize");
-        for (int i = 0; i < Volatile.Read(ref _allocated); i++)
-        {
-            if (Volatile.Read(ref _slots[i]) is { } slot)
-            {
-                SlotState state = slot.CurrentState;
-                Check((state is SlotState.Idle or SlotState.Leased) == (slot.Resource is not null), $"slot {i} in state {state} holds a resource only when idle or leased");
-            }
-        }
-
-        static void Check(bool condition, string what)
-        {
-            if (!condition)
-            {
-                ThrowHelper.ThrowBug($"invariant violated: {what}");
-            }
-        }
-    }
-
-    [Conditional("DEBUG")]
-    private void AssertCountersInRange()
-    {
-        int live = Volatile.Read(ref _live);
-        int creating = Volatile.Read(ref _creating);
-        Debug.Assert(live >= 0 && live <= _options.MaxSize, $"0 <= live ({live}) <= MaxSize");
-        Debug.Assert(creating >= 0 && creating <= _options.MaxConcurrentCreations, $"0 <= creating ({creating}) <= MaxConcurrentCreations");
-    }
 
     private long ToTicks(TimeSpan span) => _clock.ToTicks(span);
 

@@ -45,6 +45,21 @@ public sealed class ConnectionPoolOptions
     /// <value>Default: 5 seconds. Positive.</value>
     public TimeSpan ValidationTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// Gets or sets the longest an asynchronous <see cref="IResourcePolicy{T}.ResetAsync"/> may run. Its token is
+    /// canceled then and the resource destroyed; a reset that ignores its token is abandoned shortly after (a tenth of
+    /// this, at most one second): its slot is freed, and the resource destroyed when the reset finally ends.
+    /// </summary>
+    /// <value>Default: 10 seconds. Positive, or <see cref="Timeout.InfiniteTimeSpan"/> for no bound.</value>
+    public TimeSpan ResetTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// Gets or sets the longest the pool waits for <see cref="IResourcePolicy{T}.DestroyAsync"/>; a destruction still
+    /// running then is abandoned (logged and counted in <see cref="PoolStatistics.TotalAbandoned"/>) and its slot freed.
+    /// </summary>
+    /// <value>Default: 10 seconds. Positive, or <see cref="Timeout.InfiniteTimeSpan"/> for no bound.</value>
+    public TimeSpan DestroyTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>Gets or sets how long a resource may live; older ones are destroyed when idle or when returned.</summary>
     /// <value>Default: 30 minutes. Positive, or <see cref="Timeout.InfiniteTimeSpan"/> for no limit.</value>
     public TimeSpan MaxLifetime { get; set; } = TimeSpan.FromMinutes(30);
@@ -125,6 +140,8 @@ public sealed class ConnectionPoolOptions
         }
 
         RequirePositive(errors, nameof(ValidationTimeout), ValidationTimeout);
+        RequirePositiveOrInfinite(errors, nameof(ResetTimeout), ResetTimeout);
+        RequirePositiveOrInfinite(errors, nameof(DestroyTimeout), DestroyTimeout);
         RequirePositiveOrInfinite(errors, nameof(MaxLifetime), MaxLifetime);
 
         if (MaxLifetimeJitter is { } jitter)

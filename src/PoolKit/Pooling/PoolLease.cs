@@ -86,7 +86,31 @@ public readonly struct PoolLease<T> : IDisposable, IAsyncDisposable, IEquatable<
             ThrowHelper.ThrowAlreadyReturned(slot.Pool.Name);
         }
 
-        slot.Broken = true;
+        slot.MarkedForDestruction = DestroyReason.Broken;
+    }
+
+    /// <summary>
+    /// Tells the pool that the lease holder closed the resource itself (for example, an adapter whose caller closed or
+    /// disposed the connection it was given): on return it is destroyed instead of being reused, and counted in
+    /// <see cref="PoolDestroyedCounts.ClosedByCaller"/> rather than as broken. Meant for adapters; an application
+    /// that found the resource faulty calls <see cref="MarkBroken"/>.
+    /// </summary>
+    /// <exception cref="LeaseAlreadyReturnedException">The lease was already returned.</exception>
+    /// <exception cref="InvalidOperationException">This is the default lease.</exception>
+    public void MarkClosedByCaller()
+    {
+        Slot<T>? slot = _slot;
+        if (slot is null)
+        {
+            ThrowHelper.ThrowDefaultLease();
+        }
+
+        if (slot.CurrentVersion != _version)
+        {
+            ThrowHelper.ThrowAlreadyReturned(slot.Pool.Name);
+        }
+
+        slot.MarkedForDestruction = DestroyReason.ClosedByCaller;
     }
 
     /// <summary>

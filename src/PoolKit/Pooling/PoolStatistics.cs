@@ -26,5 +26,30 @@ public readonly record struct PoolStatistics(
     long TotalTimeouts)
 {
     /// <summary>Gets the live resources: idle, leased, being created and being destroyed. Never above <see cref="MaxSize"/>.</summary>
+    /// <remarks>A resource whose reset or destruction the pool abandoned (see <see cref="AbandonedRunning"/>) is no longer live: the pool freed its slot.</remarks>
     public int Live => Idle + Leased + Creating + Destroying;
+
+    /// <summary>Gets how many of the <see cref="Leased"/> resources are returned and still being reset (or validated) asynchronously: they are on their way back, and the pool creates nothing because of them.</summary>
+    public int Returning { get; init; }
+
+    /// <summary>Gets the leases handed out since the pool started.</summary>
+    public long TotalAcquires { get; init; }
+
+    /// <summary>Gets the acquires that had to wait in the queue (whether they got a lease or not).</summary>
+    public long TotalAcquiresWaited { get; init; }
+
+    /// <summary>Gets the acquires that ended because the caller's token was canceled.</summary>
+    public long TotalAcquiresCanceled { get; init; }
+
+    /// <summary>Gets the acquires refused at once because the wait queue was full (<see cref="ConnectionPoolOptions.MaxWaiters"/>).</summary>
+    public long TotalAcquiresRejected { get; init; }
+
+    /// <summary>Gets the destroyed resources by reason; their sum is <see cref="TotalDestroyed"/> once every destruction has finished.</summary>
+    public PoolDestroyedCounts DestroyedBy { get; init; }
+
+    /// <summary>Gets the resets, validations and destructions the pool gave up waiting for because they outlived their bound (<see cref="ConnectionPoolOptions.ResetTimeout"/>, <see cref="ConnectionPoolOptions.ValidationTimeout"/>, <see cref="ConnectionPoolOptions.DestroyTimeout"/>).</summary>
+    public long TotalAbandoned { get; init; }
+
+    /// <summary>Gets the abandoned resets, validations and destructions still running: resources that still exist, outside <see cref="Live"/>.</summary>
+    public int AbandonedRunning { get; init; }
 }

@@ -23,21 +23,6 @@ public sealed class ConnectionPoolCreationTests
     }
 
     [Fact]
-    public async Task AcquireAsync_DuringBackOffWithNothingToWaitFor_FailsFastWithTheLastErrorInside()
-    {
-        await using var pool = PoolFactory.Create(out FakePolicy policy, out _);
-        policy.FailCreate = _ => new IOException("connection refused");
-        await Assert.ThrowsAsync<IOException>(() => pool.AcquireAsync().AsTask());
-
-        ResourceCreationException ex = await Assert.ThrowsAsync<ResourceCreationException>(() => pool.AcquireAsync().AsTask());
-
-        Assert.IsType<IOException>(ex.InnerException);
-        Assert.Contains("connection refused", ex.Message, StringComparison.Ordinal);
-        Assert.Contains("next attempt", ex.Message, StringComparison.Ordinal);
-        Assert.Equal(1, policy.CreateAttempts);
-    }
-
-    [Fact]
     public async Task AcquireAsync_RepeatedFailures_BackOffGrowsAndThePoolRecoversWhenCreationWorksAgain()
     {
         await using var pool = PoolFactory.Create(out FakePolicy policy, out var time, o =>
@@ -50,17 +35,80 @@ public sealed class ConnectionPoolCreationTests
         for (int i = 0; i < 5; i++)
         {
             await Assert.ThrowsAsync<IOException>(() => pool.AcquireAsync().AsTask());
-
-            // Within the back-off nobody hammers the server.
-            await Assert.ThrowsAsync<ResourceCreationException>(() => pool.AcquireAsync().AsTask());
             time.Advance(TimeSpan.FromSeconds(1));
         }
 
         Assert.Equal(5, policy.CreateAttempts);
+
+        // Within the back-off nobody hammers the server: an acquire waits for the next attempt.
+        policy.FailCreate = _ => new IOException("down");
+        await Assert.ThrowsAsync<IOException>(() => pool.AcquireAsync().AsTask());
+        Task<PoolLease<FakeResource>> waiting = pool.AcquireAsync().AsTask();
+        Assert.Equal(6, policy.CreateAttempts);
         policy.FailCreate = null;
-        await using PoolLease<FakeResource> lease = await pool.AcquireAsync();
+        time.Advance(TimeSpan.FromSeconds(1));
+        await using PoolLease<FakeResource> lease = await waiting.WaitAsync(s_testTimeout);
         Assert.True(lease.IsActive);
-        Assert.Equal(5, pool.GetStatistics().TotalCreationFailures);
+        Assert.Equal(7, policy.CreateAttempts);
+        Assert.Equal(6, pool.GetStatistics().TotalCreationFailures);
+    }
+
+    [Fact]
+    public async Task AcquireAsync_ServerBackDuringTheBackOff_WaitsForTheNextAttemptInsteadOfFailingWithTheOldError()
+    {
+        // Issue 13, defect 8 (first half): an acquire during the back-off used to fail at once with the previous
+        // attempt's error, although the server might be back; it now waits for the next attempt.
+        await using var pool = PoolFactory.Create(out FakePolicy policy, out var time, o =>
+        {
+            o.CreationBackoffInitial = TimeSpan.FromMilliseconds(400);
+            o.CreationBackoffMax = TimeSpan.FromMilliseconds(400);
+        });
+        policy.FailCreate = _ => new IOException("connection refused");
+        await Assert.ThrowsAsync<IOException>(() => pool.AcquireAsync().AsTask());
+        policy.FailCreate = null; // the server is back, inside the back-off
+
+        Task<PoolLease<FakeResource>> acquire = pool.AcquireAsync().AsTask();
+        await Task.Delay(50);
+        Assert.False(acquire.IsCompleted, "an acquire inside the back-off failed with the old error instead of waiting for the next attempt");
+        Assert.Equal(1, policy.CreateAttempts);
+
+        time.Advance(TimeSpan.FromMilliseconds(400));
+        using PoolLease<FakeResource> lease = await acquire.WaitAsync(s_testTimeout);
+        Assert.True(lease.IsActive);
+        Assert.Equal(2, policy.CreateAttempts);
+    }
+
+    [Fact]
+    public async Task AcquireAsync_ServerStaysDown_EveryCallerGetsTheFreshErrorAndAttemptsAreOneAtATimeSpacedByTheBackOff()
+    {
+        // Issue 13, defect 8 (second half): while the server stays down, callers still get the real error, from an
+        // attempt that ended after they began, and the server sees one attempt per back-off period.
+        await using var pool = PoolFactory.Create(out FakePolicy policy, out var time, o =>
+        {
+            o.MaxConcurrentCreations = 4;
+            o.CreationBackoffInitial = TimeSpan.FromMilliseconds(200);
+            o.CreationBackoffMax = TimeSpan.FromMilliseconds(200);
+        });
+        policy.FailCreate = attempt => new IOException($"connection refused (attempt {attempt})");
+        await Assert.ThrowsAsync<IOException>(() => pool.AcquireAsync().AsTask());
+
+        for (int round = 2; round <= 4; round++)
+        {
+            Task<PoolLease<FakeResource>>[] callers = Enumerable.Range(0, 5).Select(_ => pool.AcquireAsync().AsTask()).ToArray();
+            Assert.All(callers, c => Assert.False(c.IsCompleted));
+            Assert.Equal(round - 1, policy.CreateAttempts);
+
+            time.Advance(TimeSpan.FromMilliseconds(200));
+            foreach (Task<PoolLease<FakeResource>> caller in callers)
+            {
+                Exception ex = await Assert.ThrowsAnyAsync<Exception>(() => caller.WaitAsync(s_testTimeout));
+                Exception real = ex is ResourceCreationException { InnerException: { } inner } ? inner : ex;
+                Assert.Equal($"connection refused (attempt {round})", real.Message);
+            }
+
+            // One attempt for five callers.
+            Assert.Equal(round, policy.CreateAttempts);
+        }
     }
 
     [Fact]
@@ -140,8 +188,9 @@ public sealed class ConnectionPoolCreationTests
         };
 
         Task<PoolLease<FakeResource>>[] acquires = Enumerable.Range(0, 8).Select(_ => pool.AcquireAsync().AsTask()).ToArray();
+        // The creations are the pool's: every acquirer queues, and the first two resources go to the first two.
         Assert.Equal(2, pool.GetStatistics().Creating);
-        Assert.Equal(6, pool.GetStatistics().Waiting);
+        Assert.Equal(8, pool.GetStatistics().Waiting);
         gate.SetResult();
 
         PoolLease<FakeResource>[] leases = await Task.WhenAll(acquires).WaitAsync(s_testTimeout);
@@ -154,7 +203,7 @@ public sealed class ConnectionPoolCreationTests
     }
 
     [Fact]
-    public async Task AcquireAsync_CreationHangs_TimesOutWithinAcquireTimeoutAndRollsBack()
+    public async Task AcquireAsync_CreationHangs_CallerFailsAtItsDeadlineAndTheCreationIsCanceledAtItsBound()
     {
         await using var pool = PoolFactory.Create(out FakePolicy policy, out var time, o => o.AcquireTimeout = TimeSpan.FromSeconds(2));
         policy.CreateGate = ct => Task.Delay(Timeout.Infinite, ct);
@@ -163,28 +212,35 @@ public sealed class ConnectionPoolCreationTests
         Assert.Equal(1, pool.GetStatistics().Creating);
         time.Advance(TimeSpan.FromSeconds(2));
 
-        ResourceCreationException ex = await Assert.ThrowsAsync<ResourceCreationException>(() => acquire.WaitAsync(s_testTimeout));
+        // Both the caller's deadline and the creation's bound are at 2 s: the caller fails with either, at 2 s.
+        Exception ex = await Assert.ThrowsAnyAsync<Exception>(() => acquire.WaitAsync(s_testTimeout));
+        Assert.True(ex is PoolExhaustedException or ResourceCreationException, ex.ToString());
         Assert.Contains("AcquireTimeout = 2000 ms", ex.Message, StringComparison.Ordinal);
-        Assert.Equal(0, pool.GetStatistics().Live);
+        await WaitForAsync(() => pool.GetStatistics().Live == 0);
+        Assert.Equal(1, pool.GetStatistics().TotalCreationFailures);
         pool.AssertInvariantsQuiescent();
     }
 
     [Fact]
-    public async Task AcquireAsync_CanceledDuringCreation_RollsBackWithoutBackOff()
+    public async Task AcquireAsync_CanceledDuringCreation_FailsAtOnceAndTheCreationGoesIdleWithoutBackOff()
     {
         await using var pool = PoolFactory.Create(out FakePolicy policy, out _);
-        policy.CreateGate = ct => Task.Delay(Timeout.Infinite, ct);
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        policy.CreateGate = _ => gate.Task;
         using var cts = new CancellationTokenSource();
 
         Task<PoolLease<FakeResource>> acquire = pool.AcquireAsync(cts.Token).AsTask();
         await cts.CancelAsync();
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => acquire.WaitAsync(s_testTimeout));
-        Assert.Equal(0, pool.GetStatistics().Live);
+        Assert.Equal(1, pool.GetStatistics().Creating);
+        gate.SetResult();
+        await WaitForAsync(() => pool.GetStatistics().Idle == 1);
         Assert.Equal(0, pool.GetStatistics().TotalCreationFailures);
+        Assert.Equal(1, pool.GetStatistics().TotalAcquiresCanceled);
         policy.CreateGate = null;
         using PoolLease<FakeResource> lease = await pool.AcquireAsync();
-        Assert.True(lease.IsActive);
+        Assert.Equal(1, policy.Created);
     }
 
     [Fact]

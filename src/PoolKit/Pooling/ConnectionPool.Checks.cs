@@ -1,0 +1,228 @@
+using PoolKit.Diagnostics;
+using PoolKit.Internal;
+
+namespace PoolKit;
+
+/// <content>
+/// The policy's checks that may run asynchronously: validation before a stale resource is handed out, and the reset of a
+/// returned one. Each is bounded (<see cref="ConnectionPoolOptions.ValidationTimeout"/>,
+/// <see cref="ConnectionPoolOptions.ResetTimeout"/>): its token is canceled at the bound, and a check that ignores its
+/// token is abandoned shortly after (<see cref="AbandonGrace"/>): the slot is freed, the resource is destroyed in the
+/// background once the check finally ends, and both are logged and counted. Every task given up on is still observed.
+/// </content>
+public sealed partial class ConnectionPool<T>
+{
+    /// <summary>How long after a check's token was canceled the pool waits for the check to end before abandoning it: a tenth of the bound, at most one second.</summary>
+    private static TimeSpan AbandonGrace(TimeSpan bound) => TimeSpan.FromTicks(Math.Min(bound.Ticks / 10, TimeSpan.TicksPerSecond));
+
+    /// <summary>Runs the policy's validation on an owned slot, for an acquirer; destroys the resource when it fails.</summary>
+    /// <returns><see langword="true"/> if the resource may be handed out.</returns>
+    /// <remarks>The acquirer stops waiting at its deadline even if the validation ignores its token; the resource is then destroyed once the validation ends.</remarks>
+    private async ValueTask<bool> ValidateOwnedAsync(Slot<T> slot, long deadline, CancellationToken cancellationToken)
+    {
+        TimeSpan limit = _options.ValidationTimeout;
+        if (deadline != long.MaxValue)
+        {
+            TimeSpan remaining = Elapsed(_clock.Now, deadline);
+            if (remaining < limit)
+            {
+                limit = remaining > TimeSpan.Zero ? remaining : TimeSpan.FromTicks(1);
+            }
+        }
+
+        using var timeout = new CancellationTokenSource(limit, _time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
+        Exception? error = null;
+        bool valid;
+        ValueTask<bool> validation;
+        try
+        {
+            validation = _policy.ValidateAsync(slot.Resource!, linked.Token);
+        }
+#pragma warning disable CA1031 // A validation that throws says "invalid".
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            validation = ValueTask.FromException<bool>(ex);
+        }
+
+        if (validation.IsCompleted)
+        {
+            (valid, error) = Outcome(validation);
+        }
+        else
+        {
+            Task<bool> pending = validation.AsTask();
+            try
+            {
+                valid = await pending.WaitAsync(linked.Token).ConfigureAwait(false);
+            }
+#pragma warning disable CA1031 // Logged below; the resource is destroyed.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                valid = false;
+                error = ex;
+            }
+
+            if (!pending.IsCompleted)
+            {
+                // Given up on at the acquirer's deadline or cancellation while the validation still runs: the slot
+                // stays owned by the validation and is destroyed when it ends, whatever it says.
+                _logger.ValidationFailed(Name, slot.Index, error);
+                _ = DestroyWhenCheckEndsAsync(slot, pending, DestroyReason.ValidationFailed);
+                cancellationToken.ThrowIfCancellationRequested();
+                return false;
+            }
+        }
+
+        if (!valid)
+        {
+            _logger.ValidationFailed(Name, slot.Index, error);
+            _ = DestroyOwned(slot, DestroyReason.ValidationFailed);
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+
+        return valid;
+    }
+
+    /// <summary>Validates an owned slot for <see cref="TryAcquire"/> if the policy answers synchronously; <see langword="null"/> if it would have to wait.</summary>
+    private bool? TryValidateSynchronously(Slot<T> slot)
+    {
+        CancellationTokenSource bound = slot.CheckBound ??= new CancellationTokenSource();
+        ValueTask<bool> validation;
+        try
+        {
+            validation = _policy.ValidateAsync(slot.Resource!, bound.Token);
+        }
+#pragma warning disable CA1031 // A validation that throws says "invalid".
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+            return false;
+        }
+
+        if (validation.IsCompleted)
+        {
+            return Outcome(validation).Ok;
+        }
+
+        // It went asynchronous: let it finish in the background, bounded by ValidationTimeout, and release the slot
+        // only afterwards. Until then it counts as on its way (no creation because of it).
+        Interlocked.Increment(ref _returning);
+        _ = FinishCheckAsync(slot, validation, bound, _options.ValidationTimeout, DestroyReason.ValidationFailed);
+        return null;
+    }
+
+    /// <summary>
+    /// Waits for an asynchronous reset or validation of an owned slot counted in <see cref="_returning"/>, bounded by
+    /// <paramref name="limit"/>, then releases the slot, or destroys the resource if the check said no, threw, timed
+    /// out or was abandoned. Never faults.
+    /// </summary>
+    private async Task FinishCheckAsync(Slot<T> slot, ValueTask<bool> check, CancellationTokenSource bound, TimeSpan limit, DestroyReason onFailure)
+    {
+        bool ok;
+        Exception? error = null;
+        Task<bool> pending = check.AsTask();
+        ITimer cancelAtBound;
+        using (ExecutionContext.SuppressFlow())
+        {
+            cancelAtBound = _time.CreateTimer(static s => CancelQuietly((CancellationTokenSource)s!), bound, limit, Timeout.InfiniteTimeSpan);
+        }
+
+        try
+        {
+            ok = await pending.WaitAsync(limit + AbandonGrace(limit), _time).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // It ignored its token: abandon it. The slot is freed now, the resource destroyed when the check ends.
+            cancelAtBound.Dispose();
+            slot.CheckBound = null;
+            _logger.CheckAbandoned(Name, slot.Index, onFailure == DestroyReason.ValidationFailed ? "validation" : "reset", limit.TotalMilliseconds);
+            AbandonOwned(slot, pending, onFailure);
+            Interlocked.Decrement(ref _returning);
+            StartCreationsForWaiters();
+            return;
+        }
+#pragma warning disable CA1031 // Logged below; the resource is destroyed.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            ok = false;
+            error = ex;
+        }
+
+        cancelAtBound.Dispose();
+        if (bound.IsCancellationRequested)
+        {
+            // A canceled source cannot be reused; the next check of this slot makes a new one.
+            slot.CheckBound = null;
+            bound.Dispose();
+        }
+
+        if (ok)
+        {
+            Release(slot, _clock.Now);
+        }
+        else
+        {
+            if (onFailure == DestroyReason.ValidationFailed)
+            {
+                _logger.ValidationFailed(Name, slot.Index, error);
+            }
+            else
+            {
+                _logger.ResetFailed(Name, slot.Index, error);
+            }
+
+            _ = DestroyOwned(slot, onFailure);
+        }
+
+        // Ordering: the slot is released (or its destruction begun) before it stops counting as on its way, so a
+        // reader that sees the decrement also sees the waiter it served; then whoever held back because of it looks again.
+        Interlocked.Decrement(ref _returning);
+        if (_waiters.Count > 0)
+        {
+            StartCreationsForWaiters();
+        }
+    }
+
+    /// <summary>Destroys an owned slot's resource once a check given up on has ended. Never faults.</summary>
+    private async Task DestroyWhenCheckEndsAsync(Slot<T> slot, Task pending, DestroyReason reason)
+    {
+        await pending.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        _ = DestroyOwned(slot, reason);
+    }
+
+    private static (bool Ok, Exception? Error) Outcome(ValueTask<bool> completed)
+    {
+        try
+        {
+            return (completed.GetAwaiter().GetResult(), null);
+        }
+#pragma warning disable CA1031 // A check that throws says "no".
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            return (false, ex);
+        }
+    }
+
+    private static void CancelQuietly(CancellationTokenSource source)
+    {
+        try
+        {
+            source.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The check ended and its source was replaced meanwhile.
+        }
+#pragma warning disable CA1031 // A policy's token callback that throws must not end the timer thread; the check is ended anyway.
+        catch (AggregateException)
+#pragma warning restore CA1031
+        {
+        }
+    }
+}

@@ -1,0 +1,256 @@
+using System.Diagnostics.CodeAnalysis;
+using PoolKit.Internal;
+
+namespace PoolKit;
+
+/// <content>
+/// The hand-off protocol: the one gate every hand-out passes, both halves of the hand-off (a releaser giving a slot
+/// to the longest waiter or publishing it idle; an acquirer scanning before and after it enqueues) and the proof
+/// that no wake-up is lost.
+/// </content>
+/// <remarks>
+/// <para><b>No lost wake-ups: the proof.</b> Two parties race: a <i>releaser</i> holding an owned slot (a return after
+/// its reset, a finished creation or validation), and an <i>acquirer</i> that found nothing and enqueues.</para>
+/// <list type="number">
+/// <item>The releaser reads the waiter count; if it is not zero it dequeues the head and completes it with the slot.
+/// Otherwise it publishes the slot as <c>Idle</c> with a CAS, then reads the waiter count <i>again</i>
+/// (<see cref="AfterPublishIdle"/>) and, while it is not zero and the slot is still idle, takes the slot back and hands
+/// it to the head.</item>
+/// <item>The acquirer enqueues (under the queue lock), then scans the slots <i>again</i>
+/// (<see cref="RescanAfterEnqueue"/>) and hands every idle slot it wins to the head of the queue (itself, or somebody
+/// who came earlier), until it is itself served or finds nothing.</item>
+/// </list>
+/// <para>Suppose the acquirer waits forever while the slot stays idle. Its rescan did not see the slot idle, so the
+/// rescan's read came before the publishing CAS; its enqueue came before its rescan. The releaser's second read of the
+/// count comes after its publishing CAS. Both the publishing CAS (an interlocked operation) and the enqueue (a lock
+/// release followed, in the acquirer, by the interlocked CAS attempts of the rescan) are full fences on every platform
+/// .NET supports, Arm64 included: an interlocked operation is a full barrier in the .NET memory model, and a
+/// <c>Volatile.Read</c> after it cannot be satisfied from before it. So in the total order of these
+/// fenced operations enqueue → rescan-read → publish → second count read, and the releaser's second read sees the
+/// count including the acquirer: it hands the slot to the head. A contradiction; so a waiter never sleeps next to an
+/// idle slot. Everything else that makes a resource available (<see cref="Release"/>) goes through step 1, and
+/// everything that queues goes through step 2; capacity events (a slot emptied, a creation or reset ended, the
+/// back-off ended) do not wake waiters at all: they run <see cref="StartCreationsForWaiters"/>, whose new resources are
+/// released by step 1.</para>
+/// <para><b>No barging.</b> A newcomer that sees anybody waiting neither scans nor creates: it queues at the tail.
+/// Capacity that frees up while somebody waits becomes a creation that the pool owns and releases to the head, so no
+/// newcomer can take it.</para>
+/// </remarks>
+public sealed partial class ConnectionPool<T>
+{
+    /// <summary>
+    /// The one gate every hand-out passes: disposal, generation (<see cref="ClearAsync"/>), lifetime and the policy's
+    /// cheap <see cref="IResourcePolicy{T}.IsUsable"/> check. The validation window is applied after it, by the caller
+    /// (<see cref="NeedsValidation"/>).
+    /// </summary>
+    /// <returns><see langword="null"/> if the resource may be handed out; otherwise why it must be destroyed.</returns>
+    private DestroyReason? CheckOnHandOut(Slot<T> slot, long now)
+    {
+        if (IsDisposed)
+        {
+            return DestroyReason.PoolDisposed;
+        }
+
+        if (slot.Generation != Volatile.Read(ref _generation))
+        {
+            return DestroyReason.Cleared;
+        }
+
+        if (now >= slot.ExpiresAt)
+        {
+            return DestroyReason.Expired;
+        }
+
+        if (_traits.AlwaysUsable)
+        {
+            return null;
+        }
+
+        try
+        {
+            return _policy.IsUsable(slot.Resource!) ? null : DestroyReason.Unusable;
+        }
+#pragma warning disable CA1031 // A usability check that throws says "not usable".
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+            return DestroyReason.Unusable;
+        }
+    }
+
+    /// <summary>Whether a resource that passed the gate must be validated before use (idle beyond the bypass window).</summary>
+    private bool NeedsValidation(Slot<T> slot, long now) => now - slot.IdleSince >= _bypassTicks;
+
+    /// <summary>
+    /// Wins the first idle slot by CAS that passes the gate, destroying on the way any resource that does not.
+    /// </summary>
+    /// <param name="now">The current timestamp.</param>
+    /// <param name="slot">The slot won, now <c>Leased</c> and owned by the caller.</param>
+    /// <param name="needsValidation">Whether the resource has been idle beyond the bypass window.</param>
+    private bool TryTakeIdle(long now, [NotNullWhen(true)] out Slot<T>? slot, out bool needsValidation)
+    {
+        Slot<T>?[] slots = _slots;
+        int allocated = Math.Min(Volatile.Read(ref _allocated), slots.Length);
+        for (int i = 0; i < allocated; i++)
+        {
+            Slot<T>? candidate = Volatile.Read(ref slots[i]);
+            if (candidate is null || !candidate.TryTransition(SlotState.Idle, SlotState.Leased))
+            {
+                continue;
+            }
+
+            // We own the slot now.
+            if (CheckOnHandOut(candidate, now) is { } reason)
+            {
+                _ = DestroyOwned(candidate, reason);
+                continue;
+            }
+
+            slot = candidate;
+            needsValidation = NeedsValidation(candidate, now);
+            return true;
+        }
+
+        slot = null;
+        needsValidation = false;
+        return false;
+    }
+
+    /// <summary>Makes an owned, freshly reset, created or validated slot available: to the longest waiter if any, else idle.</summary>
+    private void Release(Slot<T> slot, long now)
+    {
+        slot.IdleSince = now;
+        MakeAvailable(slot, now);
+    }
+
+    /// <summary>Makes an owned slot available without touching its idle timestamp (step 1 of the proof).</summary>
+    private void MakeAvailable(Slot<T> slot, long now)
+    {
+        if (_waiters.Count > 0 && TryHandOff(slot, now))
+        {
+            return;
+        }
+
+        TestHookBeforePublishIdle?.Invoke();
+
+        // Interlocked: a full fence, so the reads in AfterPublishIdle cannot move before the publication.
+        slot.Transition(SlotState.Leased, SlotState.Idle);
+        AfterPublishIdle(slot);
+    }
+
+    /// <summary>
+    /// The common return when the policy resets nothing: if nobody waits and the resource is to be kept, one CAS
+    /// <c>(version, Leased) → (version + 1, Idle)</c> ends the lease and publishes the slot together.
+    /// </summary>
+    /// <returns><see langword="false"/> if the return must take the two-step path (which also reports a second return).</returns>
+    private bool TryReturnIdleInOneStep(Slot<T> slot, long version)
+    {
+        // Everything read before the CAS is only acted on if the CAS wins, i.e. if the lease was still current and
+        // this call is its only return. A stale duplicate return, whose lease ended meanwhile, fails the early check
+        // (or, racing a concurrent duplicate, the CAS) and changes nothing but, at most, IdleSince below.
+        long now = _clock.Now;
+        if (Volatile.Read(ref slot.Word) != Slot<T>.Pack(version, SlotState.Leased)
+            || _waiters.Count > 0
+            || CheckOnReturn(slot, now) is not null)
+        {
+            return false;
+        }
+
+        long useStart = slot.UseStartPrecise;
+
+        // Written before the CAS that publishes it; the next owner's winning CAS acquires it.
+        slot.IdleSince = now;
+        TestHookBeforePublishIdle?.Invoke();
+
+        // Interlocked: a full fence, so the reads in AfterPublishIdle cannot move before the publication.
+        if (!slot.TryEndLease(version, SlotState.Idle))
+        {
+            return false;
+        }
+
+        if (useStart != 0 && _metrics.UseTimeEnabled)
+        {
+            _metrics.RecordUseTime(_time.GetElapsedTime(useStart));
+        }
+
+        AfterPublishIdle(slot);
+        return true;
+    }
+
+    /// <summary>Closes the races of a slot just published as idle with waiters (step 1, second read) and with disposal.</summary>
+    private void AfterPublishIdle(Slot<T> slot)
+    {
+        // A waiter that enqueued after our first look rescans after enqueueing; hand the slot over ourselves if it
+        // missed it, so that FIFO order holds. Each round hands off, destroys, or sees the queue empty.
+        while (_waiters.Count > 0 && slot.TryTransition(SlotState.Idle, SlotState.Leased))
+        {
+            if (TryHandOff(slot, _clock.Now))
+            {
+                return;
+            }
+
+            slot.Transition(SlotState.Leased, SlotState.Idle);
+        }
+
+        // Disposal sets the flag and then destroys idle slots; whichever of us looks second sees the other.
+        if (IsDisposed && slot.TryTransition(SlotState.Idle, SlotState.Leased))
+        {
+            _ = DestroyOwned(slot, DestroyReason.PoolDisposed);
+        }
+    }
+
+    /// <summary>Gives an owned slot, still leased, to the longest waiter, through the gate.</summary>
+    /// <returns><see langword="true"/> if the slot left the caller's hands (handed off, or destroyed by the gate); <see langword="false"/> if nobody (still) waits.</returns>
+    private bool TryHandOff(Slot<T> slot, long now)
+    {
+        if (CheckOnHandOut(slot, now) is { } reason)
+        {
+            _ = DestroyOwned(slot, reason);
+            return true;
+        }
+
+        var result = new WaitResult<T>(slot, NeedsValidation(slot, now) ? WaitOutcome.FoundStale : WaitOutcome.HandedOff);
+        while (_waiters.TryDequeue(out Waiter<T>? waiter, out int epoch))
+        {
+            if (waiter!.TryComplete(epoch, result))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// Step 2 of the proof: after enqueueing, hands every idle slot this acquirer wins to the head of the queue, until
+    /// the acquirer itself is served or nothing is idle.
+    /// </summary>
+    /// <param name="waiter">The waiter just enqueued.</param>
+    /// <param name="now">The tick of this round's first look; a few microseconds old at most, which the expiry and validation-window checks tolerate (PERF: saves a clock read per wait).</param>
+    /// <returns><see langword="true"/> if this acquirer's wait is already completed.</returns>
+    private bool RescanAfterEnqueue(Waiter<T> waiter, long now)
+    {
+        if (IsDisposed)
+        {
+            if (waiter.TryCompleteByOwner(new WaitResult<T>(null, WaitOutcome.Disposed)))
+            {
+                _waiters.Remove(waiter);
+            }
+
+            return true;
+        }
+
+        while (waiter.IsPending && TryTakeIdle(now, out Slot<T>? idle, out _))
+        {
+            // The head may be this acquirer or somebody who came earlier: FIFO either way.
+            if (!TryHandOff(idle, now))
+            {
+                // Nobody waits any more (this acquirer included: completed meanwhile); put it back.
+                MakeAvailable(idle, now);
+                break;
+            }
+        }
+
+        return !waiter.IsPending;
+    }
+}

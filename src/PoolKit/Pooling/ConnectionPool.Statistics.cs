@@ -1,0 +1,109 @@
+using System.Diagnostics;
+using PoolKit.Internal;
+
+namespace PoolKit;
+
+/// <content>Statistics and invariants.</content>
+public sealed partial class ConnectionPool<T>
+{
+    /// <inheritdoc />
+    public PoolStatistics GetStatistics()
+    {
+        int idle = 0, leased = 0, creating = 0, destroying = 0;
+        long leases = 0;
+        Slot<T>?[] slots = _slots;
+        int allocated = Math.Min(Volatile.Read(ref _allocated), slots.Length);
+        for (int i = 0; i < allocated; i++)
+        {
+            if (Volatile.Read(ref slots[i]) is not { } slot)
+            {
+                continue;
+            }
+
+            leases += Volatile.Read(ref slot.Leases);
+            switch (slot.CurrentState)
+            {
+                case SlotState.Idle: idle++; break;
+                case SlotState.Leased: leased++; break;
+                case SlotState.Creating: creating++; break;
+                case SlotState.Destroying: destroying++; break;
+                default: break;
+            }
+        }
+
+        long[] by = _destroyedBy;
+        return new PoolStatistics(
+            idle,
+            leased,
+            creating,
+            destroying,
+            _waiters.Count,
+            _options.MinSize,
+            _options.MaxSize,
+            Interlocked.Read(ref _totalCreated),
+            Interlocked.Read(ref _totalDestroyed),
+            Interlocked.Read(ref _totalCreationFailures),
+            Interlocked.Read(ref _totalTimeouts))
+        {
+            Returning = Math.Min(Volatile.Read(ref _returning), leased),
+            TotalAcquires = leases,
+            TotalAcquiresWaited = Interlocked.Read(ref _totalWaited),
+            TotalAcquiresCanceled = Interlocked.Read(ref _totalCanceled),
+            TotalAcquiresRejected = Interlocked.Read(ref _totalRejected),
+            TotalAbandoned = Interlocked.Read(ref _totalAbandoned),
+            AbandonedRunning = Volatile.Read(ref _abandonedRunning),
+            DestroyedBy = new PoolDestroyedCounts(
+                Broken: Interlocked.Read(ref by[(int)DestroyReason.Broken]),
+                ClosedByCaller: Interlocked.Read(ref by[(int)DestroyReason.ClosedByCaller]),
+                Unusable: Interlocked.Read(ref by[(int)DestroyReason.Unusable]),
+                ValidationFailed: Interlocked.Read(ref by[(int)DestroyReason.ValidationFailed]),
+                ResetFailed: Interlocked.Read(ref by[(int)DestroyReason.ResetFailed]),
+                Lifetime: Interlocked.Read(ref by[(int)DestroyReason.Expired]),
+                Idle: Interlocked.Read(ref by[(int)DestroyReason.IdleTimeout]),
+                Cleared: Interlocked.Read(ref by[(int)DestroyReason.Cleared]),
+                PoolDisposed: Interlocked.Read(ref by[(int)DestroyReason.PoolDisposed])),
+        };
+    }
+
+    /// <summary>
+    /// Checks the slot array's invariants. Exact only when the pool is quiet (no acquire, return, creation or
+    /// destruction in flight); tests call it at such points, and a debug build calls it when a disposed pool has drained.
+    /// </summary>
+    internal void AssertInvariantsQuiescent()
+    {
+        PoolStatistics s = GetStatistics();
+        int live = Volatile.Read(ref _live);
+        Check(live == s.Live, $"_live ({live}) equals the non-empty slots ({s.Live})");
+        Check(s.Live <= _options.MaxSize, $"live ({s.Live}) <= MaxSize ({_options.MaxSize})");
+        Check(Volatile.Read(ref _creating) == s.Creating, $"_creating ({_creating}) equals the creating slots ({s.Creating})");
+        Check(Volatile.Read(ref _returning) == 0, $"_returning ({_returning}) is 0 at rest");
+        Check(Volatile.Read(ref _allocated) <= _options.MaxSize, "allocated slots <= MaxSize");
+        Check(s.Waiting == 0 || s.Idle == 0, $"nobody waits next to an idle resource (waiting {s.Waiting}, idle {s.Idle})");
+        for (int i = 0; i < Volatile.Read(ref _allocated); i++)
+        {
+            if (Volatile.Read(ref _slots[i]) is { } slot)
+            {
+                SlotState state = slot.CurrentState;
+                Check((state is SlotState.Idle or SlotState.Leased) == (slot.Resource is not null), $"slot {i} in state {state} holds a resource only when idle or leased");
+            }
+        }
+
+        static void Check(bool condition, string what)
+        {
+            if (!condition)
+            {
+                ThrowHelper.ThrowBug($"invariant violated: {what}");
+            }
+        }
+    }
+
+    [Conditional("DEBUG")]
+    private void AssertCountersInRange()
+    {
+        int live = Volatile.Read(ref _live);
+        int creating = Volatile.Read(ref _creating);
+        Debug.Assert(live >= 0 && live <= _options.MaxSize, $"0 <= live ({live}) <= MaxSize");
+        Debug.Assert(creating >= 0 && creating <= _options.MaxConcurrentCreations, $"0 <= creating ({creating}) <= MaxConcurrentCreations");
+        Debug.Assert(Volatile.Read(ref _returning) >= 0, "returning >= 0");
+    }
+}
