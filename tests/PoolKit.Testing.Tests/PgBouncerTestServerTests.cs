@@ -89,6 +89,24 @@ public sealed class PgBouncerTestServerTests
     }
 
     [Fact]
+    public async Task StartAsync_LeftoverOfACrashedTestHost_IsKilledByItsPidFileAndRemoved()
+    {
+        await using PostgresTestServer server = await TestServers.StartLocalAsync();
+        await using PgBouncerTestServer orphan = await PgBouncerTestServer.StartAsync(server).WaitAsync(TestServers.ScenarioLimit);
+        int orphanPid = Assert.IsType<int>(orphan.ProcessId);
+
+        // Pretend its test host crashed: the owner named in its directory is a process that does not exist.
+        await File.WriteAllTextAsync(Path.Combine(orphan.DirectoryPath, "owner"), "999999999 1");
+
+        await using PgBouncerTestServer next = await PgBouncerTestServer.StartAsync(server).WaitAsync(TestServers.ScenarioLimit);
+
+        Assert.False(Directory.Exists(orphan.DirectoryPath));
+        Assert.Null(orphan.ProcessId);
+        Assert.False(File.Exists($"/proc/{orphanPid}/cmdline") && File.ReadAllText($"/proc/{orphanPid}/cmdline").Contains("pgbouncer", StringComparison.Ordinal));
+        Assert.NotNull(next.ProcessId);
+    }
+
+    [Fact]
     public async Task StartAsync_ExecutableMissing_SaysWhatToInstall()
     {
         PostgresUnavailableException error = await Assert.ThrowsAsync<PostgresUnavailableException>(() =>

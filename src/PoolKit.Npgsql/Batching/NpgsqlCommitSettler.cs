@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Runtime.CompilerServices;
 using Npgsql;
 
@@ -160,26 +159,3 @@ internal static class NpgsqlCommitSettler
         }
     }
 }
-
-/// <summary>What was read in the commit's round trip, before the <c>COMMIT</c>.</summary>
-/// <param name="TransactionId">The transaction's id (xid8, as text), or null when it had none (it wrote nothing).</param>
-/// <param name="InsertLsn">The WAL insert position after the transaction's writes, as text.</param>
-/// <param name="Timeline">The WAL timeline, as the 8 hex digits of a WAL file name.</param>
-internal sealed record CommitRecord(string? TransactionId, string? InsertLsn, string? Timeline)
-{
-    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"xid {TransactionId ?? "none"}, lsn {InsertLsn}, timeline {Timeline}");
-}
-
-/// <summary>How a commit whose connection was lost ended, as far as the server can tell.</summary>
-internal enum CommitOutcome
-{
-    Unknown,
-    Committed,
-    RolledBack,
-}
-
-/// <summary>
-/// Thrown by <see cref="NpgsqlTransactionHandler.CommitAsync"/> when the connection was lost during the <c>COMMIT</c>
-/// and the server reported afterwards that the transaction did not commit: running the unit again is safe.
-/// </summary>
-internal sealed class CommitRolledBackException(string message, Exception lost) : Exception(message, lost);

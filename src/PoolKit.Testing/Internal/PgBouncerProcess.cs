@@ -42,6 +42,11 @@ internal sealed class PgBouncerProcess
 
     private string UserListFile => Path.Combine(RootDirectory, "userlist.txt");
 
+    /// <summary>Names the test host that owns the directory: "pid starttime" from /proc, so a reused pid is not mistaken for it.</summary>
+    private string OwnerFile => Path.Combine(RootDirectory, "owner");
+
+    private const string DirectoryPrefix = "poolkit-pgbouncer-";
+
     internal int Port { get; private set; }
 
     /// <summary>Finds the pgbouncer executable; null when there is none.</summary>
@@ -65,10 +70,12 @@ internal sealed class PgBouncerProcess
         NpgsqlConnectionStringBuilder server,
         CancellationToken cancellationToken)
     {
-        DirectoryInfo root = Directory.CreateTempSubdirectory("poolkit-pgbouncer-");
+        SweepCrashedHosts(executable, options, server);
+        DirectoryInfo root = Directory.CreateTempSubdirectory(DirectoryPrefix);
         PgBouncerProcess process = new(executable, root.FullName, options, server);
         try
         {
+            await File.WriteAllTextAsync(process.OwnerFile, Identity(Environment.ProcessId) ?? string.Empty, cancellationToken).ConfigureAwait(false);
             await process.WriteSecretsAsync(cancellationToken).ConfigureAwait(false);
             for (int attempt = 1; ; attempt++)
             {
@@ -92,6 +99,77 @@ internal sealed class PgBouncerProcess
         {
             process.Destroy();
             throw;
+        }
+    }
+
+    /// <summary>
+    /// Removes what a crashed test host left behind: for each PgBouncer directory of this helper in the temp directory
+    /// whose owner process is gone, kills the PgBouncer its own pid file names (only if that process runs PgBouncer
+    /// with that directory's configuration file) and deletes the directory. Best effort; never throws.
+    /// </summary>
+    private static void SweepCrashedHosts(string executable, PgBouncerTestServerOptions options, NpgsqlConnectionStringBuilder server)
+    {
+        try
+        {
+            foreach (string directory in Directory.EnumerateDirectories(Path.GetTempPath(), DirectoryPrefix + "*"))
+            {
+                PgBouncerProcess stale = new(executable, directory, options, server);
+                string owner;
+                try
+                {
+                    owner = File.ReadAllText(stale.OwnerFile).Trim();
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                {
+                    continue; // being created right now, or not ours to judge
+                }
+
+                string[] parts = owner.Split(' ');
+                if (parts.Length != 2
+                    || !int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out int ownerPid)
+                    || Identity(ownerPid) == owner)
+                {
+                    continue; // its test host still runs
+                }
+
+                if (stale.ReadPid() is int pid && CommandLine(pid).Contains(stale.ConfigFile, StringComparison.Ordinal))
+                {
+                    Native.Signal(pid, Native.SigKill);
+                }
+
+                Directory.Delete(directory, recursive: true);
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or InvalidOperationException)
+        {
+            // Best effort: a leftover must never stop a new start.
+        }
+    }
+
+    /// <summary>"pid starttime" of a running process (start time in clock ticks since boot, field 22 of /proc/pid/stat); null when gone.</summary>
+    private static string? Identity(int pid)
+    {
+        try
+        {
+            string stat = File.ReadAllText($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/stat");
+            string[] fields = stat[(stat.LastIndexOf(')') + 1)..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            return fields.Length > 19 ? string.Create(CultureInfo.InvariantCulture, $"{pid} {fields[19]}") : null;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    private static string CommandLine(int pid)
+    {
+        try
+        {
+            return File.ReadAllText($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/cmdline").Replace('\0', ' ');
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return string.Empty;
         }
     }
 

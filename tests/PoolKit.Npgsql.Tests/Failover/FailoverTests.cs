@@ -194,6 +194,70 @@ public sealed class FailoverTests(ITestOutputHelper output)
         }
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task BatchRunner_FailoverWhileCommitsWaitOnThePrimary_SettledOnTheNewPrimaryCommittedExactlyOnce(bool settle)
+    {
+        const int Units = 8, PerUnit = 10, Parallelism = 4;
+        await using PostgresStandbyPair pair = await PostgresStandbyPair.StartAsync(LocalOnly()).WaitAsync(PairLimit);
+        await ExecuteAsync(pair.Primary, "CREATE TABLE items (id bigint NOT NULL)");
+        await pair.WaitForStandbyToCatchUpAsync(TimeSpan.FromSeconds(10));
+
+        // Commits on the primary now wait for a synchronous standby that does not exist: they are committed (and
+        // streamed to the real, asynchronous standby) but never acknowledged.
+        await ExecuteAsync(pair.Primary, "ALTER SYSTEM SET synchronous_commit = on; ALTER SYSTEM SET synchronous_standby_names = 'poolkit_nobody'; SELECT pg_reload_conf()");
+        string app = AppName();
+        await using NpgsqlConnectionPool pool = FailoverPool(pair.GetConnectionString(app, TargetSessionAttributes.Primary) + ";Host Recheck Seconds=1");
+        NpgsqlTransactionHandler handler = new(System.Data.IsolationLevel.Unspecified, settle ? TimeSpan.FromSeconds(30) : TimeSpan.Zero);
+        var runner = pool.CreateBatchRunner(handler, new BatchRunnerOptions
+        {
+            ItemsPerTransaction = PerUnit,
+            MaxDegreeOfParallelism = Parallelism,
+            FailurePolicy = BatchFailurePolicy.ContinueOnFailure,
+            MaxRetriesPerUnit = 60,
+            RetryBackoffInitial = TimeSpan.FromMilliseconds(50),
+            RetryBackoffMax = TimeSpan.FromMilliseconds(250),
+        });
+        Task<BatchResult> run = runner.RunAsync(
+            Enumerable.Range(0, Units * PerUnit).Select(i => (long)i),
+            "INSERT INTO items (id) VALUES ($1)",
+            static (p, id) => p.Add(new NpgsqlParameter<long> { TypedValue = id }),
+            static id => id);
+
+        await WaitUntilAsync(async () => await SyncRepWaitersAsync(pair.Primary, app) == Parallelism || run.IsCompleted, TimeSpan.FromSeconds(20), $"{Parallelism} commits wait for the synchronous standby");
+        Assert.False(run.IsCompleted, "the run ended before its commits were held");
+        await pair.StopPrimaryAsync().WaitAsync(Limit);
+        await pair.PromoteStandbyAsync().WaitAsync(Limit);
+        BatchResult result = await run.WaitAsync(TimeSpan.FromSeconds(90));
+        output.WriteLine($"settle={settle}: {result}");
+
+        Dictionary<long, long> rows = await RowsByIdAsync(pair.Standby, "items");
+        Assert.Equal(Units * PerUnit, rows.Count);
+        Assert.All(rows, r => Assert.Equal(1L, r.Value));
+        Assert.Equal(0, result.Failed);
+        if (settle)
+        {
+            Assert.Equal(Units * PerUnit, result.Committed);
+            Assert.Equal(0, result.Unknown);
+        }
+        else
+        {
+            Assert.Equal(Parallelism * PerUnit, result.Unknown);
+        }
+    }
+
+    private static async Task<int> SyncRepWaitersAsync(PostgresTestServer server, string app)
+    {
+        await using NpgsqlConnection admin = new(server.GetConnectionString("poolkit-admin"));
+        await admin.OpenAsync();
+        await using NpgsqlCommand command = new("SELECT count(*)::int FROM pg_stat_activity WHERE application_name = $1 AND wait_event = 'SyncRep'", admin)
+        {
+            Parameters = { new() { Value = app } },
+        };
+        return (int)(await command.ExecuteScalarAsync())!;
+    }
+
     private static async IAsyncEnumerable<long> Slowly(int count)
     {
         for (long i = 0; i < count; i++)
