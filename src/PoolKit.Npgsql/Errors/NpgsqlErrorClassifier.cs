@@ -58,6 +58,12 @@ public static class NpgsqlErrorClassifier
                 break;
         }
 
+        // Nothing was sent yet: an open that failed for a reason that goes away by itself (multi-host forms included).
+        if (phase == NpgsqlOperationPhase.BeforeCommand && exception is NpgsqlException and not PostgresException && ConnectErrors.IsTransient(exception))
+        {
+            return NpgsqlErrorClass.Transient;
+        }
+
         if (IsLostConnection(exception))
         {
             return phase == NpgsqlOperationPhase.Commit ? NpgsqlErrorClass.OutcomeUnknown : NpgsqlErrorClass.Transient;

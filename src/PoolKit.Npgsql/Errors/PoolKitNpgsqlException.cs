@@ -73,12 +73,7 @@ public sealed class PoolKitNpgsqlException : NpgsqlException
         && exhausted.InnerException is { } last
         && IsTransientConnectError(last);
 
-    private static bool IsTransientConnectError(Exception error) => error switch
-    {
-        NpgsqlException npgsql => npgsql.IsTransient,
-        TimeoutException or OperationCanceledException or IOException or System.Net.Sockets.SocketException => true,
-        _ => false,
-    };
+    private static bool IsTransientConnectError(Exception error) => ConnectErrors.IsTransient(error);
 
     private static T? Find<T>(Exception? error)
         where T : Exception

@@ -231,6 +231,7 @@ public sealed class FailoverTests(ITestOutputHelper output)
         await pair.PromoteStandbyAsync().WaitAsync(Limit);
         BatchResult result = await run.WaitAsync(TimeSpan.FromSeconds(90));
         output.WriteLine($"settle={settle}: {result}");
+        foreach (var f in result.Failures.Where(f => f.Outcome != BatchItemOutcome.Unknown).Take(2)) { output.WriteLine($"FAILURE {f.Outcome}: {f.Exception}"); }
 
         Dictionary<long, long> rows = await RowsByIdAsync(pair.Standby, "items");
         Assert.Equal(Units * PerUnit, rows.Count);
