@@ -49,7 +49,7 @@ public sealed class NpgsqlConnectionPool : IConnectionPool<NpgsqlConnection>
     /// Creates a pool from an <see cref="NpgsqlDataSourceBuilder"/> (for type mappings, password providers,
     /// certificates and the like). PoolKit turns the builder's pooling off and builds the data source itself.
     /// </summary>
-    /// <param name="dataSourceBuilder">The configured builder. Its pool-sizing keywords must be left at their defaults.</param>
+    /// <param name="dataSourceBuilder">The configured builder. Its pool-sizing keywords must be left at their defaults. Npgsql logs where the builder says (<c>UseLoggerFactory</c>); an unnamed builder is named after the pool, which Npgsql's meter uses as a label.</param>
     /// <param name="options">Reset mode and pool options; <see cref="NpgsqlConnectionPoolOptions.ConnectionString"/> must be null. Default: the defaults.</param>
     /// <param name="loggerFactory">Where the pool logs. Default: no logging.</param>
     /// <param name="meterFactory">Where the pool's meter is created. Default: a meter outside dependency injection.</param>
