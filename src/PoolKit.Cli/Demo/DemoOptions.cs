@@ -7,6 +7,10 @@ internal sealed class DemoOptions
     /// <value>Default 20,000. At least 1.</value>
     public int Rows { get; set; } = 20_000;
 
+    /// <summary>Gets or sets how many rows the no-pool sample inserts (0 skips it): a physical connection per insert is slow.</summary>
+    /// <value>Default 500. At least 0.</value>
+    public int NoPoolRows { get; set; } = 500;
+
     /// <summary>Gets or sets how many inserts run at once in every way (and the pool's MaxSize).</summary>
     /// <value>Default 8. At least 1.</value>
     public int Parallelism { get; set; } = 8;
@@ -23,6 +27,11 @@ internal sealed class DemoOptions
         if (Rows < 1)
         {
             errors.Add($"--rows is {Rows}; it must be at least 1.");
+        }
+
+        if (NoPoolRows < 0)
+        {
+            errors.Add($"--no-pool-rows is {NoPoolRows}; it must be at least 0.");
         }
 
         if (Parallelism is < 1 or > 1_000)

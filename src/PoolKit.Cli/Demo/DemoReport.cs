@@ -11,16 +11,16 @@ internal static class DemoReport
     /// <param name="result">The report.</param>
     public static void Write(IAnsiConsole console, DemoResult result)
     {
-        DemoRunResult? baseline = result.Runs.FirstOrDefault(static r => r.Way == DemoWay.NoPool && r.Ran && r.RowsPerSecond > 0);
+        DemoRunResult? baseline = result.Runs.FirstOrDefault(static r => r.Way == DemoWay.NpgsqlPool && r.Ran && r.RowsPerSecond > 0);
         bool fromServer = result.Runs.Any(static r => r.Ran && r.ConnectionsFromServer);
         var table = new Table()
             .Border(TableBorder.Rounded)
-            .Title(string.Create(CultureInfo.InvariantCulture, $"The same inserts three ways, {result.Parallelism} at a time"))
+            .Title(string.Create(CultureInfo.InvariantCulture, $"The same inserts, {result.Parallelism} at a time: Npgsql's pool against PoolKit"))
             .AddColumn("way")
             .AddColumn(new TableColumn("rows").RightAligned())
             .AddColumn(new TableColumn("seconds").RightAligned())
             .AddColumn(new TableColumn("rows/s").RightAligned())
-            .AddColumn(new TableColumn("speed-up").RightAligned())
+            .AddColumn(new TableColumn("vs Npgsql pool").RightAligned())
             .AddColumn(new TableColumn(fromServer ? "connections" : "connections*").RightAligned())
             .AddColumn("table");
 
@@ -32,7 +32,8 @@ internal static class DemoReport
                 continue;
             }
 
-            string speedUp = baseline is null ? "-" : Format($"{run.RowsPerSecond / baseline.RowsPerSecond:0.0}x");
+            double ratio = baseline is null ? 0 : run.RowsPerSecond / baseline.RowsPerSecond;
+            string speedUp = baseline is null ? "-" : ratio < 0.1 ? Format($"{ratio:0.000}x") : Format($"{ratio:0.0}x");
             table.AddRow(
                 Markup.Escape(run.Label),
                 Format($"{run.Committed:N0}"),
@@ -44,6 +45,8 @@ internal static class DemoReport
         }
 
         console.Write(table);
+        console.MarkupLine("[grey]conn per insert: each insert opens (or leases) a connection, autocommits and closes it, as service code does; both pools run with their defaults and the same maximum size.[/]");
+        console.MarkupLine("[grey]runner: ParallelBatchRunner on PoolKit's pool, one transaction per insert or per chunk. no pool: a small sample only (a new physical connection per insert).[/]");
         if (fromServer)
         {
             console.MarkupLine("[grey]connections: opened on the server during the run (change of pg_stat_database.sessions, read after its connections closed).[/]");

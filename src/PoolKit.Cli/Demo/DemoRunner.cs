@@ -5,9 +5,10 @@ using Spectre.Console;
 namespace PoolKit.Cli.Demo;
 
 /// <summary>
-/// Runs <c>poolkit demo</c> on a server: creates the scratch table, inserts the same rows three ways (no pool, pool
-/// with one insert per transaction, pool with chunked transactions) with a progress bar each, counts the server's
-/// sessions and the table after each, and drops the table at the end, also when stopped.
+/// Runs <c>poolkit demo</c> on a server: creates the scratch table, inserts the same rows each way (the seed's
+/// connection per insert on Npgsql's pool and on PoolKit's, PoolKit's batch runner with one insert and with a chunk per
+/// transaction, then a small sample without a pool) with a progress bar each, counts the server's sessions and the
+/// table after each, and drops the table at the end, also when stopped.
 /// </summary>
 internal sealed class DemoRunner(DemoOptions options, IAnsiConsole console)
 {
@@ -18,12 +19,18 @@ internal sealed class DemoRunner(DemoOptions options, IAnsiConsole console)
     /// <exception cref="NpgsqlException">The scratch table could not be created or counted.</exception>
     public async Task<DemoResult> RunAsync(string connectionString, CancellationToken cancellationToken)
     {
-        IInsertStrategy[] strategies =
+        List<IInsertStrategy> strategies =
         [
-            new NoPoolInserts(options.Parallelism),
+            new ConnectionPerInsert(DemoWay.NpgsqlPool, options.Parallelism),
+            new ConnectionPerInsert(DemoWay.PoolKitPerInsert, options.Parallelism),
             new PooledInserts(DemoWay.PoolPerInsert, options.Parallelism, itemsPerTransaction: 1),
             new PooledInserts(DemoWay.PoolChunked, options.Parallelism, options.ChunkSize),
         ];
+        if (options.NoPoolRows > 0)
+        {
+            strategies.Add(new ConnectionPerInsert(DemoWay.NoPool, options.Parallelism));
+        }
+
         string runId = Guid.NewGuid().ToString("N")[..8];
 
         await using var admin = new NpgsqlConnection(ConnectionStrings.ForApplication(connectionString, $"poolkit demo {runId} admin"));
@@ -37,7 +44,7 @@ internal sealed class DemoRunner(DemoOptions options, IAnsiConsole console)
             {
                 if (cancellationToken.IsCancellationRequested)
                 {
-                    runs.Add(new DemoRunResult { Way = strategy.Way, Label = strategy.Label, Ran = false, RequestedRows = options.Rows });
+                    runs.Add(new DemoRunResult { Way = strategy.Way, Label = strategy.Label, Ran = false, RequestedRows = RowsFor(strategy) });
                     continue;
                 }
 
@@ -52,6 +59,8 @@ internal sealed class DemoRunner(DemoOptions options, IAnsiConsole console)
         return new DemoResult(runs, cancellationToken.IsCancellationRequested, options.Parallelism);
     }
 
+    private int RowsFor(IInsertStrategy strategy) => strategy.Way == DemoWay.NoPool ? Math.Min(options.NoPoolRows, options.Rows) : options.Rows;
+
     private async Task<DemoRunResult> RunOneAsync(
         IInsertStrategy strategy,
         ScratchTable table,
@@ -63,6 +72,7 @@ internal sealed class DemoRunner(DemoOptions options, IAnsiConsole console)
         // The bookkeeping around the run is not cancelled: a stopped run is still counted and checked.
         await table.TruncateAsync(CancellationToken.None);
         long sessionsBefore = await sessions.ReadAsync(CancellationToken.None);
+        int rowCount = RowsFor(strategy);
         var progress = new InsertProgress();
         string wayConnectionString = ConnectionStrings.ForApplication(connectionString, applicationName);
 
@@ -72,8 +82,8 @@ internal sealed class DemoRunner(DemoOptions options, IAnsiConsole console)
             .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
             .StartAsync(async context =>
             {
-                ProgressTask bar = context.AddTask(Markup.Escape(strategy.Label), maxValue: options.Rows);
-                Task<InsertOutcome> run = strategy.RunAsync(wayConnectionString, table, options.Rows, progress, cancellationToken);
+                ProgressTask bar = context.AddTask(Markup.Escape(strategy.Label), maxValue: rowCount);
+                Task<InsertOutcome> run = strategy.RunAsync(wayConnectionString, table, rowCount, progress, cancellationToken);
                 while (!run.IsCompleted)
                 {
                     bar.Value = progress.Committed;
@@ -94,7 +104,7 @@ internal sealed class DemoRunner(DemoOptions options, IAnsiConsole console)
             Way = strategy.Way,
             Label = strategy.Label,
             Ran = true,
-            RequestedRows = options.Rows,
+            RequestedRows = rowCount,
             Committed = outcome.Committed,
             Unknown = outcome.Unknown,
             Elapsed = outcome.Elapsed,

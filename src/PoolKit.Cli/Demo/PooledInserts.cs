@@ -11,10 +11,7 @@ namespace PoolKit.Cli.Demo;
 /// <see cref="ParallelBatchRunner{TResource, TTransaction}"/>, committing <see cref="ItemsPerTransaction"/> inserts
 /// per transaction (sent as one <c>NpgsqlBatch</c>).
 /// </summary>
-/// <remarks>
-/// The pool resets connections with <see cref="NpgsqlResetMode.RollbackOnly"/>: every unit ends its own transaction
-/// and changes no session state, so the <c>DISCARD ALL</c> round trip of the default reset would buy nothing here.
-/// </remarks>
+/// <remarks>The pool runs with its default options (reset <see cref="NpgsqlResetMode.Discard"/>, queued with the next command).</remarks>
 internal sealed class PooledInserts(DemoWay way, int parallelism, int itemsPerTransaction) : IInsertStrategy
 {
     /// <summary>Gets how many units run at once (and the pool's MaxSize).</summary>
@@ -28,8 +25,8 @@ internal sealed class PooledInserts(DemoWay way, int parallelism, int itemsPerTr
 
     /// <inheritdoc />
     public string Label => ItemsPerTransaction == 1
-        ? "PoolKit, 1 insert per transaction"
-        : string.Create(CultureInfo.InvariantCulture, $"PoolKit, {ItemsPerTransaction:N0} inserts per transaction");
+        ? "PoolKit runner: 1 per tx"
+        : string.Create(CultureInfo.InvariantCulture, $"PoolKit runner: {ItemsPerTransaction:N0} per tx");
 
     /// <inheritdoc />
     public async Task<InsertOutcome> RunAsync(string connectionString, ScratchTable table, int rows, InsertProgress progress, CancellationToken cancellationToken)
@@ -41,7 +38,7 @@ internal sealed class PooledInserts(DemoWay way, int parallelism, int itemsPerTr
             MaxSize = Parallelism,
             AcquireTimeout = TimeSpan.FromSeconds(30),
         };
-        NpgsqlConnectionPool pool = NpgsqlConnectionPool.Create(connectionString, poolOptions, NpgsqlResetMode.RollbackOnly);
+        NpgsqlConnectionPool pool = NpgsqlConnectionPool.Create(connectionString, poolOptions);
         BatchResult result;
         long created;
         try

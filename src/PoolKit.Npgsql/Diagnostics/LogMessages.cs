@@ -11,6 +11,9 @@ internal static partial class LogMessages
     [LoggerMessage(NpgsqlPoolEventIds.TransactionStatusUnavailable, LogLevel.Warning, "Pool '{PoolName}': this Npgsql version does not let PoolKit read the transaction status in process; ResetMode RollbackOnly now costs a round trip per return.")]
     public static partial void TransactionStatusUnavailable(this ILogger logger, string poolName);
 
+    [LoggerMessage(NpgsqlPoolEventIds.QueuedResetUnavailable, LogLevel.Warning, "Pool '{PoolName}': this Npgsql version ({NpgsqlVersion}) does not let PoolKit queue the session reset in front of the next command; ResetMode Discard now costs a round trip per return (as DiscardOnReturn does).")]
+    public static partial void QueuedResetUnavailable(this ILogger logger, string poolName, string? npgsqlVersion);
+
     [LoggerMessage(NpgsqlPoolEventIds.HealthCheckFailed, LogLevel.Debug, "Pool '{PoolName}': the health check could not obtain a connection.")]
     public static partial void HealthCheckFailed(this ILogger logger, string poolName, Exception error);
 

@@ -12,6 +12,12 @@ public static class NpgsqlPoolEventIds
     /// <summary>A health check could not obtain a connection (Debug).</summary>
     public const int HealthCheckFailed = 2002;
 
+    /// <summary>
+    /// <see cref="NpgsqlResetMode.Discard"/> cannot queue its reset in front of the next command with this Npgsql
+    /// version; each return costs a round trip instead (Warning, once per pool, when it is built).
+    /// </summary>
+    public const int QueuedResetUnavailable = 2010;
+
     /// <summary>A leased connection came back closed by its caller (Warning, once per pool; every occurrence is counted).</summary>
     public const int ConnectionClosedByCaller = 2003;
 }

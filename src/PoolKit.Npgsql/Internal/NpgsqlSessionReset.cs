@@ -8,9 +8,10 @@ namespace PoolKit.Npgsql.Internal;
 /// public API allows.
 /// </summary>
 /// <remarks>
-/// Npgsql's own pool resets lazily: it prepends <c>DISCARD ALL</c> to the next command, so a reset costs no round
-/// trip. That mechanism is internal to Npgsql and only armed for pooled connectors, so PoolKit cannot use it:
-/// <see cref="NpgsqlResetMode.Discard"/> therefore costs one round trip per return, and
+/// <see cref="NpgsqlResetMode.Discard"/> uses Npgsql's own lazy reset (<see cref="NpgsqlPrependedReset"/>): the
+/// reset is queued in front of the next command and costs no round trip of its own. When that path is unavailable
+/// (the connection was not armed at open, or this Npgsql no longer supports it), it resets as
+/// <see cref="NpgsqlResetMode.DiscardOnReturn"/> does: one round trip per return.
 /// <see cref="NpgsqlResetMode.RollbackOnly"/> costs none unless a transaction is open (see
 /// <see cref="NpgsqlTransactionState"/>).
 /// </remarks>
@@ -30,7 +31,12 @@ internal static class NpgsqlSessionReset
 
     /// <summary>Resets the connection.</summary>
     /// <returns><see langword="false"/> when the connection must be destroyed instead.</returns>
-    public static ValueTask<bool> ResetAsync(NpgsqlConnection connection, NpgsqlResetMode mode, string discardSql, CancellationToken cancellationToken)
+    /// <param name="connection">The returned connection.</param>
+    /// <param name="mode">The reset mode.</param>
+    /// <param name="discardSql">The statement that resets the session with a round trip of its own.</param>
+    /// <param name="prepended">Whether the connection was armed for <see cref="NpgsqlPrependedReset"/> at open.</param>
+    /// <param name="cancellationToken">Cancels the reset's I/O.</param>
+    public static ValueTask<bool> ResetAsync(NpgsqlConnection connection, NpgsqlResetMode mode, string discardSql, bool prepended, CancellationToken cancellationToken)
     {
         if (connection.FullState != ConnectionState.Open)
         {
@@ -40,6 +46,20 @@ internal static class NpgsqlSessionReset
         if (mode == NpgsqlResetMode.None)
         {
             return new ValueTask<bool>(true);
+        }
+
+        if (mode == NpgsqlResetMode.Discard && prepended)
+        {
+            // PERF: the common return (no transaction open) queues the reset without I/O and completes synchronously.
+            switch (NpgsqlPrependedReset.TryQueue(connection))
+            {
+                case QueueResult.Queued:
+                    return new ValueTask<bool>(true);
+                case QueueResult.Destroy:
+                    return new ValueTask<bool>(false);
+                case QueueResult.RollbackFirst:
+                    return RollbackThenQueueAsync(connection, discardSql, cancellationToken);
+            }
         }
 
         bool? inTransaction = NpgsqlTransactionState.TryGetInTransaction(connection);
@@ -55,6 +75,21 @@ internal static class NpgsqlSessionReset
         }
 
         return DiscardAsync(connection, inTransaction, discardSql, cancellationToken);
+    }
+
+    private static async ValueTask<bool> RollbackThenQueueAsync(NpgsqlConnection connection, string discardSql, CancellationToken cancellationToken)
+    {
+        if (!await ExecuteAsync(connection, Rollback, cancellationToken).ConfigureAwait(false))
+        {
+            return false;
+        }
+
+        return NpgsqlPrependedReset.TryQueue(connection) switch
+        {
+            QueueResult.Queued => true,
+            QueueResult.Unavailable => await DiscardAsync(connection, inTransaction: false, discardSql, cancellationToken).ConfigureAwait(false),
+            _ => false,
+        };
     }
 
     private static async ValueTask<bool> DiscardAsync(NpgsqlConnection connection, bool? inTransaction, string discardSql, CancellationToken cancellationToken)

@@ -26,6 +26,38 @@ internal static class NpgsqlTransactionState
     /// <summary>Gets whether the in-process transaction status can be read.</summary>
     public static bool IsAvailable => !s_unavailable;
 
+    /// <summary>
+    /// Checks, without a connection, that the internal members bind, so a missing one is known when a pool is built
+    /// rather than at its first return.
+    /// </summary>
+    /// <returns>Whether the in-process transaction status can be read.</returns>
+    public static bool Probe()
+    {
+        if (s_unavailable)
+        {
+            return false;
+        }
+
+        try
+        {
+            using var unopened = new NpgsqlConnection();
+            _ = GetConnector(unopened);
+#pragma warning disable NPG9001
+            _ = GetInTransaction(null!);
+#pragma warning restore NPG9001
+        }
+        catch (NullReferenceException)
+        {
+            // Expected: the member binds, and then runs on null.
+        }
+        catch (MissingMemberException)
+        {
+            s_unavailable = true;
+        }
+
+        return !s_unavailable;
+    }
+
     /// <summary>Reads whether a transaction is open or pending (begun, not yet sent) on an open connection.</summary>
     /// <returns><see langword="true"/>/<see langword="false"/>, or <see langword="null"/> when it cannot be known without I/O.</returns>
     public static bool? TryGetInTransaction(NpgsqlConnection connection)

@@ -34,6 +34,12 @@ public sealed class NpgsqlConnectionPolicy : ResourcePolicy<NpgsqlConnection>
     private readonly NpgsqlResetMode _resetMode;
     private readonly string _discardSql;
 
+    // Whether Discard queues its reset in front of the next command (Npgsql's own lazy reset). Starts true for
+    // Discard when the Npgsql internals bind; turned false (never back) by any thread when a connection cannot be
+    // armed at open, after which every return resets with a round trip. A stale true only reaches a connection that
+    // was armed, which the queued reset handles; a stale false costs one round trip.
+    private volatile bool _prepend;
+
     /// <summary>Initializes a new instance.</summary>
     /// <param name="dataSource">Where connections come from. Its connection string must have <c>Pooling=false</c>.</param>
     /// <param name="resetMode">How returned connections are reset. Default <see cref="NpgsqlResetMode.Discard"/>.</param>
@@ -44,7 +50,7 @@ public sealed class NpgsqlConnectionPolicy : ResourcePolicy<NpgsqlConnection>
         ArgumentNullException.ThrowIfNull(dataSource);
         if (!Enum.IsDefined(resetMode))
         {
-            throw new ArgumentException($"ResetMode = {(int)resetMode}: must be None, RollbackOnly or Discard.", nameof(resetMode));
+            throw new ArgumentException($"ResetMode = {(int)resetMode}: must be None, RollbackOnly, Discard or DiscardOnReturn.", nameof(resetMode));
         }
 
         var settings = new NpgsqlConnectionStringBuilder(dataSource.ConnectionString);
@@ -58,10 +64,19 @@ public sealed class NpgsqlConnectionPolicy : ResourcePolicy<NpgsqlConnection>
         _dataSource = dataSource;
         _resetMode = resetMode;
         _discardSql = settings.MaxAutoPrepare > 0 ? NpgsqlSessionReset.DiscardKeepingPrepared : NpgsqlSessionReset.DiscardAll;
+        _prepend = resetMode == NpgsqlResetMode.Discard && NpgsqlPrependedReset.Probe();
     }
 
     /// <summary>Gets how returned connections are reset.</summary>
     public NpgsqlResetMode ResetMode => _resetMode;
+
+    /// <summary>
+    /// Gets whether <see cref="NpgsqlResetMode.Discard"/> queues its reset in front of the next command (no round trip
+    /// of its own), as Npgsql's pool does. <see langword="false"/> for the other modes, and for
+    /// <see cref="NpgsqlResetMode.Discard"/> where this Npgsql version's internals are not available (each return then
+    /// costs a round trip, as with <see cref="NpgsqlResetMode.DiscardOnReturn"/>).
+    /// </summary>
+    public bool QueuesResetWithNextCommand => _prepend;
 
     /// <inheritdoc />
     /// <exception cref="NpgsqlException">The connection could not be opened (the server's or the network's error).</exception>
@@ -73,9 +88,10 @@ public sealed class NpgsqlConnectionPolicy : ResourcePolicy<NpgsqlConnection>
     public override async ValueTask<NpgsqlConnection> CreateAsync(CancellationToken cancellationToken)
     {
         Task<NpgsqlConnection> opening = _dataSource.OpenConnectionAsync(cancellationToken).AsTask();
+        NpgsqlConnection connection;
         try
         {
-            return await opening.WaitAsync(cancellationToken).ConfigureAwait(false);
+            connection = await opening.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (!opening.IsCompleted)
         {
@@ -86,6 +102,13 @@ public sealed class NpgsqlConnectionPolicy : ResourcePolicy<NpgsqlConnection>
                 TaskScheduler.Default).Unwrap();
             throw;
         }
+
+        if (_prepend && !NpgsqlPrependedReset.TryArm(connection))
+        {
+            _prepend = false;
+        }
+
+        return connection;
     }
 
     /// <inheritdoc />
@@ -133,7 +156,7 @@ public sealed class NpgsqlConnectionPolicy : ResourcePolicy<NpgsqlConnection>
     public override ValueTask<bool> ResetAsync(NpgsqlConnection resource, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(resource);
-        return NpgsqlSessionReset.ResetAsync(resource, _resetMode, _discardSql, cancellationToken);
+        return NpgsqlSessionReset.ResetAsync(resource, _resetMode, _discardSql, _prepend, cancellationToken);
     }
 
     /// <inheritdoc />

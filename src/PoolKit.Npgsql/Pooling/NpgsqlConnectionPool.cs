@@ -261,9 +261,16 @@ public sealed class NpgsqlConnectionPool : IConnectionPool<NpgsqlConnection>
         // Npgsql's own meter reports every data source under its Name, which defaults to the connection string
         // (host and user in a metric label): name it after the pool instead.
         builder.Name ??= options.Pool.Name;
-        if (!NpgsqlTransactionState.IsAvailable && options.ResetMode == NpgsqlResetMode.RollbackOnly)
+
+        // Probed here, when the pool is built, so the first pool in a process warns too (not only after a return).
+        if (options.ResetMode is NpgsqlResetMode.RollbackOnly or NpgsqlResetMode.DiscardOnReturn && !NpgsqlTransactionState.Probe())
         {
             Logger(loggerFactory).TransactionStatusUnavailable(options.Pool.Name);
+        }
+
+        if (options.ResetMode == NpgsqlResetMode.Discard && !NpgsqlPrependedReset.Probe())
+        {
+            Logger(loggerFactory).QueuedResetUnavailable(options.Pool.Name, typeof(NpgsqlConnection).Assembly.GetName().Version?.ToString());
         }
 
         NpgsqlConnectionStringBuilder settings = builder.ConnectionStringBuilder;

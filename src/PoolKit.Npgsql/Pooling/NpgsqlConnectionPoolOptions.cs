@@ -69,7 +69,7 @@ public sealed class NpgsqlConnectionPoolOptions
 
         if (!Enum.IsDefined(ResetMode))
         {
-            errors.Add($"ResetMode = {(int)ResetMode}: must be None, RollbackOnly or Discard.");
+            errors.Add($"ResetMode = {(int)ResetMode}: must be None, RollbackOnly, Discard or DiscardOnReturn.");
         }
 
         if (StartupTimeout is { } startup && (startup <= TimeSpan.Zero || startup == Timeout.InfiniteTimeSpan))

@@ -6,7 +6,7 @@ namespace PoolKit.Benchmarks.EndToEnd;
 /// <summary>Formats the results as one table (console or Markdown) and as CSV.</summary>
 public static class ResultTable
 {
-    private static readonly string[] s_headers = ["scenario", "concurrency", "ops/s (median)", "min..max", "B/op", "ratio"];
+    private static readonly string[] s_headers = ["scenario", "concurrency", "ops/s (median)", "min..max", "B/op", "server sessions", "ratio"];
 
     /// <summary>Builds the table's rows: each comparing row carries its ratio to each of its anchors at the same concurrency.</summary>
     public static List<string[]> Rows(IReadOnlyList<ScenarioResult> results)
@@ -25,6 +25,7 @@ public static class ResultTable
                 r.OpsPerSecond.ToString("N0", CultureInfo.InvariantCulture),
                 string.Create(CultureInfo.InvariantCulture, $"{r.MinOpsPerSecond:N0}..{r.MaxOpsPerSecond:N0}"),
                 r.BytesPerOperation is { } b ? b.ToString("N0", CultureInfo.InvariantCulture) : "n/a",
+                r.ServerSessions is { } n ? n.ToString(CultureInfo.InvariantCulture) : "n/a",
                 string.Join("; ", ratios),
             ]);
         }
@@ -39,7 +40,7 @@ public static class ResultTable
         int[] widths = s_headers.Select((h, i) => rows.Select(r => r[i].Length).Append(h.Length).Max()).ToArray();
         var text = new StringBuilder();
         AppendLine(text, s_headers, widths);
-        text.Append('|').AppendJoin('|', widths.Select(static (w, i) => i is 0 or 5 ? new string('-', w + 2) : " " + new string('-', w) + ":")).Append("|\n");
+        text.Append('|').AppendJoin('|', widths.Select(static (w, i) => i is 0 or 6 ? new string('-', w + 2) : " " + new string('-', w) + ":")).Append("|\n");
         foreach (string[] row in rows)
         {
             AppendLine(text, row, widths);
@@ -51,11 +52,11 @@ public static class ResultTable
     /// <summary>Formats the results as CSV (invariant culture, quoted text).</summary>
     public static string ToCsv(IReadOnlyList<ScenarioResult> results)
     {
-        var text = new StringBuilder("scenario,concurrency,ops_per_second,min_ops_per_second,max_ops_per_second,bytes_per_operation,ratio\n");
+        var text = new StringBuilder("scenario,concurrency,ops_per_second,min_ops_per_second,max_ops_per_second,bytes_per_operation,server_sessions,ratio\n");
         List<string[]> rows = Rows(results);
         foreach ((ScenarioResult r, string[] row) in results.OrderBy(static r => r.Concurrency).Zip(rows))
         {
-            text.Append(CultureInfo.InvariantCulture, $"\"{r.Scenario}\",{r.Concurrency},{r.OpsPerSecond:0.0},{r.MinOpsPerSecond:0.0},{r.MaxOpsPerSecond:0.0},{r.BytesPerOperation?.ToString("0", CultureInfo.InvariantCulture) ?? ""},\"{row[5]}\"\n");
+            text.Append(CultureInfo.InvariantCulture, $"\"{r.Scenario}\",{r.Concurrency},{r.OpsPerSecond:0.0},{r.MinOpsPerSecond:0.0},{r.MaxOpsPerSecond:0.0},{r.BytesPerOperation?.ToString("0", CultureInfo.InvariantCulture) ?? ""},{r.ServerSessions?.ToString(CultureInfo.InvariantCulture) ?? ""},\"{row[6]}\"\n");
         }
 
         return text.ToString();
@@ -66,7 +67,7 @@ public static class ResultTable
         text.Append('|');
         for (int i = 0; i < cells.Length; i++)
         {
-            text.Append(' ').Append(i is 0 or 5 ? cells[i].PadRight(widths[i]) : cells[i].PadLeft(widths[i])).Append(" |");
+            text.Append(' ').Append(i is 0 or 6 ? cells[i].PadRight(widths[i]) : cells[i].PadLeft(widths[i])).Append(" |");
         }
 
         text.Append('\n');

@@ -10,6 +10,12 @@ public abstract class Scenario : IAsyncDisposable
     /// <summary>Gets the name of the scenario this one is compared against, or <see langword="null"/> for an anchor.</summary>
     public virtual IReadOnlyList<string> ComparedWith => [];
 
+    /// <summary>
+    /// Gets the application name the row's connections carry, so the server's sessions can be counted per row, or
+    /// <see langword="null"/> when they are not counted (a row that opens a session per operation).
+    /// </summary>
+    public virtual string? ApplicationName => null;
+
     /// <summary>Runs one operation.</summary>
     /// <param name="cancellationToken">Cancels the operation.</param>
     /// <returns>A task that completes when the operation is done.</returns>

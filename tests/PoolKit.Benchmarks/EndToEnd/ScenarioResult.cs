@@ -8,6 +8,7 @@ namespace PoolKit.Benchmarks.EndToEnd;
 /// <param name="MaxOpsPerSecond">The fastest repeat.</param>
 /// <param name="BytesPerOperation">The median managed allocation per operation, process-wide; <see langword="null"/> when not measured (pgbench).</param>
 /// <param name="ComparedWith">The rows this row is compared against.</param>
+/// <param name="ServerSessions">Distinct server sessions seen for the row since its pool was created (see <see cref="SessionSampler"/>); <see langword="null"/> when not counted.</param>
 public sealed record ScenarioResult(
     string Scenario,
     int Concurrency,
@@ -15,4 +16,5 @@ public sealed record ScenarioResult(
     double MinOpsPerSecond,
     double MaxOpsPerSecond,
     double? BytesPerOperation,
-    IReadOnlyList<string> ComparedWith);
+    IReadOnlyList<string> ComparedWith,
+    int? ServerSessions = null);

@@ -100,6 +100,7 @@ public static class ScenarioRunner
         }
 
         IReadOnlyList<Scenario> scenarios = SelectOneScenarios.Create(connectionString, options.MaxPoolSize);
+        await using SessionSampler sessions = await SessionSampler.OpenAsync(connectionString, cancellationToken).ConfigureAwait(false);
         try
         {
             if (pgbench is not null)
@@ -114,6 +115,7 @@ public static class ScenarioRunner
                 {
                     Console.WriteLine($"warm-up  c={concurrency,-3} {scenario.Name}");
                     _ = await RunForAsync(scenario, concurrency, options.Warmup, cancellationToken).ConfigureAwait(false);
+                    await SampleAsync(sessions, scenario, cancellationToken).ConfigureAwait(false);
                 }
 
                 var pgbenchRuns = new List<double>();
@@ -123,6 +125,7 @@ public static class ScenarioRunner
                     {
                         (double ops, double bytes) run = await RunForAsync(scenario, concurrency, options.Duration, cancellationToken).ConfigureAwait(false);
                         runs[scenario].Add(run);
+                        await SampleAsync(sessions, scenario, cancellationToken).ConfigureAwait(false);
                         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"run {repeat + 1}/{options.Repeats} c={concurrency,-3} {scenario.Name}: {run.ops:N0} ops/s, {run.bytes:N0} B/op"));
                     }
 
@@ -149,7 +152,8 @@ public static class ScenarioRunner
                         r.Min(static x => x.OpsPerSecond),
                         r.Max(static x => x.OpsPerSecond),
                         Median(r.Select(static x => x.BytesPerOp)),
-                        scenario.ComparedWith));
+                        scenario.ComparedWith,
+                        scenario.ApplicationName is { } app ? sessions.SessionsSeen(app) : null));
                 }
             }
         }
@@ -200,6 +204,9 @@ public static class ScenarioRunner
         long ops = Interlocked.Read(ref operations);
         return ops == 0 ? (0, 0) : (ops / elapsed.TotalSeconds, (double)allocated / ops);
     }
+
+    private static Task SampleAsync(SessionSampler sessions, Scenario scenario, CancellationToken cancellationToken) =>
+        scenario.ApplicationName is { } app ? sessions.SampleAsync(app, cancellationToken) : Task.CompletedTask;
 
     private static double Median(IEnumerable<double> values)
     {

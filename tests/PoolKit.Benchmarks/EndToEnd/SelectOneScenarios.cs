@@ -20,19 +20,22 @@ public static class SelectOneScenarios
     /// <param name="maxPoolSize">The maximum size of every pool.</param>
     /// <returns>The anchors first, then the PoolKit rows.</returns>
     /// <remarks>
-    /// The PoolKit rows use the real <see cref="NpgsqlConnectionPool"/>, once per reset mode:
-    /// <see cref="NpgsqlResetMode.Discard"/> (the default; a <c>DISCARD ALL</c> round trip on every return, the same
-    /// isolation as Npgsql's pool, which pipelines its reset with the next command instead) is compared with Npgsql's
-    /// pool; <see cref="NpgsqlResetMode.RollbackOnly"/> (no round trip when no transaction is open) is compared with
-    /// Npgsql's pool with <c>No Reset On Close</c>, its like-for-like anchor.
+    /// The PoolKit rows use the real <see cref="NpgsqlConnectionPool"/> with default options but for MaxSize, once per
+    /// reset mode: <see cref="NpgsqlResetMode.Discard"/> (the default: Npgsql's own reset queued in front of the next
+    /// command, the same isolation and cost as Npgsql's pool) is compared with Npgsql's pool;
+    /// <see cref="NpgsqlResetMode.DiscardOnReturn"/> (a <c>DISCARD ALL</c> round trip at every return) with the same;
+    /// <see cref="NpgsqlResetMode.RollbackOnly"/> (no round trip when no transaction is open) with Npgsql's pool with
+    /// <c>No Reset On Close</c>, its like-for-like anchor. Every row's connections carry their own application name,
+    /// so the server's sessions are counted per row.
     /// </remarks>
     public static IReadOnlyList<Scenario> Create(string connectionString, int maxPoolSize) =>
     [
-        new NpgsqlDataSourceScenario(NpgsqlPool, connectionString, pooling: true, maxPoolSize),
-        new NpgsqlDataSourceScenario(NpgsqlPoolNoReset, connectionString, pooling: true, maxPoolSize, noResetOnClose: true),
-        new NpgsqlDataSourceScenario(NoPooling, connectionString, pooling: false, maxPoolSize),
-        new PoolKitScenario($"PoolKit NpgsqlConnectionPool, reset Discard (max {maxPoolSize})", CreatePoolKit(connectionString, maxPoolSize, NpgsqlResetMode.Discard), [NpgsqlPool, NoPooling]),
-        new PoolKitScenario($"PoolKit NpgsqlConnectionPool, reset RollbackOnly (max {maxPoolSize})", CreatePoolKit(connectionString, maxPoolSize, NpgsqlResetMode.RollbackOnly), [NpgsqlPoolNoReset, NoPooling]),
+        new NpgsqlDataSourceScenario(NpgsqlPool, "poolkit-e2e-npgsql-pool", connectionString, pooling: true, maxPoolSize),
+        new NpgsqlDataSourceScenario(NpgsqlPoolNoReset, "poolkit-e2e-npgsql-pool-noreset", connectionString, pooling: true, maxPoolSize, noResetOnClose: true),
+        new NpgsqlDataSourceScenario(NoPooling, "poolkit-e2e-no-pool", connectionString, pooling: false, maxPoolSize),
+        new PoolKitScenario($"PoolKit NpgsqlConnectionPool, reset Discard, default (max {maxPoolSize})", CreatePoolKit(connectionString, maxPoolSize, NpgsqlResetMode.Discard, "poolkit-e2e-discard"), [NpgsqlPool, NoPooling]),
+        new PoolKitScenario($"PoolKit NpgsqlConnectionPool, reset DiscardOnReturn (max {maxPoolSize})", CreatePoolKit(connectionString, maxPoolSize, NpgsqlResetMode.DiscardOnReturn, "poolkit-e2e-discard-on-return"), [NpgsqlPool]),
+        new PoolKitScenario($"PoolKit NpgsqlConnectionPool, reset RollbackOnly (max {maxPoolSize})", CreatePoolKit(connectionString, maxPoolSize, NpgsqlResetMode.RollbackOnly, "poolkit-e2e-rollback-only"), [NpgsqlPoolNoReset, NoPooling]),
     ];
 
     /// <summary>Creates a PoolKit pool of <paramref name="maxPoolSize"/> connections over the server, with the given reset mode.</summary>
@@ -58,14 +61,15 @@ public static class SelectOneScenarios
     {
         private readonly NpgsqlDataSource _dataSource;
 
-        public NpgsqlDataSourceScenario(string name, string connectionString, bool pooling, int maxPoolSize, bool noResetOnClose = false)
+        public NpgsqlDataSourceScenario(string name, string applicationName, string connectionString, bool pooling, int maxPoolSize, bool noResetOnClose = false)
         {
             Name = name;
+            ApplicationName = pooling ? applicationName : null;
             var builder = new NpgsqlConnectionStringBuilder(connectionString)
             {
                 Pooling = pooling,
                 MaxPoolSize = maxPoolSize,
-                ApplicationName = pooling ? "poolkit-e2e-npgsql-pool" : "poolkit-e2e-no-pool",
+                ApplicationName = applicationName,
 
                 // Npgsql resets a returned connection by sending DISCARD ALL with the next command; with No Reset
                 // On Close it does not, like PoolKit's RollbackOnly mode when no transaction is open.
@@ -75,6 +79,8 @@ public static class SelectOneScenarios
         }
 
         public override string Name { get; }
+
+        public override string? ApplicationName { get; }
 
         public override async ValueTask ExecuteAsync(CancellationToken cancellationToken)
         {
@@ -105,6 +111,8 @@ public static class SelectOneScenarios
         }
 
         public override string Name { get; }
+
+        public override string? ApplicationName => _pool.Name;
 
         public override IReadOnlyList<string> ComparedWith { get; }
 

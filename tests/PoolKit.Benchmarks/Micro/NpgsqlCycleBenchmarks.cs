@@ -10,8 +10,9 @@ namespace PoolKit.Benchmarks.Micro;
 /// Uncontended acquire+return of a real, already open PostgreSQL connection, no query: Npgsql's own pool cycle
 /// (<c>OpenConnectionAsync</c> + <c>Dispose</c> on a pooled data source) as the baseline, and PoolKit holding
 /// physical connections in an <see cref="NpgsqlConnectionPool"/> with <see cref="NpgsqlResetMode.RollbackOnly"/> (no
-/// transaction is ever open, so a return costs no round trip, like Npgsql's lazy reset). Target: PoolKit at least
-/// 6x faster. Needs a server: POOLKIT_TEST_CONNECTION_STRING, Docker or the local PostgreSQL binaries (started once
+/// transaction is ever open, so a return costs no round trip, like Npgsql's lazy reset) and with the default
+/// <see cref="NpgsqlResetMode.Discard"/> (Npgsql's own reset queued at every return, as its pool does). Target:
+/// PoolKit at least 6x faster. Needs a server: POOLKIT_TEST_CONNECTION_STRING, Docker or the local PostgreSQL binaries (started once
 /// per benchmark process by PoolKit.Testing).
 /// </summary>
 [MemoryDiagnoser]
@@ -21,6 +22,7 @@ public class NpgsqlCycleBenchmarks
     private PostgresTestServer _server = null!;
     private NpgsqlDataSource _dataSource = null!;
     private NpgsqlConnectionPool _poolKit = null!;
+    private NpgsqlConnectionPool _poolKitDefault = null!;
 
     [GlobalSetup]
     public void Setup()
@@ -29,16 +31,19 @@ public class NpgsqlCycleBenchmarks
         var builder = new NpgsqlConnectionStringBuilder(_server.ConnectionString) { Pooling = true, MaxPoolSize = 16 };
         _dataSource = NpgsqlDataSource.Create(builder.ConnectionString);
         _poolKit = SelectOneScenarios.CreatePoolKit(_server.ConnectionString, 16, NpgsqlResetMode.RollbackOnly, "bench-npgsql");
+        _poolKitDefault = SelectOneScenarios.CreatePoolKit(_server.ConnectionString, 16, NpgsqlResetMode.Discard, "bench-npgsql-default");
 
         // Open one connection in each pool so the measured cycle never creates.
         _dataSource.OpenConnection().Dispose();
         _poolKit.AcquireAsync().AsTask().GetAwaiter().GetResult().Dispose();
+        _poolKitDefault.AcquireAsync().AsTask().GetAwaiter().GetResult().Dispose();
     }
 
     [GlobalCleanup]
     public void Cleanup()
     {
         _poolKit.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        _poolKitDefault.DisposeAsync().AsTask().GetAwaiter().GetResult();
         _dataSource.Dispose();
         _server.DisposeAsync().AsTask().GetAwaiter().GetResult();
     }
@@ -56,6 +61,13 @@ public class NpgsqlCycleBenchmarks
     public async ValueTask<int> PoolKit()
     {
         using PoolLease<NpgsqlConnection> lease = await _poolKit.AcquireAsync();
+        return lease.Resource.ProcessID;
+    }
+
+    [Benchmark(Description = "PoolKit await AcquireAsync+Dispose (NpgsqlConnectionPool, defaults: reset Discard)")]
+    public async ValueTask<int> PoolKitDefault()
+    {
+        using PoolLease<NpgsqlConnection> lease = await _poolKitDefault.AcquireAsync();
         return lease.Resource.ProcessID;
     }
 }

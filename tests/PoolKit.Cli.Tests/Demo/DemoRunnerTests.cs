@@ -15,11 +15,12 @@ public sealed partial class DemoRunnerTests(PostgresServerFixture fixture, ITest
     private const int Parallelism = 4;
 
     [Fact]
-    public async Task Run_ThreeWays_EachLeavesExactlyNDistinctRowsAndCountsServerConnections()
+    public async Task Run_EveryWay_LeavesExactlyNDistinctRowsAndCountsServerConnections()
     {
+        const int Sample = 120;
         var console = new TestConsole();
         console.Profile.Width = 200;
-        var runner = new DemoRunner(new DemoOptions { Rows = Rows, Parallelism = Parallelism, ChunkSize = 100 }, console);
+        var runner = new DemoRunner(new DemoOptions { Rows = Rows, NoPoolRows = Sample, Parallelism = Parallelism, ChunkSize = 100 }, console);
 
         // A database of its own: pg_stat_database.sessions is per database, so nothing else is counted in it.
         string ownDatabase = await fixture.Server.CreateDatabaseAsync(); // its connection string
@@ -38,40 +39,44 @@ public sealed partial class DemoRunnerTests(PostgresServerFixture fixture, ITest
 
         Assert.True(result.Succeeded);
         Assert.False(result.Canceled);
-        Assert.Equal([DemoWay.NoPool, DemoWay.PoolPerInsert, DemoWay.PoolChunked], result.Runs.Select(static r => r.Way));
+        Assert.Equal([DemoWay.NpgsqlPool, DemoWay.PoolKitPerInsert, DemoWay.PoolPerInsert, DemoWay.PoolChunked, DemoWay.NoPool], result.Runs.Select(static r => r.Way));
         Assert.All(result.Runs, static run =>
         {
+            int expected = run.Way == DemoWay.NoPool ? Sample : Rows;
             Assert.True(run.Ran);
             Assert.Null(run.Error);
-            Assert.Equal(Rows, run.Committed);
-            Assert.Equal(Rows, run.TableRows);
-            Assert.Equal(Rows, run.DistinctIds);
+            Assert.Equal(expected, run.RequestedRows);
+            Assert.Equal(expected, run.Committed);
+            Assert.Equal(expected, run.TableRows);
+            Assert.Equal(expected, run.DistinctIds);
             Assert.True(run.ConnectionsFromServer, "PostgreSQL 14+ reports pg_stat_database.sessions");
             Assert.True(run.TableCheckPassed);
         });
 
         // No pool: one physical connection per insert, as the server counted them.
-        DemoRunResult noPool = result.Runs[0];
-        Assert.Equal(Rows, noPool.ClientConnectionsOpened);
-        Assert.Equal(Rows, noPool.ConnectionsOpened);
+        DemoRunResult noPool = result.Runs[^1];
+        Assert.Equal(Sample, noPool.ClientConnectionsOpened);
+        Assert.Equal(Sample, noPool.ConnectionsOpened);
 
-        // The pool never opens more than its MaxSize, and the server saw exactly the connections the pool opened.
-        foreach (DemoRunResult pooled in result.Runs.Skip(1))
+        // Every pool never opens more than its MaxSize, and the server saw exactly the connections the client saw.
+        foreach (DemoRunResult pooled in result.Runs.SkipLast(1))
         {
             Assert.InRange(pooled.ClientConnectionsOpened, 1, Parallelism);
             Assert.Equal(pooled.ClientConnectionsOpened, pooled.ConnectionsOpened);
         }
 
-        Assert.Contains("ok: 300 distinct", console.Output, StringComparison.Ordinal);
+        Assert.Equal(4, Regex.Count(console.Output, "ok: 300 distinct"));
+        Assert.Contains("ok: 120 distinct", console.Output, StringComparison.Ordinal);
+        Assert.Contains("1.0x", console.Output, StringComparison.Ordinal);
     }
 
     [Fact]
-    public async Task Run_CanceledDuringNoPoolWay_ReportedCommittedEqualsTableRowsAndRestSkipped()
+    public async Task Run_CanceledDuringFirstWay_ReportedCommittedEqualsTableRowsAndRestSkipped()
     {
         var console = new TestConsole();
         console.Profile.Width = 200;
-        // Large enough that the no-pool way (a few hundred inserts/s here) cannot finish before the cancel.
-        var runner = new DemoRunner(new DemoOptions { Rows = 50_000, Parallelism = Parallelism }, console);
+        // Large enough that the first way (Npgsql's pool, some thousands of inserts/s here) cannot finish before the cancel.
+        var runner = new DemoRunner(new DemoOptions { Rows = 2_000_000, Parallelism = Parallelism }, console);
         using var cancel = new CancellationTokenSource();
         cancel.CancelAfter(TimeSpan.FromSeconds(1.5));
 
@@ -84,7 +89,7 @@ public sealed partial class DemoRunnerTests(PostgresServerFixture fixture, ITest
         DemoRunResult stopped = result.Runs[0];
         Assert.True(stopped.Ran);
         Assert.True(stopped.Canceled);
-        Assert.InRange(stopped.Committed, 1, 50_000 - 1);
+        Assert.InRange(stopped.Committed, 1, 2_000_000 - 1);
         Assert.Equal(0, stopped.Unknown);
         Assert.Equal(stopped.Committed, stopped.TableRows);
         Assert.Equal(stopped.Committed, stopped.DistinctIds);
@@ -105,7 +110,7 @@ public sealed partial class DemoRunnerTests(PostgresServerFixture fixture, ITest
         Assert.Equal(string.Empty, cli.Error.ToString());
         Match port = ThrowawayPort().Match(cli.Console.Output);
         Assert.True(port.Success, "the output names the throwaway server");
-        Assert.Equal(3, Regex.Count(cli.Console.Output, "ok: 50 distinct"));
+        Assert.Equal(5, Regex.Count(cli.Console.Output, "ok: 50 distinct"));
 
         // Gone: nothing listens on its port any more.
         var builder = new NpgsqlConnectionStringBuilder { Host = "127.0.0.1", Port = int.Parse(port.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), Username = "postgres", Timeout = 5, Pooling = false };
@@ -123,7 +128,7 @@ public sealed partial class DemoRunnerTests(PostgresServerFixture fixture, ITest
 
         Assert.Equal(0, exitCode);
         Assert.Contains("(from --connection)", cli.Console.Output, StringComparison.Ordinal);
-        Assert.Equal(3, Regex.Count(cli.Console.Output, "ok: 40 distinct"));
+        Assert.Equal(5, Regex.Count(cli.Console.Output, "ok: 40 distinct"));
         Assert.DoesNotContain(password, cli.Everything, StringComparison.Ordinal);
     }
 
@@ -144,7 +149,7 @@ public sealed partial class DemoRunnerTests(PostgresServerFixture fixture, ITest
         var cli = new CliHarness();
         using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(1));
 
-        int exitCode = await cli.RunAsync(["demo", "--rows", "50000", "--parallelism", "2", "--connection", fixture.ConnectionString], cancel.Token);
+        int exitCode = await cli.RunAsync(["demo", "--rows", "2000000", "--parallelism", "2", "--connection", fixture.ConnectionString], cancel.Token);
 
         Assert.Equal(130, exitCode);
         Match stopped = StoppedLine().Match(cli.Console.Output);
@@ -163,6 +168,6 @@ public sealed partial class DemoRunnerTests(PostgresServerFixture fixture, ITest
     [GeneratedRegex(@"127\.0\.0\.1:(\d+)/postgres \(removed at")]
     private static partial Regex ThrowawayPort();
 
-    [GeneratedRegex(@"(?<committed>[\d,]+) of 50,000 inserts committed, and the table held (?<table>[\d,]+) rows")]
+    [GeneratedRegex(@"(?<committed>[\d,]+) of 2,000,000 inserts committed, and the table held (?<table>[\d,]+) rows")]
     private static partial Regex StoppedLine();
 }
