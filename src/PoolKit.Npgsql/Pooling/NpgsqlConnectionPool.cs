@@ -14,8 +14,10 @@ namespace PoolKit.Npgsql;
 /// </summary>
 /// <remarks>
 /// <para>Lease a connection with <see cref="AcquireAsync"/> and dispose the lease to return it; do not close or
-/// dispose the connection itself (a closed connection is destroyed on return). After an error, call
-/// <see cref="NpgsqlPoolLeaseExtensions.MarkBrokenIf"/> so a broken connection is never reused.</para>
+/// dispose the connection itself (a closed connection is destroyed on return, counted in <see cref="ClosedByCaller"/>
+/// and logged once per pool at Warning). After an error, call <see cref="NpgsqlPoolLeaseExtensions.MarkBrokenIf"/> so
+/// a broken connection is never reused. Code written for a data source (Dapper, EF Core, <c>await using var conn =
+/// await dataSource.OpenConnectionAsync()</c>) uses <see cref="PoolKitDataSource"/> over the same pool.</para>
 /// <para>Disposing the pool disposes the pool (waiting up to <see cref="ConnectionPoolOptions.DisposeTimeout"/> for
 /// leases) and then the data source. <see cref="ToString"/> names the pool, host, port and database, never the
 /// password.</para>
