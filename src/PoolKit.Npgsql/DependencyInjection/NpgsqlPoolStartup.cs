@@ -32,18 +32,19 @@ internal static class NpgsqlPoolStartup
                 }
             }
 
-            while (pool.GetStatistics().Live < target)
+            // Open ones only: Live also counts connections still being created or destroyed.
+            while (pool.GetStatistics() is var s && s.Idle + s.Leased < target)
             {
                 await Task.Delay(TimeSpan.FromMilliseconds(20), deadline.Token).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            PoolStatistics s = pool.GetStatistics();
+            PoolStatistics now = pool.GetStatistics();
             throw new InvalidOperationException(
                 string.Create(
                     CultureInfo.InvariantCulture,
-                    $"Pool '{pool.Name}' did not open {target} connection(s) within StartupTimeout = {timeout.TotalSeconds:0.###} s (open: {s.Live}, creation failures: {s.TotalCreationFailures}, waited {Stopwatch.GetElapsedTime(started).TotalSeconds:0.0} s). {(last is null ? "" : "Last error: " + last.Message)}"),
+                    $"Pool '{pool.Name}' did not open {target} connection(s) within StartupTimeout = {timeout.TotalSeconds:0.###} s (open: {now.Idle + now.Leased}, creation failures: {now.TotalCreationFailures}, waited {Stopwatch.GetElapsedTime(started).TotalSeconds:0.0} s). {(last is null ? "" : "Last error: " + last.Message)}"),
                 last);
         }
     }

@@ -17,6 +17,7 @@ public static class NpgsqlPoolEventIds
     /// version; each return costs a round trip instead (Warning, once per pool, when it is built).
     /// </summary>
     public const int QueuedResetUnavailable = 2010;
+
     /// <summary>A leased connection came back closed by its caller (Warning, once per pool; every occurrence is counted).</summary>
     public const int ConnectionClosedByCaller = 2003;
 }

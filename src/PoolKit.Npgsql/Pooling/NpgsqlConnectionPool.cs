@@ -14,8 +14,10 @@ namespace PoolKit.Npgsql;
 /// </summary>
 /// <remarks>
 /// <para>Lease a connection with <see cref="AcquireAsync"/> and dispose the lease to return it; do not close or
-/// dispose the connection itself (a closed connection is destroyed on return). After an error, call
-/// <see cref="NpgsqlPoolLeaseExtensions.MarkBrokenIf"/> so a broken connection is never reused.</para>
+/// dispose the connection itself (a closed connection is destroyed on return, counted in <see cref="ClosedByCaller"/>
+/// and logged once per pool at Warning). After an error, call <see cref="NpgsqlPoolLeaseExtensions.MarkBrokenIf"/> so
+/// a broken connection is never reused. Code written for a data source (Dapper, EF Core, <c>await using var conn =
+/// await dataSource.OpenConnectionAsync()</c>) uses <see cref="PoolKitDataSource"/> over the same pool.</para>
 /// <para>Disposing the pool disposes the pool (waiting up to <see cref="ConnectionPoolOptions.DisposeTimeout"/> for
 /// leases) and then the data source. <see cref="ToString"/> names the pool, host, port and database, never the
 /// password.</para>
@@ -49,7 +51,7 @@ public sealed class NpgsqlConnectionPool : IConnectionPool<NpgsqlConnection>
     /// Creates a pool from an <see cref="NpgsqlDataSourceBuilder"/> (for type mappings, password providers,
     /// certificates and the like). PoolKit turns the builder's pooling off and builds the data source itself.
     /// </summary>
-    /// <param name="dataSourceBuilder">The configured builder. Its pool-sizing keywords must be left at their defaults.</param>
+    /// <param name="dataSourceBuilder">The configured builder. Its pool-sizing keywords must be left at their defaults. Npgsql logs where the builder says (<c>UseLoggerFactory</c>); an unnamed builder is named after the pool, which Npgsql's meter uses as a label.</param>
     /// <param name="options">Reset mode and pool options; <see cref="NpgsqlConnectionPoolOptions.ConnectionString"/> must be null. Default: the defaults.</param>
     /// <param name="loggerFactory">Where the pool logs. Default: no logging.</param>
     /// <param name="meterFactory">Where the pool's meter is created. Default: a meter outside dependency injection.</param>
