@@ -236,4 +236,23 @@ public sealed class ConnectionPoolHandOffTests
 
         Assert.True(clock.Elapsed < TimeSpan.FromMilliseconds(1000), $"the caller failed only after {clock.Elapsed.TotalMilliseconds:0} ms");
     }
+    [Fact]
+    public async Task ResetFails_WaiterHeldBackByIt_GetsANewResource()
+    {
+        // A waiter that did not create because a reset was in flight must not be forgotten when the reset fails.
+        await using var pool = PoolFactory.Create(out FakePolicy policy, out _, o => o.MaxSize = 2);
+        var resetGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        policy.ResetGate = () => resetGate.Task;
+        policy.ResetResult = false;
+        PoolLease<FakeResource> held = await pool.AcquireAsync();
+        held.Dispose();
+
+        Task<PoolLease<FakeResource>> waiting = pool.AcquireAsync().AsTask();
+        Assert.False(waiting.IsCompleted);
+        Assert.Equal(1, policy.Created);
+        resetGate.SetResult();
+
+        using PoolLease<FakeResource> lease = await waiting.WaitAsync(s_testTimeout);
+        Assert.Equal(2, lease.Resource.Id);
+    }
 }
