@@ -180,6 +180,8 @@ public sealed partial class ConnectionPool<T>
     /// <summary>Closes the races of a slot just published as idle with waiters (step 1, second read) and with disposal.</summary>
     private void AfterPublishIdle(Slot<T> slot)
     {
+        TestHookAfterPublishIdle?.Invoke();
+
         // A waiter that enqueued after our first look rescans after enqueueing; hand the slot over ourselves if it
         // missed it, so that FIFO order holds. Each round hands off, destroys, or sees the queue empty.
         while (_waiters.Count > 0 && slot.TryTransition(SlotState.Idle, SlotState.Leased))

@@ -105,6 +105,9 @@ public sealed partial class ConnectionPool<T> : IConnectionPool<T>
     /// <summary>Test seam: runs after a returner found nobody waiting and before it publishes the slot as idle.</summary>
     internal Action? TestHookBeforePublishIdle;
 
+    /// <summary>Test seam: runs after a slot was published as idle and before the publisher reads the waiter count again.</summary>
+    internal Action? TestHookAfterPublishIdle;
+
     private long _totalCreated;
     private long _totalDestroyed;
     private long _totalCreationFailures;

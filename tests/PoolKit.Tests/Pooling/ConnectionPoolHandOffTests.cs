@@ -255,4 +255,30 @@ public sealed class ConnectionPoolHandOffTests
         using PoolLease<FakeResource> lease = await waiting.WaitAsync(s_testTimeout);
         Assert.Equal(2, lease.Resource.Id);
     }
+    [Fact]
+    public async Task IdleSlotSeenWhileSomebodyWaits_ANewcomerDoesNotTakeIt()
+    {
+        // The one moment a slot is idle while somebody waits: published by a returner that saw nobody waiting, before
+        // its second look hands it over. A newcomer arriving then must queue, not take it.
+        await using var pool = PoolFactory.Create(out _, out _, o => o.MaxSize = 1);
+        PoolLease<FakeResource> held = await pool.AcquireAsync();
+        Task<PoolLease<FakeResource>>? first = null;
+        ValueTask<PoolLease<FakeResource>> newcomer = default;
+        pool.TestHookBeforePublishIdle = () =>
+        {
+            pool.TestHookBeforePublishIdle = null;
+            first = pool.AcquireAsync().AsTask();
+        };
+        pool.TestHookAfterPublishIdle = () =>
+        {
+            pool.TestHookAfterPublishIdle = null;
+            newcomer = pool.AcquireAsync();
+        };
+
+        held.Dispose();
+
+        Assert.False(newcomer.IsCompleted, "a newcomer took the idle slot a waiter was owed");
+        (await first!.WaitAsync(s_testTimeout)).Dispose();
+        (await newcomer.AsTask().WaitAsync(s_testTimeout)).Dispose();
+    }
 }
