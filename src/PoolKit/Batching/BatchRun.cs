@@ -20,6 +20,7 @@ internal sealed class BatchRun<TResource, TTransaction, TItem> : IDisposable
     private readonly Func<BatchUnit<TResource, TTransaction, TItem>, CancellationToken, ValueTask> _operation;
     private readonly Func<TItem, object?>? _keySelector;
     private readonly IProgress<BatchProgress>? _progress;
+    private readonly IBatchCommitObserver<TItem>? _observer;
     private readonly int _parallelism;
     private readonly ConcurrentQueue<BatchItemFailure> _failures = new();
     private readonly object _progressLock = new();
@@ -36,6 +37,9 @@ internal sealed class BatchRun<TResource, TTransaction, TItem> : IDisposable
     private int _stoppedOnFailure;
     private long _start;
 
+    /// <summary>The first exception the caller's progress handler or commit observer threw; it stops the run and is rethrown by <see cref="RunAsync"/>. Set once by CAS.</summary>
+    private Exception? _callbackError;
+
     public BatchRun(
         IConnectionPool<TResource> pool,
         ITransactionHandler<TResource, TTransaction> handler,
@@ -44,6 +48,7 @@ internal sealed class BatchRun<TResource, TTransaction, TItem> : IDisposable
         Func<BatchUnit<TResource, TTransaction, TItem>, CancellationToken, ValueTask> operation,
         Func<TItem, object?>? keySelector,
         IProgress<BatchProgress>? progress,
+        IBatchCommitObserver<TItem>? observer,
         int parallelism)
     {
         _pool = pool;
@@ -53,6 +58,7 @@ internal sealed class BatchRun<TResource, TTransaction, TItem> : IDisposable
         _operation = operation;
         _keySelector = keySelector;
         _progress = progress;
+        _observer = observer;
         _parallelism = parallelism;
         _retryBudget = options.RetryBudget;
     }
@@ -92,6 +98,14 @@ internal sealed class BatchRun<TResource, TTransaction, TItem> : IDisposable
         }
 
         ReportProgress();
+        if (Volatile.Read(ref _callbackError) is { } callbackError)
+        {
+            // Decided: a progress handler or commit observer that throws fails the run with its exception (it is the
+            // caller's code), after the units in flight settled; what committed stays committed, and the observer
+            // told the caller which. It never escapes on a timer thread, where it would end the process.
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(callbackError);
+        }
+
         return new BatchResult(
             Interlocked.Read(ref _read),
             Interlocked.Read(ref _committed),
@@ -133,6 +147,20 @@ internal sealed class BatchRun<TResource, TTransaction, TItem> : IDisposable
             if (result.Committed)
             {
                 Interlocked.Add(ref _committed, items.Length);
+                if (_observer is not null)
+                {
+                    try
+                    {
+                        _observer.OnCommitted(items, firstIndex);
+                    }
+#pragma warning disable CA1031 // The caller's observer threw: the run fails with it (see RunAsync).
+                    catch (Exception ex)
+#pragma warning restore CA1031
+                    {
+                        StopOnCallbackError(ex);
+                    }
+                }
+
                 return;
             }
 
@@ -339,17 +367,50 @@ internal sealed class BatchRun<TResource, TTransaction, TItem> : IDisposable
 
     private void ReportProgress()
     {
-        if (_progress is null)
+        if (_progress is null || Volatile.Read(ref _callbackError) is not null)
         {
             return;
         }
 
+        try
+        {
+            ReportProgressCore(_progress);
+        }
+#pragma warning disable CA1031 // The caller's handler threw: the run fails with it (see RunAsync), never the timer thread.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            StopOnCallbackError(ex);
+        }
+    }
+
+    /// <summary>Records the first exception of a caller's callback and stops the run.</summary>
+    private void StopOnCallbackError(Exception error)
+    {
+        if (Interlocked.CompareExchange(ref _callbackError, error, null) is not null)
+        {
+            return;
+        }
+
+        try
+        {
+            _stop.Cancel();
+        }
+#pragma warning disable CA1031 // A registration that throws while stopping changes nothing: the run is stopping.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+        }
+    }
+
+    private void ReportProgressCore(IProgress<BatchProgress> progress)
+    {
         // Serialized, and read from counters that only grow, so reports never go backwards.
         lock (_progressLock)
         {
             TimeSpan elapsed = _time.GetElapsedTime(_start);
             long committed = Interlocked.Read(ref _committed);
-            _progress.Report(new BatchProgress(
+            progress.Report(new BatchProgress(
                 committed,
                 Interlocked.Read(ref _failed),
                 Interlocked.Read(ref _unknown),

@@ -69,7 +69,7 @@ public sealed class ParallelBatchRunner<TResource, TTransaction>
     /// <param name="items">The input, read lazily.</param>
     /// <param name="operation">Writes one unit's items with the unit's connection and transaction. It must not commit or roll back.</param>
     /// <param name="keySelector">Gives an item's key for the failure report; optional.</param>
-    /// <param name="progress">Receives progress at <see cref="BatchRunnerOptions.ProgressInterval"/> and once at the end; optional.</param>
+    /// <param name="progress">Receives progress at <see cref="BatchRunnerOptions.ProgressInterval"/> and once at the end; optional. If it throws, the run stops and its exception is rethrown once the units in flight have settled (never on the timer thread).</param>
     /// <param name="cancellationToken">Stops the batch; the report is still returned.</param>
     /// <returns>The report.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="items"/> or <paramref name="operation"/> is <see langword="null"/>.</exception>
@@ -89,7 +89,7 @@ public sealed class ParallelBatchRunner<TResource, TTransaction>
     /// <param name="items">The input, read lazily.</param>
     /// <param name="operation">Writes one unit's items with the unit's connection and transaction. It must not commit or roll back.</param>
     /// <param name="keySelector">Gives an item's key for the failure report; optional.</param>
-    /// <param name="progress">Receives progress at <see cref="BatchRunnerOptions.ProgressInterval"/> and once at the end; optional.</param>
+    /// <param name="progress">Receives progress at <see cref="BatchRunnerOptions.ProgressInterval"/> and once at the end; optional. If it throws, the run stops and its exception is rethrown once the units in flight have settled (never on the timer thread).</param>
     /// <param name="cancellationToken">Stops the batch; the report is still returned.</param>
     /// <returns>The report.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="items"/> or <paramref name="operation"/> is <see langword="null"/>.</exception>
@@ -102,7 +102,55 @@ public sealed class ParallelBatchRunner<TResource, TTransaction>
     {
         ArgumentNullException.ThrowIfNull(items);
         ArgumentNullException.ThrowIfNull(operation);
-        return RunCoreAsync(items, operation, keySelector, progress, cancellationToken);
+        return RunCoreAsync(items, operation, keySelector, progress, observer: null, cancellationToken);
+    }
+
+    /// <summary>Runs <paramref name="operation"/> over every item of <paramref name="items"/>, telling <paramref name="observer"/> about every unit as it commits.</summary>
+    /// <typeparam name="TItem">The item type.</typeparam>
+    /// <param name="items">The input, read lazily.</param>
+    /// <param name="operation">Writes one unit's items with the unit's connection and transaction. It must not commit or roll back.</param>
+    /// <param name="observer">Hears each unit's items right after they committed.</param>
+    /// <param name="keySelector">Gives an item's key for the failure report; optional.</param>
+    /// <param name="progress">Receives progress at <see cref="BatchRunnerOptions.ProgressInterval"/> and once at the end; optional.</param>
+    /// <param name="cancellationToken">Stops the batch; the report is still returned.</param>
+    /// <returns>The report.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="items"/>, <paramref name="operation"/> or <paramref name="observer"/> is <see langword="null"/>.</exception>
+    /// <remarks>An exception thrown by <paramref name="observer"/> or <paramref name="progress"/> stops the run and is rethrown once the units in flight have settled.</remarks>
+    public Task<BatchResult> RunAsync<TItem>(
+        IAsyncEnumerable<TItem> items,
+        Func<BatchUnit<TResource, TTransaction, TItem>, CancellationToken, ValueTask> operation,
+        IBatchCommitObserver<TItem> observer,
+        Func<TItem, object?>? keySelector = null,
+        IProgress<BatchProgress>? progress = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(items);
+        ArgumentNullException.ThrowIfNull(operation);
+        ArgumentNullException.ThrowIfNull(observer);
+        return RunCoreAsync(items, operation, keySelector, progress, observer, cancellationToken);
+    }
+
+    /// <summary>Runs <paramref name="operation"/> over every item of <paramref name="items"/>, telling <paramref name="observer"/> about every unit as it commits.</summary>
+    /// <typeparam name="TItem">The item type.</typeparam>
+    /// <param name="items">The input, read lazily.</param>
+    /// <param name="operation">Writes one unit's items with the unit's connection and transaction. It must not commit or roll back.</param>
+    /// <param name="observer">Hears each unit's items right after they committed.</param>
+    /// <param name="keySelector">Gives an item's key for the failure report; optional.</param>
+    /// <param name="progress">Receives progress at <see cref="BatchRunnerOptions.ProgressInterval"/> and once at the end; optional.</param>
+    /// <param name="cancellationToken">Stops the batch; the report is still returned.</param>
+    /// <returns>The report.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="items"/>, <paramref name="operation"/> or <paramref name="observer"/> is <see langword="null"/>.</exception>
+    /// <remarks>An exception thrown by <paramref name="observer"/> or <paramref name="progress"/> stops the run and is rethrown once the units in flight have settled.</remarks>
+    public Task<BatchResult> RunAsync<TItem>(
+        IEnumerable<TItem> items,
+        Func<BatchUnit<TResource, TTransaction, TItem>, CancellationToken, ValueTask> operation,
+        IBatchCommitObserver<TItem> observer,
+        Func<TItem, object?>? keySelector = null,
+        IProgress<BatchProgress>? progress = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(items);
+        return RunAsync(UnitSource.ToAsync(items), operation, observer, keySelector, progress, cancellationToken);
     }
 
     private async Task<BatchResult> RunCoreAsync<TItem>(
@@ -110,9 +158,10 @@ public sealed class ParallelBatchRunner<TResource, TTransaction>
         Func<BatchUnit<TResource, TTransaction, TItem>, CancellationToken, ValueTask> operation,
         Func<TItem, object?>? keySelector,
         IProgress<BatchProgress>? progress,
+        IBatchCommitObserver<TItem>? observer,
         CancellationToken cancellationToken)
     {
-        using var run = new BatchRun<TResource, TTransaction, TItem>(_pool, _handler, _options, _time, operation, keySelector, progress, MaxDegreeOfParallelism);
+        using var run = new BatchRun<TResource, TTransaction, TItem>(_pool, _handler, _options, _time, operation, keySelector, progress, observer, MaxDegreeOfParallelism);
         return await run.RunAsync(items, cancellationToken).ConfigureAwait(false);
     }
 }

@@ -14,6 +14,11 @@ namespace PoolKit;
 /// <item><term><c>db.client.connection.wait_time</c></term><description>Time to obtain a connection, seconds. Histogram.</description></item>
 /// <item><term><c>db.client.connection.use_time</c></term><description>Time between acquire and return, seconds. Histogram.</description></item>
 /// </list>
+/// PoolKit adds its own counters (ObservableCounter, read from <see cref="PoolStatistics"/>): <c>poolkit.acquires</c>,
+/// <c>poolkit.acquires.waited</c>, <c>poolkit.acquires.canceled</c>, <c>poolkit.acquires.rejected</c>,
+/// <c>poolkit.abandoned</c>, and <c>poolkit.destroyed</c> by <c>poolkit.destroy.reason</c> (<c>broken</c>,
+/// <c>closed_by_caller</c>, <c>unusable</c>, <c>validation_failed</c>, <c>reset_failed</c>, <c>lifetime</c>, <c>idle</c>,
+/// <c>cleared</c>, <c>pool_disposed</c>).
 /// Every measurement carries <c>db.client.connection.pool.name</c>.
 /// </remarks>
 public static class PoolKitTelemetry
@@ -26,4 +31,7 @@ public static class PoolKitTelemetry
 
     /// <summary>The tag that carries a connection's state (<c>idle</c> or <c>used</c>).</summary>
     public const string StateTag = "db.client.connection.state";
+
+    /// <summary>The tag that carries why a connection was destroyed (on <c>poolkit.destroyed</c>).</summary>
+    public const string ReasonTag = "poolkit.destroy.reason";
 }

@@ -52,6 +52,12 @@ internal sealed class PoolMetrics : IDisposable
         _meter.CreateObservableUpDownCounter("db.client.connection.idle.min", () => Observe(static s => s.MinSize), "{connection}", "The minimum number of idle open connections allowed.");
         _meter.CreateObservableUpDownCounter("db.client.connection.idle.max", () => Observe(static s => s.MaxSize), "{connection}", "The maximum number of idle open connections allowed.");
         _meter.CreateObservableUpDownCounter("db.client.connection.pending_requests", () => Observe(static s => s.Waiting), "{request}", "The number of current pending requests for an open connection.");
+        _meter.CreateObservableCounter("poolkit.acquires", () => Observe(static s => s.TotalAcquires), "{acquire}", "The leases handed out.");
+        _meter.CreateObservableCounter("poolkit.acquires.waited", () => Observe(static s => s.TotalAcquiresWaited), "{acquire}", "The acquires that had to wait in the queue.");
+        _meter.CreateObservableCounter("poolkit.acquires.canceled", () => Observe(static s => s.TotalAcquiresCanceled), "{acquire}", "The acquires ended by the caller's cancellation.");
+        _meter.CreateObservableCounter("poolkit.acquires.rejected", () => Observe(static s => s.TotalAcquiresRejected), "{acquire}", "The acquires refused because the wait queue was full.");
+        _meter.CreateObservableCounter("poolkit.destroyed", ObserveDestroyed, "{connection}", "The connections destroyed, by reason.");
+        _meter.CreateObservableCounter("poolkit.abandoned", () => Observe(static s => s.TotalAbandoned), "{operation}", "The resets, validations and destructions abandoned because they outlived their bound.");
         _timeouts = _meter.CreateCounter<long>("db.client.connection.timeouts", "{timeout}", "The number of connection timeouts that have occurred trying to obtain a connection from the pool.");
         // Bucket advice needs System.Diagnostics.DiagnosticSource 9 (the .NET 9 runtime); .NET 8 keeps the exporter's default.
 #if NET9_0_OR_GREATER
@@ -105,6 +111,31 @@ internal sealed class PoolMetrics : IDisposable
             new Measurement<long>(s.Idle, _poolTag, new KeyValuePair<string, object?>(PoolKitTelemetry.StateTag, "idle")),
             new Measurement<long>(s.Live - s.Idle, _poolTag, new KeyValuePair<string, object?>(PoolKitTelemetry.StateTag, "used")),
         ];
+    }
+
+    private IEnumerable<Measurement<long>> ObserveDestroyed()
+    {
+        if (_statistics() is not { } s)
+        {
+            return [];
+        }
+
+        PoolDestroyedCounts d = s.DestroyedBy;
+        return
+        [
+            Reason(d.Broken, "broken"),
+            Reason(d.ClosedByCaller, "closed_by_caller"),
+            Reason(d.Unusable, "unusable"),
+            Reason(d.ValidationFailed, "validation_failed"),
+            Reason(d.ResetFailed, "reset_failed"),
+            Reason(d.Lifetime, "lifetime"),
+            Reason(d.Idle, "idle"),
+            Reason(d.Cleared, "cleared"),
+            Reason(d.PoolDisposed, "pool_disposed"),
+        ];
+
+        Measurement<long> Reason(long value, string reason) =>
+            new(value, _poolTag, new KeyValuePair<string, object?>(PoolKitTelemetry.ReasonTag, reason));
     }
 
     private IEnumerable<Measurement<long>> Observe(Func<PoolStatistics, long> select) =>

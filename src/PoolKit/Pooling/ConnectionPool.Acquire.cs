@@ -292,7 +292,7 @@ public sealed partial class ConnectionPool<T>
             ThrowHelper.ThrowDisposed(Name);
         }
 
-        return Lease(slot, 0, slot.IdleSince);
+        return Lease(slot, waitStart, slot.IdleSince);
     }
 
     private static readonly Action<object?, CancellationToken> s_onWaiterCanceled = static (state, _) =>

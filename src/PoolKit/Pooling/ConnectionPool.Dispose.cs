@@ -33,6 +33,8 @@ public sealed partial class ConnectionPool<T>
             }
         }
 
+        AssertDrainedIfDrained();
+
         _metrics.Dispose();
     }
 
@@ -45,6 +47,16 @@ public sealed partial class ConnectionPool<T>
         if (BeginDispose())
         {
             _metrics.Dispose();
+        }
+    }
+
+    /// <summary>Debug builds: once a disposed pool has drained, the quiescent invariants must hold exactly.</summary>
+    [System.Diagnostics.Conditional("DEBUG")]
+    private void AssertDrainedIfDrained()
+    {
+        if (_drained.Task.IsCompleted)
+        {
+            AssertInvariantsQuiescent(countersSettled: false);
         }
     }
 

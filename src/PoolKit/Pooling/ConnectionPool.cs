@@ -14,9 +14,9 @@ namespace PoolKit;
 /// <remarks>
 /// <para><b>Algorithm.</b> Resources live in a fixed array of <see cref="ConnectionPoolOptions.MaxSize"/>
 /// slots (slot objects are allocated on first use, the array never grows). Each slot carries its own state
-/// (<see cref="SlotState"/>) and its lease version packed into one word, changed only by CAS. Acquiring scans the
-/// allocated slots from index 0 and wins the first <c>Idle</c> slot with a CAS <c>Idle → Leased</c>; low indices
-/// therefore stay hot and high indices cool down and get pruned first. A return first ends the lease by advancing
+/// (<see cref="SlotState"/>) and its lease version packed into one word, changed only by CAS. Acquiring tries the slot
+/// published idle last (<see cref="_idleHint"/>), then scans the allocated slots from index 0, and wins an <c>Idle</c>
+/// slot with a CAS <c>Idle → Leased</c>; the slots in use therefore stay hot and the others cool down and get pruned. A return first ends the lease by advancing
 /// the version (<c>(v, Leased) → (v + 1, Leased)</c>, so a second return fails), then resets the resource and
 /// <i>releases</i> the slot: to the longest waiter if anybody waits, else as <c>Idle</c>; when the policy resets
 /// nothing (<see cref="PolicyTraits{T}"/>) and nobody waits, both happen in one CAS <c>(v, Leased) → (v + 1, Idle)</c>.
@@ -56,6 +56,7 @@ namespace PoolKit;
 /// <c>non-empty slots ≤ live ≤ MaxSize</c> at every instant and <c>live = idle + leased + creating + destroying</c> when quiet.</item>
 /// <item><see cref="_creating"/>: CAS/Interlocked; creations in flight, ≤ MaxConcurrentCreations (1 while creations keep failing); −1 only after the new resource was released.</item>
 /// <item><see cref="_returning"/>: Interlocked; owned slots whose asynchronous reset or background validation runs; −1 only after the slot was released or its destruction began.</item>
+/// <item><see cref="_idleHint"/>: Volatile; a hint only (the index of the slot published idle last), never trusted without the CAS.</item>
 /// <item><see cref="_generation"/>: Interlocked; advanced by <see cref="ClearAsync"/>. A resource of an older generation is destroyed instead of being handed out or kept.</item>
 /// <item><see cref="_disposed"/>: set once by Interlocked.Exchange; read before publishing a slot as idle and again after, so no resource is left idle in a disposed pool.</item>
 /// <item>The totals (<c>_total*</c>, <see cref="_destroyedBy"/>): Interlocked, off the uncontended path; the number of leases is a per-slot count written by the slot's owner.</item>
@@ -94,6 +95,9 @@ public sealed partial class ConnectionPool<T> : IConnectionPool<T>
     private int _live;
     private int _creating;
     private int _returning;
+
+    /// <summary>The index of the slot published as idle last: a hint for the next scan, written racily (see <c>NoteIdle</c>).</summary>
+    private int _idleHint;
     private int _generation;
     private int _disposed;
     private int _maintenanceRunning;
@@ -104,6 +108,9 @@ public sealed partial class ConnectionPool<T> : IConnectionPool<T>
 
     /// <summary>Test seam: runs after a returner found nobody waiting and before it publishes the slot as idle.</summary>
     internal Action? TestHookBeforePublishIdle;
+
+    /// <summary>Test seam: runs after a slot was published as idle and before the publisher reads the waiter count again.</summary>
+    internal Action? TestHookAfterPublishIdle;
 
     private long _totalCreated;
     private long _totalDestroyed;

@@ -17,14 +17,16 @@ public interface IConnectionPool<T> : IAsyncDisposable, IDisposable
     string Name { get; }
 
     /// <summary>
-    /// Acquires a resource: an idle one if there is one (completing synchronously), else a new one if the
-    /// pool is below its maximum, else the first one returned, waiting at most
-    /// <see cref="ConnectionPoolOptions.AcquireTimeout"/>.
+    /// Acquires a resource: an idle one if there is one (completing synchronously); else, if nothing is on its way
+    /// back (no reset in flight) and nobody waits, a new one it creates itself; else it queues (FIFO) and takes the
+    /// first resource that reaches it, returned or newly created, waiting at most
+    /// <see cref="ConnectionPoolOptions.AcquireTimeout"/>. The pool creates for waiters only when the resources
+    /// being reset or created cannot serve them all.
     /// </summary>
-    /// <param name="cancellationToken">Cancels the wait; the pool stays consistent.</param>
+    /// <param name="cancellationToken">Cancels the wait; the pool stays consistent, and a creation it caused goes on and ends idle.</param>
     /// <returns>A lease that must be disposed to return the resource.</returns>
     /// <exception cref="PoolExhaustedException">No resource became available within the acquire timeout, or the wait queue is full.</exception>
-    /// <exception cref="ResourceCreationException">The pool had to create a resource and could not (the original error is the inner exception, or is thrown as is to the caller whose attempt failed).</exception>
+    /// <exception cref="ResourceCreationException">A creation failed and this caller was the one to report it (the longest waiter, or every waiter when nothing is left that could serve them); the original error is the inner exception, or is thrown as is to the first caller. During the back-off after a failure, callers wait for the next attempt instead of failing with the old error.</exception>
     /// <exception cref="ObjectDisposedException">The pool has been disposed.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was canceled.</exception>
     ValueTask<PoolLease<T>> AcquireAsync(CancellationToken cancellationToken = default);

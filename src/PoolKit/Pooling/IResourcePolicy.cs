@@ -13,13 +13,13 @@ public interface IResourcePolicy<T>
     where T : class
 {
     /// <summary>Creates a new, ready-to-use resource.</summary>
-    /// <param name="cancellationToken">Signaled when the acquirer gives up or the acquire timeout elapses.</param>
+    /// <param name="cancellationToken">Signaled when <see cref="ConnectionPoolOptions.AcquireTimeout"/> has elapsed since the creation began (its own bound). A creation belongs to the pool, not to the acquirer that caused it: an acquirer that gives up does not cancel it, and the new resource goes to the next waiter or idle.</param>
     /// <returns>The new resource.</returns>
     ValueTask<T> CreateAsync(CancellationToken cancellationToken);
 
     /// <summary>
-    /// A cheap, synchronous check run every time a resource is handed out or returned (for example, "is the
-    /// connection still open?"). It must not do I/O.
+    /// A cheap, synchronous check run every time a resource is handed out, on every path (to a scanning acquirer or
+    /// to a waiter), for example "is the connection still open?". It must not do I/O.
     /// </summary>
     /// <param name="resource">The resource.</param>
     /// <returns><see langword="false"/> to destroy the resource instead of using it.</returns>
@@ -38,7 +38,7 @@ public interface IResourcePolicy<T>
     /// Resets a returned resource so the next user does not see the previous user's state.
     /// </summary>
     /// <param name="resource">The resource.</param>
-    /// <param name="cancellationToken">Cancels the reset; a canceled reset destroys the resource.</param>
+    /// <param name="cancellationToken">Signaled when <see cref="ConnectionPoolOptions.ResetTimeout"/> elapses (never by a caller who stops waiting in <see cref="IConnectionPool{T}.ReturnAsync"/>); a canceled reset destroys the resource, and one that ignores the token is abandoned shortly after.</param>
     /// <returns><see langword="false"/> (or an exception) to destroy the resource instead of keeping it.</returns>
     ValueTask<bool> ResetAsync(T resource, CancellationToken cancellationToken);
 

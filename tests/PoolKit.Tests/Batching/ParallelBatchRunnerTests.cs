@@ -519,4 +519,108 @@ public sealed class ParallelBatchRunnerTests
     {
         public void Report(BatchProgress value) => report(value);
     }
+    [Fact]
+    public async Task RunAsync_ProgressHandlerThrowsOnTheTimer_RunFailsWithItInsteadOfTheTimerThread()
+    {
+        // Issue 13, defect 9: the exception escaped the timer callback; with TimeProvider.System that ends the process.
+        // Here the fake clock runs the callback inside Advance, so an escaping exception would surface there.
+        var db = new FakeDatabase();
+        await using var pool = CreatePool(db);
+        var time = new FakeTimeProvider();
+        var runner = new ParallelBatchRunner<FakeConnection, FakeTransaction>(
+            pool,
+            new FakeTransactionHandler(),
+            new BatchRunnerOptions { ProgressInterval = TimeSpan.FromSeconds(1), MaxDegreeOfParallelism = 1 },
+            time);
+        var inside = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var handlerError = new InvalidOperationException("progress handler failed");
+
+        Task<BatchResult> run = runner.RunAsync(
+            Enumerable.Range(0, 3).Select(i => (long)i),
+            async (unit, ct) =>
+            {
+                inside.TrySetResult();
+                await release.Task.WaitAsync(ct);
+                await Insert(unit, ct);
+            },
+            progress: new SynchronousProgress(_ => throw handlerError));
+        await inside.Task.WaitAsync(s_testTimeout);
+
+        time.Advance(TimeSpan.FromSeconds(1)); // must not throw: nothing escapes the timer callback
+        release.SetResult();
+
+        InvalidOperationException ex = await Assert.ThrowsAsync<InvalidOperationException>(() => run.WaitAsync(s_testTimeout));
+        Assert.Same(handlerError, ex);
+        Assert.True(db.Rows.Count <= 1, "the run stopped after the handler failed");
+    }
+
+    private sealed class RecordingObserver : IBatchCommitObserver<long>
+    {
+        public System.Collections.Concurrent.ConcurrentBag<long> Committed { get; } = [];
+
+        public Func<long, bool>? ThrowAt { get; set; }
+
+        public void OnCommitted(ReadOnlyMemory<long> items, long firstIndex)
+        {
+            foreach (long item in items.Span)
+            {
+                Committed.Add(item);
+            }
+
+            if (ThrowAt?.Invoke(firstIndex) == true)
+            {
+                throw new InvalidOperationException("observer failed");
+            }
+        }
+    }
+
+    [Fact]
+    public async Task RunAsync_CommitObserver_HearsExactlyTheItemsThatCommitted()
+    {
+        var db = new FakeDatabase();
+        await using var pool = CreatePool(db);
+        var runner = CreateRunner(pool, o =>
+        {
+            o.ItemsPerTransaction = 3;
+            o.FailurePolicy = BatchFailurePolicy.ContinueOnFailure;
+        });
+        var observer = new RecordingObserver();
+
+        BatchResult result = await runner.RunAsync(
+            Enumerable.Range(0, 50).Select(i => (long)i),
+            (unit, ct) =>
+            {
+                foreach (long key in unit.Items.Span)
+                {
+                    if (key == 13)
+                    {
+                        throw new PoisonItemException("bad item 13");
+                    }
+                }
+
+                return Insert(unit, ct);
+            },
+            observer).WaitAsync(s_testTimeout);
+
+        Assert.Equal(49, result.Committed);
+        Assert.Equal(db.Rows.Keys.OrderBy(k => k), observer.Committed.OrderBy(k => k));
+        Assert.DoesNotContain(13L, observer.Committed);
+    }
+
+    [Fact]
+    public async Task RunAsync_CommitObserverThrows_RunStopsAndRethrowsIt()
+    {
+        var db = new FakeDatabase();
+        await using var pool = CreatePool(db);
+        var runner = CreateRunner(pool, o => o.MaxDegreeOfParallelism = 1);
+        var observer = new RecordingObserver { ThrowAt = index => index == 5 };
+
+        InvalidOperationException ex = await Assert.ThrowsAsync<InvalidOperationException>(
+            () => runner.RunAsync(Enumerable.Range(0, 1000).Select(i => (long)i), Insert, observer).WaitAsync(s_testTimeout));
+
+        Assert.Equal("observer failed", ex.Message);
+        Assert.True(db.Rows.Count < 1000, "the run stopped");
+        Assert.Equal(db.Rows.Count, observer.Committed.Count);
+    }
 }

@@ -58,6 +58,46 @@ public sealed class PoolMetricsTests
         Assert.Equal(0, pending.LastMeasurement!.Value);
     }
 
+    [Fact]
+    public async Task Statistics_AcquiresWaitsCancellationsRejectionsAndDestroyedByReason_AreCountedAndObserved()
+    {
+        using var meterFactory = new TestMeterFactory();
+        var time = new FakeTimeProvider();
+        var policy = new FakePolicy();
+        await using var pool = new ConnectionPool<FakeResource>(policy, new ConnectionPoolOptions { Name = "s", MaxSize = 1, MaxWaiters = 1, DisposeTimeout = TimeSpan.Zero }, meterFactory: meterFactory, timeProvider: time);
+        using var acquires = new MetricCollector<long>(meterFactory, PoolKitTelemetry.MeterName, "poolkit.acquires");
+        using var destroyed = new MetricCollector<long>(meterFactory, PoolKitTelemetry.MeterName, "poolkit.destroyed");
+
+        PoolLease<FakeResource> first = await pool.AcquireAsync();
+        using var cts = new CancellationTokenSource();
+        Task<PoolLease<FakeResource>> canceled = pool.AcquireAsync(cts.Token).AsTask();
+        await Assert.ThrowsAsync<PoolExhaustedException>(() => pool.AcquireAsync().AsTask()); // the queue (1) is full
+        await cts.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => canceled);
+        Task<PoolLease<FakeResource>> waited = pool.AcquireAsync().AsTask();
+        first.MarkBroken();
+        first.Dispose();
+        PoolLease<FakeResource> second = await waited;
+        second.MarkClosedByCaller();
+        second.Dispose();
+        PoolLease<FakeResource> third = await pool.AcquireAsync();
+        third.Dispose();
+        await pool.ClearAsync();
+
+        PoolStatistics stats = pool.GetStatistics();
+        Assert.Equal(3, stats.TotalAcquires);
+        Assert.Equal(2, stats.TotalAcquiresWaited);
+        Assert.Equal(1, stats.TotalAcquiresCanceled);
+        Assert.Equal(1, stats.TotalAcquiresRejected);
+        Assert.Equal(new PoolDestroyedCounts(Broken: 1, ClosedByCaller: 1, Unusable: 0, ValidationFailed: 0, ResetFailed: 0, Lifetime: 0, Idle: 0, Cleared: 1, PoolDisposed: 0), stats.DestroyedBy);
+        Assert.Equal(3, stats.TotalDestroyed);
+
+        acquires.RecordObservableInstruments();
+        destroyed.RecordObservableInstruments();
+        Assert.Equal(3, acquires.LastMeasurement!.Value);
+        Assert.Equal(1, destroyed.GetMeasurementSnapshot().Last(m => (string?)m.Tags[PoolKitTelemetry.ReasonTag] == "closed_by_caller").Value);
+    }
+
     private sealed class TestMeterFactory : IMeterFactory
     {
         private readonly List<Meter> _meters = [];

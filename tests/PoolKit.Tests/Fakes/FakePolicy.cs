@@ -24,6 +24,9 @@ public sealed class FakePolicy : IResourcePolicy<FakeResource>
 
     public bool ResetResult { get; set; } = true;
 
+    /// <summary>When set, a creation that <see cref="FailCreate"/> fails completes asynchronously (after a yield) instead of at once.</summary>
+    public bool FailAsynchronously { get; set; }
+
     public ConcurrentQueue<FakeResource> All { get; } = new();
 
     public int Created => Volatile.Read(ref _created);
@@ -39,7 +42,7 @@ public sealed class FakePolicy : IResourcePolicy<FakeResource>
         int attempt = Interlocked.Increment(ref _createAttempts);
         if (FailCreate?.Invoke(attempt) is { } error)
         {
-            return ValueTask.FromException<FakeResource>(error);
+            return FailAsynchronously ? new ValueTask<FakeResource>(FailLaterAsync(error)) : ValueTask.FromException<FakeResource>(error);
         }
 
         if (CreateGate is { } gate)
@@ -85,6 +88,12 @@ public sealed class FakePolicy : IResourcePolicy<FakeResource>
     {
         await gate(cancellationToken);
         return Make();
+    }
+
+    private static async Task<FakeResource> FailLaterAsync(Exception error)
+    {
+        await Task.Yield();
+        throw error;
     }
 
     private async Task<bool> ResetAfterAsync(Func<Task> gate)

@@ -78,8 +78,10 @@ public sealed class ConnectionPoolCreationTests
         Assert.Equal(2, policy.CreateAttempts);
     }
 
-    [Fact]
-    public async Task AcquireAsync_ServerStaysDown_EveryCallerGetsTheFreshErrorAndAttemptsAreOneAtATimeSpacedByTheBackOff()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task AcquireAsync_ServerStaysDown_EveryCallerGetsTheFreshErrorAndAttemptsAreOneAtATimeSpacedByTheBackOff(bool failAsynchronously)
     {
         // Issue 13, defect 8 (second half): while the server stays down, callers still get the real error, from an
         // attempt that ended after they began, and the server sees one attempt per back-off period.
@@ -90,6 +92,7 @@ public sealed class ConnectionPoolCreationTests
             o.CreationBackoffMax = TimeSpan.FromMilliseconds(200);
         });
         policy.FailCreate = attempt => new IOException($"connection refused (attempt {attempt})");
+        policy.FailAsynchronously = failAsynchronously;
         await Assert.ThrowsAsync<IOException>(() => pool.AcquireAsync().AsTask());
 
         for (int round = 2; round <= 4; round++)

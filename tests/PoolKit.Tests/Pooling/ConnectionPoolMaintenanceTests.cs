@@ -41,13 +41,13 @@ public sealed class ConnectionPoolMaintenanceTests
             o.IdleTimeout = TimeSpan.FromSeconds(10);
         });
         PoolLease<FakeResource>[] leases = [await pool.AcquireAsync(), await pool.AcquireAsync(), await pool.AcquireAsync()];
-        FakeResource hot = leases[0].Resource;
+        FakeResource hot = leases[2].Resource;
         foreach (PoolLease<FakeResource> lease in leases)
         {
             lease.Dispose();
         }
 
-        // Keep using one resource: the acquirer always takes the lowest idle slot.
+        // Keep using one resource: the acquirer takes the slot returned last (then the lowest idle one).
         for (int second = 0; second < 11; second++)
         {
             time.Advance(TimeSpan.FromSeconds(1));
