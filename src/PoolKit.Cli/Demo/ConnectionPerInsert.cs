@@ -46,7 +46,7 @@ internal sealed class ConnectionPerInsert(DemoWay way, int parallelism) : IInser
         var backends = new ConcurrentDictionary<int, byte>();
         string sql = table.InsertSql;
 
-        await using Source source = Source.Create(Way, connectionString, Parallelism);
+        Source source = Source.Create(Way, connectionString, Parallelism);
         Stopwatch clock = Stopwatch.StartNew();
 
         async Task WorkerAsync()
@@ -100,13 +100,28 @@ internal sealed class ConnectionPerInsert(DemoWay way, int parallelism) : IInser
             workers[i] = Task.Run(WorkerAsync, CancellationToken.None);
         }
 
-        await Task.WhenAll(workers);
-        clock.Stop();
+        try
+        {
+            await Task.WhenAll(workers);
+            clock.Stop();
+        }
+        finally
+        {
+            await source.DisposeAsync();
+        }
+
         long committed = progress.Committed;
         bool canceled = cancellationToken.IsCancellationRequested && committed + unknown < rows;
 
-        // Client-side count of physical connections: every open without a pool, the distinct backends with one.
-        long physical = Way == DemoWay.NoPool ? Interlocked.Read(ref opened) : backends.Count;
+        // Client-side count of physical connections: every open without a pool; PoolKit's own count of what it opened
+        // (read after its disposal, so a creation nobody needed any more is counted too); the distinct backends
+        // Npgsql's pool handed out.
+        long physical = Way switch
+        {
+            DemoWay.NoPool => Interlocked.Read(ref opened),
+            DemoWay.PoolKitPerInsert => source.PoolKitCreated,
+            _ => backends.Count,
+        };
         return new InsertOutcome(committed, Interlocked.Read(ref unknown), clock.Elapsed, physical, canceled, firstError);
     }
 
@@ -148,11 +163,15 @@ internal sealed class ConnectionPerInsert(DemoWay way, int parallelism) : IInser
             return new Connection(await _dataSource!.OpenConnectionAsync(CancellationToken.None), default, leased: false);
         }
 
+        /// <summary>Gets how many connections PoolKit's pool opened, once the source is disposed.</summary>
+        public long PoolKitCreated { get; private set; }
+
         public async ValueTask DisposeAsync()
         {
             if (_pool is not null)
             {
                 await _pool.DisposeAsync();
+                PoolKitCreated = _pool.GetStatistics().TotalCreated;
             }
 
             if (_dataSource is not null)

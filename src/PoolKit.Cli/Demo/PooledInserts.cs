@@ -53,13 +53,16 @@ internal sealed class PooledInserts(DemoWay way, int parallelism, int itemsPerTr
             IEnumerable<long> ids = Enumerable.Range(1, rows).Select(static i => (long)i);
             result = await runner.RunAsync(ids, table.InsertSql, ScratchTable.Bind, keySelector: null, progress, cancellationToken);
             clock.Stop();
-            created = pool.GetStatistics().TotalCreated;
         }
         finally
         {
             // Closes every connection, so the server's session count is final once their backends exit.
             await pool.DisposeAsync();
         }
+
+        // Read after the disposal: a creation still in flight at the end (one nobody needed any more) completes or
+        // fails before the pool's disposal returns, and the server counts it too.
+        created = pool.GetStatistics().TotalCreated;
 
         progress.Report(new BatchProgress(result.Committed, result.Failed, result.Unknown, result.Retries, 0, result.Elapsed, result.ItemsPerSecond));
         string? error = result.Failures.Count > 0 && result.Failures[0].Exception is { } ex
