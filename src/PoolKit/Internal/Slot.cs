@@ -61,8 +61,8 @@ internal sealed class Slot<T>
     /// <summary>Precise timestamp (TimeProvider units) of the lease's start, or 0 when no use-time listener was enabled.</summary>
     public long UseStartPrecise;
 
-    /// <summary>Set by the lease holder to have the resource destroyed on return, and why (Broken or ClosedByCaller); null otherwise.</summary>
-    public DestroyReason? MarkedForDestruction;
+    /// <summary>Set by the lease holder to have the resource destroyed on return: the <see cref="DestroyReason"/> + 1 (Broken or ClosedByCaller); 0 otherwise (PERF: a plain int, not a nullable, on the hot path).</summary>
+    public int MarkedForDestruction;
 
     /// <summary>The stack trace of the current lease's acquire, when leak detection is on.</summary>
     public string? AcquireStackTrace;

@@ -85,7 +85,7 @@ public sealed partial class ConnectionPool<T>
     private PoolLease<T> Lease(Slot<T> slot, long waitStartPrecise, long now)
     {
         slot.LeasedAt = now;
-        slot.MarkedForDestruction = null;
+        slot.MarkedForDestruction = 0;
 
         // Owner-only write, published to the statistics reader by the CAS that ends this ownership (PERF: no
         // shared counter on the uncontended path).

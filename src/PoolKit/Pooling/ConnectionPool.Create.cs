@@ -26,6 +26,12 @@ public sealed partial class ConnectionPool<T>
                 return;
             }
 
+            // PERF: a full pool (the contended steady state) needs no clock read; a slot freed later runs this again.
+            if (Volatile.Read(ref _live) >= _options.MaxSize)
+            {
+                return;
+            }
+
             long now = _clock.Now;
             switch (TryReserve(now, wanted, out Slot<T>? slot))
             {

@@ -1,4 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
 using PoolKit.Internal;
 
 namespace PoolKit;
@@ -114,6 +115,7 @@ public sealed partial class ConnectionPool<T>
     }
 
     /// <summary>Wins one slot if it is idle and its resource passes the gate; destroys the resource if it does not.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool TryOwnIdle(Slot<T>? candidate, long now, [NotNullWhen(true)] out Slot<T>? slot, out bool needsValidation)
     {
         slot = null;
@@ -136,6 +138,7 @@ public sealed partial class ConnectionPool<T>
     }
 
     /// <summary>Remembers the slot just published as idle, for the next <see cref="TryTakeIdle"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void NoteIdle(Slot<T> slot)
     {
         // PERF: written only when it changes, so returners of one hot slot do not bounce the cache line.

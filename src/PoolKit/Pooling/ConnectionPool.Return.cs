@@ -103,9 +103,9 @@ public sealed partial class ConnectionPool<T>
 
     private DestroyReason? CheckOnReturn(Slot<T> slot, long now)
     {
-        if (slot.MarkedForDestruction is { } marked)
+        if (slot.MarkedForDestruction != 0)
         {
-            return marked;
+            return (DestroyReason)(slot.MarkedForDestruction - 1);
         }
 
         if (IsDisposed)

@@ -86,7 +86,7 @@ public readonly struct PoolLease<T> : IDisposable, IAsyncDisposable, IEquatable<
             ThrowHelper.ThrowAlreadyReturned(slot.Pool.Name);
         }
 
-        slot.MarkedForDestruction = DestroyReason.Broken;
+        slot.MarkedForDestruction = (int)DestroyReason.Broken + 1;
     }
 
     /// <summary>
@@ -110,7 +110,7 @@ public readonly struct PoolLease<T> : IDisposable, IAsyncDisposable, IEquatable<
             ThrowHelper.ThrowAlreadyReturned(slot.Pool.Name);
         }
 
-        slot.MarkedForDestruction = DestroyReason.ClosedByCaller;
+        slot.MarkedForDestruction = (int)DestroyReason.ClosedByCaller + 1;
     }
 
     /// <summary>
