@@ -45,11 +45,11 @@ internal static class DemoReport
         }
 
         console.Write(table);
-        console.MarkupLine("[grey]conn per insert: each insert opens (or leases) a connection, autocommits and closes it, as service code does; both pools run with their defaults and the same maximum size.[/]");
-        console.MarkupLine("[grey]runner: ParallelBatchRunner on PoolKit's pool, one transaction per insert or per chunk. no pool: a small sample only (a new physical connection per insert).[/]");
+        console.MarkupLine("[grey]conn per insert: each insert opens (or leases) a connection, autocommits, closes it. Pools: defaults, same max.[/]");
+        console.MarkupLine("[grey]runner: ParallelBatchRunner, a transaction per insert or per chunk. no pool: a sample, a new connection each.[/]");
         if (fromServer)
         {
-            console.MarkupLine("[grey]connections: opened on the server during the run (change of pg_stat_database.sessions, read after its connections closed).[/]");
+            console.MarkupLine("[grey]connections: opened on the server (change of pg_stat_database.sessions once the way's sessions closed).[/]");
         }
         else
         {
