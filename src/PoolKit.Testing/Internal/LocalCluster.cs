@@ -424,57 +424,20 @@ internal sealed class LocalCluster
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
+    // PostgreSQL refuses to run as root: when root, it runs as the postgres OS user (see ServerUser).
     private Task<ProcessResult> RunAsServerUserAsync(
         string fileName,
         IReadOnlyList<string> arguments,
         TimeSpan timeout,
-        CancellationToken cancellationToken)
-    {
-        if (!_runAsServerUser)
-        {
-            return ProcessRunner.RunAsync(fileName, arguments, RootDirectory, timeout, cancellationToken);
-        }
+        CancellationToken cancellationToken) =>
+        _runAsServerUser
+            ? global::PoolKit.Testing.Internal.ServerUser.RunAsync(fileName, arguments, RootDirectory, timeout, cancellationToken)
+            : ProcessRunner.RunAsync(fileName, arguments, RootDirectory, timeout, cancellationToken);
 
-        // PostgreSQL refuses to run as root: run it as the postgres OS user (util-linux runuser, root only).
-        return ProcessRunner.RunAsync(
-            FindRunUser(),
-            ["-u", ServerUser, "--", fileName, .. arguments],
-            RootDirectory,
-            timeout,
-            cancellationToken);
-    }
-
-    private async Task ChownToServerUserAsync(IReadOnlyList<string> paths, CancellationToken cancellationToken)
-    {
-        if (!_runAsServerUser)
-        {
-            return;
-        }
-
-        // "postgres:" means the user's login group.
-        ProcessResult result = await ProcessRunner.RunAsync(
-            "chown", [ServerUser + ":", .. paths], RootDirectory, TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
-        if (result.ExitCode != 0)
-        {
-            throw new InvalidOperationException(
-                $"This process runs as root, so the cluster must belong to the '{ServerUser}' OS user, but chown failed: {result.Output} "
-                + "Create the user (installing the 'postgresql' package does) or run the tests as a non-root user.");
-        }
-    }
-
-    private static string FindRunUser()
-    {
-        foreach (string candidate in new[] { "/usr/sbin/runuser", "/sbin/runuser", "/usr/bin/runuser", "/bin/runuser" })
-        {
-            if (File.Exists(candidate))
-            {
-                return candidate;
-            }
-        }
-
-        throw new InvalidOperationException(
-            "This process runs as root and PostgreSQL refuses to run as root, but 'runuser' (util-linux) was not found to run it as the 'postgres' user.");
-    }
+    private Task ChownToServerUserAsync(IReadOnlyList<string> paths, CancellationToken cancellationToken) =>
+        _runAsServerUser
+            ? global::PoolKit.Testing.Internal.ServerUser.ChownAsync(paths, RootDirectory, cancellationToken)
+            : Task.CompletedTask;
 
     private void KillRemainingProcesses()
     {
