@@ -458,31 +458,7 @@ internal sealed class LocalCluster
         }
     }
 
-    private string? DeleteDirectory()
-    {
-        for (int attempt = 1; ; attempt++)
-        {
-            try
-            {
-                if (Directory.Exists(RootDirectory))
-                {
-                    Directory.Delete(RootDirectory, recursive: true);
-                }
-
-                return null;
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                if (attempt == 5)
-                {
-                    return $"Could not delete {RootDirectory}: {ex.Message}";
-                }
-
-                // A process that just exited may still be closing files in the directory.
-                Thread.Sleep(100 * attempt);
-            }
-        }
-    }
+    private string? DeleteDirectory() => ScratchDirectory.TryDelete(RootDirectory);
 
     private long LogLength()
     {

@@ -236,27 +236,7 @@ internal sealed class PgBouncerProcess
             return ex.Message;
         }
 
-        for (int attempt = 1; ; attempt++)
-        {
-            try
-            {
-                if (Directory.Exists(RootDirectory))
-                {
-                    Directory.Delete(RootDirectory, recursive: true);
-                }
-
-                return null;
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                if (attempt == 5)
-                {
-                    return $"Could not delete {RootDirectory}: {ex.Message}";
-                }
-
-                Thread.Sleep(100 * attempt);
-            }
-        }
+        return ScratchDirectory.TryDelete(RootDirectory);
     }
 
     /// <summary>Reads the log from <paramref name="offset"/>, at most its last 8 KB.</summary>
