@@ -92,7 +92,10 @@ public sealed class PostgresStandbyPair : IAsyncDisposable
         await using (primary.ConfigureAwait(false))
         {
             await primary.OpenAsync(cancellationToken).ConfigureAwait(false);
-            NpgsqlCommand command = new("SELECT pg_current_wal_lsn()::text", primary);
+            // The insert position, not pg_current_wal_lsn() (the write position): the test clusters run with
+            // synchronous_commit = off, so a commit that returned may not be written yet, and a standby that reached the
+            // write position could still miss it.
+            NpgsqlCommand command = new("SELECT pg_current_wal_insert_lsn()::text", primary);
             await using (command.ConfigureAwait(false))
             {
                 target = (string)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;

@@ -28,7 +28,10 @@ public sealed class PostgresStandbyPairTests
 
         Assert.Equal(false, await ScalarAsync(pair.Standby.ConnectionString, "SELECT pg_is_in_recovery()"));
         await ExecuteAsync(pair.Standby.ConnectionString, "INSERT INTO t VALUES (3)");
-        Assert.Equal(pair.Standby.Port, await ScalarAsync(pair.GetConnectionString("pair-rw2", TargetSessionAttributes.ReadWrite), "SELECT inet_server_port()"));
+        // Npgsql caches each host's role for Host Recheck Seconds (the standby was seen as a standby above), so a
+        // read-write connection may find no suitable host until the cache expires: retry, bounded.
+        string readWrite = pair.GetConnectionString("pair-rw2", TargetSessionAttributes.ReadWrite) + ";Host Recheck Seconds=1";
+        Assert.Equal(pair.Standby.Port, await ScalarWithinAsync(readWrite, "SELECT inet_server_port()", TimeSpan.FromSeconds(15)));
         Assert.Equal(3L, await ScalarAsync(pair.Standby.ConnectionString, "SELECT count(*) FROM t"));
     }
 
@@ -38,6 +41,22 @@ public sealed class PostgresStandbyPairTests
         await connection.OpenAsync();
         await using NpgsqlCommand command = new(sql, connection);
         await command.ExecuteNonQueryAsync();
+    }
+
+    private static async Task<object?> ScalarWithinAsync(string connectionString, string sql, TimeSpan limit)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                return await ScalarAsync(connectionString, sql);
+            }
+            catch (NpgsqlException) when (clock.Elapsed < limit)
+            {
+                await Task.Delay(250);
+            }
+        }
     }
 
     private static async Task<object?> ScalarAsync(string connectionString, string sql)
