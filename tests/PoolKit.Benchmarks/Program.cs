@@ -1,5 +1,6 @@
 using BenchmarkDotNet.Running;
 using PoolKit.Benchmarks.EndToEnd;
+using PoolKit.Benchmarks.Loop;
 
 namespace PoolKit.Benchmarks;
 
@@ -20,6 +21,10 @@ public static class Program
                 micro --filter '*' --join --quick         fast, less precise run (same as --job short)
                 micro --list flat                         list the benchmarks
               Any BenchmarkDotNet option works (--job, --exporters, --profiler EP, --disasm, ...).
+
+          loop [--seconds 1] [--rounds 9]
+              The uncontended cycle in a plain Stopwatch loop on one dedicated thread (no harness), beside
+              ObjectPool and the SemaphoreSlim+Bag pool, and the cost of one read of each clock on this machine.
 
           e2e [--connection <npgsql connection string>] [--concurrency 1,8,64] [--duration 5] [--warmup 2]
               [--repeats 3] [--max-pool-size 16] [--no-pgbench] [--markdown file.md] [--csv file.csv]
@@ -52,6 +57,8 @@ public static class Program
                 return await ScenarioRunner.RunAsync(rest).ConfigureAwait(false);
             case "bulk":
                 return await BulkLoadBenchmark.RunAsync(rest).ConfigureAwait(false);
+            case "loop":
+                return PlainLoopBenchmark.Run(rest);
             default:
                 Console.Error.WriteLine($"unknown part '{args[0]}'");
                 Console.Error.WriteLine(Usage);

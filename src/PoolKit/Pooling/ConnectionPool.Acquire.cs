@@ -22,7 +22,8 @@ public sealed partial class ConnectionPool<T>
             return ValueTask.FromCanceled<PoolLease<T>>(cancellationToken);
         }
 
-        long now = _clock.Now;
+        // PERF: the cached tick (a field, not a clock read); the slow path reads the exact clock for its deadline.
+        long now = _clock.Cached;
 
         // Fast path: nobody waits (no barging) and an idle, fresh resource is there.
         if (_waiters.Count == 0 && TryTakeIdle(now, out Slot<T>? slot, out bool needsValidation))
@@ -32,10 +33,10 @@ public sealed partial class ConnectionPool<T>
                 return new ValueTask<PoolLease<T>>(Lease(slot, 0, now));
             }
 
-            return AcquireSlowAsync(slot, now, cancellationToken);
+            return AcquireSlowAsync(slot, cancellationToken);
         }
 
-        return AcquireSlowAsync(null, now, cancellationToken);
+        return AcquireSlowAsync(null, cancellationToken);
     }
 
     /// <inheritdoc />
@@ -47,8 +48,28 @@ public sealed partial class ConnectionPool<T>
             ThrowHelper.ThrowDisposed(Name);
         }
 
-        long now = _clock.Now;
-        while (_waiters.Count == 0 && TryTakeIdle(now, out Slot<T>? slot, out bool needsValidation))
+        long now = _clock.Cached;
+        if (_waiters.Count == 0 && TryTakeIdle(now, out Slot<T>? slot, out bool needsValidation))
+        {
+            if (!needsValidation)
+            {
+                lease = Lease(slot, 0, now);
+                return true;
+            }
+
+            return TryAcquireValidating(slot, now, out lease);
+        }
+
+        lease = default;
+        return false;
+    }
+
+    /// <summary><see cref="TryAcquire"/> once it won a resource idle beyond the validation window.</summary>
+    private bool TryAcquireValidating(Slot<T> stale, long now, out PoolLease<T> lease)
+    {
+        Slot<T>? slot = stale;
+        bool needsValidation = true;
+        do
         {
             if (!needsValidation)
             {
@@ -73,6 +94,7 @@ public sealed partial class ConnectionPool<T>
             _logger.ValidationFailed(Name, slot.Index, null);
             _ = DestroyOwned(slot, DestroyReason.ValidationFailed);
         }
+        while (_waiters.Count == 0 && TryTakeIdle(now, out slot, out needsValidation));
 
         lease = default;
         return false;
@@ -82,6 +104,7 @@ public sealed partial class ConnectionPool<T>
     /// <param name="slot">The owned slot.</param>
     /// <param name="waitStartPrecise">The precise timestamp the acquire began at, for the wait-time metric; 0 for "did not wait".</param>
     /// <param name="now">The pool clock's current tick.</param>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private PoolLease<T> Lease(Slot<T> slot, long waitStartPrecise, long now)
     {
         slot.LeasedAt = now;
@@ -90,12 +113,29 @@ public sealed partial class ConnectionPool<T>
         // Owner-only write, published to the statistics reader by the CAS that ends this ownership (PERF: no
         // shared counter on the uncontended path).
         slot.Leases++;
-        if (_leakTicks != long.MaxValue)
-        {
-            slot.AcquireStackTrace = new StackTrace(2, fNeedFileInfo: true).ToString();
-        }
 
         // PERF: the precise clock is read only while a timing histogram has a listener.
+        if ((_leakTicks != long.MaxValue) | _metrics.UseTimeEnabled | _metrics.WaitTimeEnabled)
+        {
+            LeaseObserved(slot, waitStartPrecise);
+        }
+        else
+        {
+            slot.UseStartPrecise = 0;
+        }
+
+        return new PoolLease<T>(slot, Slot<T>.VersionOf(slot.Word));
+    }
+
+    /// <summary>The part of <see cref="Lease"/> for leak detection and the timing histograms.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void LeaseObserved(Slot<T> slot, long waitStartPrecise)
+    {
+        if (_leakTicks != long.MaxValue)
+        {
+            slot.AcquireStackTrace = CallerStackTrace();
+        }
+
         long precise = 0;
         if (_metrics.UseTimeEnabled | _metrics.WaitTimeEnabled)
         {
@@ -107,12 +147,34 @@ public sealed partial class ConnectionPool<T>
         }
 
         slot.UseStartPrecise = precise;
-        return new PoolLease<T>(slot, Slot<T>.VersionOf(slot.Word));
+    }
+
+    /// <summary>
+    /// The stack from the first frame that is neither the pool's nor the runtime's (the async machinery between an
+    /// acquire's frames), whether or not the JIT inlined the pool's helpers.
+    /// </summary>
+    [System.Diagnostics.CodeAnalysis.UnconditionalSuppressMessage(
+        "Trimming",
+        "IL2026",
+        Justification = "Only decides how many frames to leave out of a diagnostic trace: when metadata was trimmed GetMethod returns null and no more frames are left out.")]
+    private static string CallerStackTrace()
+    {
+        StackFrame[] frames = new StackTrace(1, fNeedFileInfo: false).GetFrames();
+        int skip = 0;
+        while (skip < frames.Length
+            && frames[skip].GetMethod()?.DeclaringType?.Assembly is { } assembly
+            && (assembly == typeof(ConnectionPool<T>).Assembly || assembly == typeof(object).Assembly))
+        {
+            skip++;
+        }
+
+        return new StackTrace(1 + skip, fNeedFileInfo: true).ToString();
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<PoolLease<T>> AcquireSlowAsync(Slot<T>? candidate, long start, CancellationToken cancellationToken)
+    private async ValueTask<PoolLease<T>> AcquireSlowAsync(Slot<T>? candidate, CancellationToken cancellationToken)
     {
+        long start = _clock.Now;
         long deadline = _acquireTimeoutTicks == long.MaxValue ? long.MaxValue : start + _acquireTimeoutTicks;
         long waitStart = _metrics.WaitTimeEnabled ? _time.GetTimestamp() : 0;
 
@@ -145,7 +207,7 @@ public sealed partial class ConnectionPool<T>
 
                 cancellationToken.ThrowIfCancellationRequested();
 
-                // PERF: the first round uses the tick AcquireAsync just read (one clock read per acquire, not two).
+                // PERF: the first round uses the tick this method just read.
                 long now = firstLook ? start : _clock.Now;
                 firstLook = false;
                 if (atHead || _waiters.Count == 0)
@@ -335,7 +397,7 @@ public sealed partial class ConnectionPool<T>
             if (Volatile.Read(ref _slots[i]) is { } slot && slot.CurrentState == SlotState.Leased)
             {
                 long leasedAt = slot.LeasedAt;
-                held.Add(new HeldLease(leasedAt == 0 ? TimeSpan.Zero : Elapsed(leasedAt, now), slot.AcquireStackTrace));
+                held.Add(new HeldLease(leasedAt == 0 || leasedAt >= now ? TimeSpan.Zero : Elapsed(leasedAt, now), slot.AcquireStackTrace));
             }
         }
 

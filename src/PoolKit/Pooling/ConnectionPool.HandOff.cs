@@ -45,7 +45,20 @@ public sealed partial class ConnectionPool<T>
     /// (<see cref="NeedsValidation"/>).
     /// </summary>
     /// <returns><see langword="null"/> if the resource may be handed out; otherwise why it must be destroyed.</returns>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private DestroyReason? CheckOnHandOut(Slot<T> slot, long now)
+    {
+        // PERF: the common answer inline, in the same order as the full check; anything else takes the full check.
+        if (!IsDisposed && slot.Generation == Volatile.Read(ref _generation) && now < slot.ExpiresAt && _traits.AlwaysUsable)
+        {
+            return null;
+        }
+
+        return CheckOnHandOutFully(slot, now);
+    }
+
+    /// <summary>The whole of <see cref="CheckOnHandOut"/>.</summary>
+    private DestroyReason? CheckOnHandOutFully(Slot<T> slot, long now)
     {
         if (IsDisposed)
         {
@@ -80,7 +93,8 @@ public sealed partial class ConnectionPool<T>
     }
 
     /// <summary>Whether a resource that passed the gate must be validated before use (idle beyond the bypass window).</summary>
-    private bool NeedsValidation(Slot<T> slot, long now) => now - slot.IdleSince >= _bypassTicks;
+    /// <remarks>A window of zero validates every hand-out, also when <paramref name="now"/> is a cached tick older than the exact one <see cref="Slot{T}.IdleSince"/> was stamped with.</remarks>
+    private bool NeedsValidation(Slot<T> slot, long now) => _bypassTicks == 0 || now - slot.IdleSince >= _bypassTicks;
 
     /// <summary>
     /// Wins the first idle slot by CAS that passes the gate, destroying on the way any resource that does not.
@@ -88,19 +102,28 @@ public sealed partial class ConnectionPool<T>
     /// <param name="now">The current timestamp.</param>
     /// <param name="slot">The slot won, now <c>Leased</c> and owned by the caller.</param>
     /// <param name="needsValidation">Whether the resource has been idle beyond the bypass window.</param>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool TryTakeIdle(long now, [NotNullWhen(true)] out Slot<T>? slot, out bool needsValidation)
     {
         Slot<T>?[] slots = _slots;
-        int allocated = Math.Min(Volatile.Read(ref _allocated), slots.Length);
 
         // PERF: the slot published last first (a hint, read racily; the CAS decides): with 1,023 of 1,024 slots leased
-        // the one idle slot is found at once instead of after a scan of the whole array.
+        // the one idle slot is found at once instead of after a scan of the whole array; uncontended, it is the slot
+        // the last return published, found without a loop.
         int hint = Volatile.Read(ref _idleHint);
-        if ((uint)hint < (uint)allocated && TryOwnIdle(Volatile.Read(ref slots[hint]), now, out slot, out needsValidation))
+        if ((uint)hint < (uint)slots.Length && TryOwnIdle(Volatile.Read(ref slots[hint]), now, out slot, out needsValidation))
         {
             return true;
         }
 
+        return TryTakeIdleByScan(now, out slot, out needsValidation);
+    }
+
+    /// <summary>The scan of <see cref="TryTakeIdle"/>, when the hinted slot is not idle.</summary>
+    private bool TryTakeIdleByScan(long now, [NotNullWhen(true)] out Slot<T>? slot, out bool needsValidation)
+    {
+        Slot<T>?[] slots = _slots;
+        int allocated = Math.Min(Volatile.Read(ref _allocated), slots.Length);
         for (int i = 0; i < allocated; i++)
         {
             if (TryOwnIdle(Volatile.Read(ref slots[i]), now, out slot, out needsValidation))
@@ -180,7 +203,7 @@ public sealed partial class ConnectionPool<T>
         // Everything read before the CAS is only acted on if the CAS wins, i.e. if the lease was still current and
         // this call is its only return. A stale duplicate return, whose lease ended meanwhile, fails the early check
         // (or, racing a concurrent duplicate, the CAS) and changes nothing but, at most, IdleSince below.
-        long now = _clock.Now;
+        long now = _clock.Cached;
         if (Volatile.Read(ref slot.Word) != Slot<T>.Pack(version, SlotState.Leased)
             || _waiters.Count > 0
             || CheckOnReturn(slot, now) is not null)
@@ -210,9 +233,23 @@ public sealed partial class ConnectionPool<T>
     }
 
     /// <summary>Closes the races of a slot just published as idle with waiters (step 1, second read) and with disposal.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void AfterPublishIdle(Slot<T> slot)
     {
         NoteIdle(slot);
+
+        // PERF: the common case inline (no hook, nobody waits, not disposed); the same reads again below otherwise.
+        if (TestHookAfterPublishIdle is null && _waiters.Count == 0 && !IsDisposed)
+        {
+            return;
+        }
+
+        AfterPublishIdleRaces(slot);
+    }
+
+    /// <summary>The part of <see cref="AfterPublishIdle"/> that closes the races.</summary>
+    private void AfterPublishIdleRaces(Slot<T> slot)
+    {
         TestHookAfterPublishIdle?.Invoke();
 
         // A waiter that enqueued after our first look rescans after enqueueing; hand the slot over ourselves if it

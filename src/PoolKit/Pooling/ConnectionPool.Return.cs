@@ -45,7 +45,7 @@ public sealed partial class ConnectionPool<T>
         }
 
         // From here on this call owns the slot (still Leased) and the lease is dead.
-        long now = _clock.Now;
+        long now = _clock.Cached;
         if (slot.UseStartPrecise != 0 && _metrics.UseTimeEnabled)
         {
             _metrics.RecordUseTime(_time.GetElapsedTime(slot.UseStartPrecise));
