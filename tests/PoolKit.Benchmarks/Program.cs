@@ -22,7 +22,7 @@ public static class Program
                 micro --list flat                         list the benchmarks
               Any BenchmarkDotNet option works (--job, --exporters, --profiler EP, --disasm, ...).
 
-          loop [--seconds 1] [--rounds 9]
+          loop [--seconds 1] [--rounds 9] [--no-contended | --contended-only]
               The uncontended cycle in a plain Stopwatch loop on one dedicated thread (no harness), beside
               ObjectPool and the SemaphoreSlim+Bag pool, and the cost of one read of each clock on this machine.
 

@@ -261,11 +261,8 @@ public sealed partial class ConnectionPool<T>
                         break;
                 }
 
-                if (!waited)
-                {
-                    waited = true;
-                    Interlocked.Increment(ref _totalWaited);
-                }
+                // Counted by the queue (TotalAcquiresWaited): an acquire enqueues at the tail once at most.
+                waited = true;
 
                 WaitResult<T> result;
                 try
@@ -298,7 +295,8 @@ public sealed partial class ConnectionPool<T>
                 switch (result.Outcome)
                 {
                     case WaitOutcome.HandedOff:
-                        return Lease(result.Slot!, waitStart, _clock.Now);
+                        // PERF: the cached tick; the lease start is bookkeeping, not a deadline.
+                        return Lease(result.Slot!, waitStart, _clock.Cached);
                     case WaitOutcome.FoundStale:
                         candidate = result.Slot;
                         break;

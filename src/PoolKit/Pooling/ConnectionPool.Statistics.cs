@@ -47,7 +47,7 @@ public sealed partial class ConnectionPool<T>
         {
             Returning = Math.Min(Volatile.Read(ref _returning), leased),
             TotalAcquires = leases,
-            TotalAcquiresWaited = Interlocked.Read(ref _totalWaited),
+            TotalAcquiresWaited = _waiters.Enqueued,
             TotalAcquiresCanceled = Interlocked.Read(ref _totalCanceled),
             TotalAcquiresRejected = Interlocked.Read(ref _totalRejected),
             TotalAbandoned = Interlocked.Read(ref _totalAbandoned),

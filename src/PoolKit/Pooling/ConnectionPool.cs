@@ -116,7 +116,6 @@ public sealed partial class ConnectionPool<T> : IConnectionPool<T>
     private long _totalDestroyed;
     private long _totalCreationFailures;
     private long _totalTimeouts;
-    private long _totalWaited;
     private long _totalCanceled;
     private long _totalRejected;
     private long _totalAbandoned;

@@ -14,7 +14,7 @@ namespace PoolKit.Benchmarks.Loop;
 /// call), and a pool that reads a precise clock twice per cycle pays it twice.
 /// </summary>
 /// <remarks>
-/// <c>loop [--seconds 1] [--rounds 9]</c>. Each row warms up for the given seconds; then the rounds interleave the rows
+/// <c>loop [--seconds 1] [--rounds 9] [--no-contended | --contended-only]</c>. Each row warms up for the given seconds; then the rounds interleave the rows
 /// (a quarter of those seconds each) and the table gives each row's median; allocations are counted with
 /// <see cref="GC.GetAllocatedBytesForCurrentThread"/> over the whole run.
 /// </remarks>
@@ -40,6 +40,12 @@ internal static class PlainLoopBenchmark
                 default:
                     break;
             }
+        }
+
+        if (args.Contains("--contended-only"))
+        {
+            MeasureContended(rounds);
+            return 0;
         }
 
         var rows = new List<Row>();
@@ -71,7 +77,114 @@ internal static class PlainLoopBenchmark
         }
 
         Print(rows);
+        if (!args.Contains("--no-contended"))
+        {
+            MeasureContended(rounds);
+        }
+
         return 0;
+    }
+
+    /// <summary>
+    /// The contended rows of the micro suite without BenchmarkDotNet: 8 and 64 tasks share a pool of 4, each looping
+    /// acquire, <c>await Task.Yield()</c>, return; the rounds interleave the pools and the table gives each one's median
+    /// nanoseconds per operation and the median of its per-round throughput ratio to the SemaphoreSlim+Bag pool.
+    /// </summary>
+    private static void MeasureContended(int rounds)
+    {
+        const int Operations = 1 << 16;
+        Console.WriteLine();
+        Console.WriteLine($"Contended: tasks share a pool of 4 (acquire; await Task.Yield(); return), {Operations:N0} operations a round, {rounds} rounds");
+        Console.WriteLine();
+        Console.WriteLine($"| {"row",-40} | {"tasks",5} | {"ns/op",8} | {"throughput vs SemaphoreSlim+Bag",31} |");
+        Console.WriteLine($"|{new string('-', 42)}|{new string('-', 7)}|{new string('-', 10)}|{new string('-', 33)}|");
+        foreach (int tasks in new[] { 8, 64 })
+        {
+            using SemaphoreBagPool<BenchResource> semaphoreBag = BenchPools.CreateSemaphoreBag(4, prewarm: 4);
+            ConnectionPool<BenchResource> poolKit = BenchPools.CreatePoolKit(4, prewarm: 4);
+            try
+            {
+                var subjects = new (string Name, Func<int, Task> Worker, List<double> Ns)[]
+                {
+                    ("SemaphoreSlim+Bag, pool of 4", n => SemaphoreBagWorker(semaphoreBag, n), []),
+                    ("PoolKit, pool of 4", n => PoolKitWorker(poolKit, n), []),
+                    ("floor: Task.Yield only, no pool", YieldWorker, []),
+                };
+
+                var ratios = new List<double>[subjects.Length];
+                for (int i = 0; i < ratios.Length; i++)
+                {
+                    ratios[i] = [];
+                }
+
+                for (int r = -1; r < rounds; r++)
+                {
+                    foreach ((string _, Func<int, Task> worker, List<double> ns) in subjects)
+                    {
+                        long start = Stopwatch.GetTimestamp();
+                        var running = new Task[tasks];
+                        for (int t = 0; t < tasks; t++)
+                        {
+                            running[t] = Task.Run(() => worker(Operations / tasks));
+                        }
+
+                        Task.WaitAll(running);
+                        double perOp = Stopwatch.GetElapsedTime(start).TotalNanoseconds / Operations;
+                        if (r >= 0)
+                        {
+                            ns.Add(perOp); // round -1 is the warm-up
+                        }
+                    }
+
+                    if (r >= 0)
+                    {
+                        for (int i = 0; i < subjects.Length; i++)
+                        {
+                            ratios[i].Add(subjects[0].Ns[r] / subjects[i].Ns[r]);
+                        }
+                    }
+                }
+
+                for (int i = 0; i < subjects.Length; i++)
+                {
+                    string ratio = Median(ratios[i]).ToString("0.00", CultureInfo.InvariantCulture) + "x";
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {subjects[i].Name,-40} | {tasks,5} | {Median(subjects[i].Ns),8:0.0} | {ratio,31} |"));
+                }
+            }
+            finally
+            {
+                poolKit.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            }
+        }
+    }
+
+    private static async Task YieldWorker(int operations)
+    {
+        for (int i = 0; i < operations; i++)
+        {
+            await Task.Yield();
+        }
+    }
+
+    private static async Task SemaphoreBagWorker(SemaphoreBagPool<BenchResource> pool, int operations)
+    {
+        for (int i = 0; i < operations; i++)
+        {
+            BenchResource resource = await pool.RentAsync();
+            resource.Uses++;
+            await Task.Yield();
+            pool.Return(resource);
+        }
+    }
+
+    private static async Task PoolKitWorker(ConnectionPool<BenchResource> pool, int operations)
+    {
+        for (int i = 0; i < operations; i++)
+        {
+            using PoolLease<BenchResource> lease = await pool.AcquireAsync();
+            lease.Resource.Uses++;
+            await Task.Yield();
+        }
     }
 
     private static void Measure(List<Row> rows, double seconds, int rounds)
