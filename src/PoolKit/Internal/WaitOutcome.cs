@@ -3,11 +3,8 @@ namespace PoolKit.Internal;
 /// <summary>How a wait in the <see cref="WaiterQueue{T}"/> ended.</summary>
 internal enum WaitOutcome
 {
-    /// <summary>A resource (returned, created or found idle) was handed to the waiter, its slot <c>Leased</c> and now owned by it.</summary>
+    /// <summary>A resource (returned, created or found idle), ready for use (validated if it had been idle beyond the window), was handed to the waiter, its slot <c>Leased</c> and now owned by it.</summary>
     HandedOff,
-
-    /// <summary>Like <see cref="HandedOff"/>, but the resource has been idle beyond the validation window: the waiter validates it before use.</summary>
-    FoundStale,
 
     /// <summary>A creation failed and the waiter was the one to report it (see the pool's remarks on failures); <see cref="WaitResult{T}.Error"/> holds the error.</summary>
     CreationFailed,

@@ -21,7 +21,7 @@ namespace PoolKit.Internal;
 /// waiter never runs the acquirer's code on the completer's stack.</para>
 /// </remarks>
 /// <typeparam name="T">The pooled resource type.</typeparam>
-internal sealed class Waiter<T> : IValueTaskSource<WaitResult<T>>, IThreadPoolWorkItem
+internal sealed class Waiter<T> : IValueTaskSource<WaitResult<T>>, IValueTaskSource<PoolLease<T>>, IThreadPoolWorkItem
     where T : class
 {
     private ManualResetValueTaskSourceCore<WaitResult<T>> _core;
@@ -52,6 +52,18 @@ internal sealed class Waiter<T> : IValueTaskSource<WaitResult<T>>, IThreadPoolWo
     /// <summary>The registration on the acquirer's token, disposed before the waiter is reused.</summary>
     public CancellationTokenRegistration Registration;
 
+    /// <summary>The pool that turns the outcome into a lease (<see cref="AsLeaseTask"/>); set by <see cref="Begin"/>.</summary>
+    public ConnectionPool<T>? Pool;
+
+    /// <summary>When the acquire started (pool clock), for the timeout report.</summary>
+    public long Start;
+
+    /// <summary>The precise start for the wait-time histogram, or 0.</summary>
+    public long WaitStartPrecise;
+
+    /// <summary>The acquirer's token, for the <see cref="OperationCanceledException"/> it gets.</summary>
+    public CancellationToken Token;
+
     // Queue links, guarded by the queue's lock.
     public Waiter<T>? Previous;
     public Waiter<T>? Next;
@@ -63,8 +75,24 @@ internal sealed class Waiter<T> : IValueTaskSource<WaitResult<T>>, IThreadPoolWo
     /// <summary>Gets the current wait's epoch.</summary>
     public int Epoch => Volatile.Read(ref _state) >> 1;
 
-    /// <summary>Gets the awaitable for the current wait.</summary>
+    /// <summary>Gets the awaitable for the current wait: its raw outcome.</summary>
     public ValueTask<WaitResult<T>> AsValueTask() => new(this, _core.Version);
+
+    /// <summary>Records what the pool needs to end an acquire's wait; called by the acquirer right after it enqueued.</summary>
+    public void Begin(ConnectionPool<T> pool, long start, long waitStartPrecise, CancellationToken cancellationToken)
+    {
+        Pool = pool;
+        Start = start;
+        WaitStartPrecise = waitStartPrecise;
+        Token = cancellationToken;
+    }
+
+    /// <summary>
+    /// Gets the acquirer's task for the current wait: the caller's await takes the result straight from this waiter,
+    /// and the pool turns it into a lease or an exception (<see cref="ConnectionPool{T}.EndWait"/>), which also
+    /// recycles the waiter. Requires <see cref="Begin"/>.
+    /// </summary>
+    public ValueTask<PoolLease<T>> AsLeaseTask() => new(this, _core.Version);
 
     /// <summary>Completes the wait of the given epoch, if nobody completed it yet.</summary>
     /// <returns><see langword="true"/> if this call completed the waiter.</returns>
@@ -119,10 +147,20 @@ internal sealed class Waiter<T> : IValueTaskSource<WaitResult<T>>, IThreadPoolWo
         _result = default;
         Deadline = 0;
         Registration = default;
+        Start = 0;
+        WaitStartPrecise = 0;
+        Token = default;
         Volatile.Write(ref _state, ((_state >> 1) + 1) << 1);
     }
 
     WaitResult<T> IValueTaskSource<WaitResult<T>>.GetResult(short token) => _core.GetResult(token);
+
+    PoolLease<T> IValueTaskSource<PoolLease<T>>.GetResult(short token) => Pool!.EndWait(this, _core.GetResult(token));
+
+    ValueTaskSourceStatus IValueTaskSource<PoolLease<T>>.GetStatus(short token) => _core.GetStatus(token);
+
+    void IValueTaskSource<PoolLease<T>>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _core.OnCompleted(continuation, state, token, flags);
 
     ValueTaskSourceStatus IValueTaskSource<WaitResult<T>>.GetStatus(short token) => _core.GetStatus(token);
 

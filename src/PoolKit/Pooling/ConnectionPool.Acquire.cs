@@ -33,10 +33,11 @@ public sealed partial class ConnectionPool<T>
                 return new ValueTask<PoolLease<T>>(Lease(slot, 0, now));
             }
 
-            return AcquireSlowAsync(slot, cancellationToken);
+            return AcquireValidatingAsync(slot, _clock.Now, WaitStart(), cancellationToken);
         }
 
-        return AcquireSlowAsync(null, cancellationToken);
+        // The exact clock from here on: the deadline is measured from it.
+        return AcquireOrWait(_clock.Now, WaitStart(), cancellationToken);
     }
 
     /// <inheritdoc />
@@ -171,156 +172,180 @@ public sealed partial class ConnectionPool<T>
         return new StackTrace(1 + skip, fNeedFileInfo: true).ToString();
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<PoolLease<T>> AcquireSlowAsync(Slot<T>? candidate, CancellationToken cancellationToken)
-    {
-        long start = _clock.Now;
-        long deadline = _acquireTimeoutTicks == long.MaxValue ? long.MaxValue : start + _acquireTimeoutTicks;
-        long waitStart = _metrics.WaitTimeEnabled ? _time.GetTimestamp() : 0;
+    /// <summary>The precise timestamp a wait starts at, for the wait-time histogram; 0 while nobody listens.</summary>
+    private long WaitStart() => _metrics.WaitTimeEnabled ? _time.GetTimestamp() : 0;
 
-        // A waiter that was handed a stale resource which then failed validation was the head of the queue: it may
-        // look at the slots although others wait, and re-enters at the head (it keeps its turn). A newcomer may not.
-        bool atHead = false;
-        bool firstLook = candidate is null;
-        bool waited = false;
+    /// <summary>The deadline of an acquire that started at <paramref name="start"/> (pool clock).</summary>
+    private long DeadlineOf(long start) => _acquireTimeoutTicks == long.MaxValue ? long.MaxValue : start + _acquireTimeoutTicks;
+
+    /// <summary>
+    /// The acquire once the fast path found nothing fresh: one more look at the slots (and a creation when nobody
+    /// waits and nothing is on its way), then the queue. Never throws: failures come in the returned task.
+    /// </summary>
+    /// <remarks>
+    /// PERF: not an async method. A waiting acquire returns the <see cref="Waiter{T}"/> itself as the task's source,
+    /// completed by the hand-off with the slot and turned into a lease when the caller takes the result
+    /// (<see cref="EndWait"/>), so no state machine sits between the hand-off and the caller's continuation. That is
+    /// possible because a waiter is only ever handed a resource it can use at once: one idle beyond the validation
+    /// window is validated by the pool before the hand-off (see <see cref="TryHandOff"/>).
+    /// </remarks>
+    /// <param name="start">When the acquire started (pool clock, exact): its deadline is measured from it.</param>
+    /// <param name="waitStart">The precise start for the wait-time histogram, or 0.</param>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    private ValueTask<PoolLease<T>> AcquireOrWait(long start, long waitStart, CancellationToken cancellationToken)
+    {
+        Waiter<T>? waiter;
+        long now;
         try
         {
-            while (true)
+            if (IsDisposed)
             {
-                if (candidate is not null)
+                ThrowHelper.ThrowDisposed(Name);
+            }
+
+            if (cancellationToken.IsCancellationRequested)
+            {
+                Interlocked.Increment(ref _totalCanceled);
+                return ValueTask.FromCanceled<PoolLease<T>>(cancellationToken);
+            }
+
+            now = _clock.Now;
+            long deadline = DeadlineOf(start);
+            if (_waiters.Count == 0)
+            {
+                if (TryTakeIdle(now, out Slot<T>? idle, out bool needsValidation))
                 {
-                    Slot<T> stale = candidate;
-                    candidate = null;
-                    if (await ValidateOwnedAsync(stale, deadline, cancellationToken).ConfigureAwait(false))
+                    return needsValidation
+                        ? AcquireValidatingAsync(idle, start, waitStart, cancellationToken)
+                        : new ValueTask<PoolLease<T>>(Lease(idle, waitStart, now));
+                }
+
+                // Nobody waits and nothing is on its way (no reset, no creation): create, and keep the resource if it
+                // comes at once. A resource still resetting is about to be idle: never create because of it.
+                if (Volatile.Read(ref _returning) == 0
+                    && TryReserve(now, wanted: 1, out Slot<T>? reserved) == ReserveResult.Reserved)
+                {
+                    ValueTask creation = CreateIntoSlotAsync(reserved!);
+                    if (creation.IsCompleted)
                     {
-                        return Lease(stale, waitStart, _clock.Now);
+                        return new ValueTask<PoolLease<T>>(LeaseCreatedSynchronously(reserved!, creation, waitStart));
                     }
 
-                    atHead = waited;
-                    continue;
-                }
-
-                if (IsDisposed)
-                {
-                    ThrowHelper.ThrowDisposed(Name);
-                }
-
-                cancellationToken.ThrowIfCancellationRequested();
-
-                // PERF: the first round uses the tick this method just read.
-                long now = firstLook ? start : _clock.Now;
-                firstLook = false;
-                if (atHead || _waiters.Count == 0)
-                {
-                    if (TryTakeIdle(now, out Slot<T>? idle, out bool needsValidation))
-                    {
-                        if (needsValidation)
-                        {
-                            candidate = idle;
-                            continue;
-                        }
-
-                        return Lease(idle, waitStart, now);
-                    }
-
-                    // Nobody waits and nothing is on its way (no reset, no creation): create, and keep the resource
-                    // if it comes at once. A resource still resetting is about to be idle: never create because of it.
-                    if (!atHead
-                        && Volatile.Read(ref _returning) == 0
-                        && TryReserve(now, wanted: 1, out Slot<T>? reserved) == ReserveResult.Reserved)
-                    {
-                        ValueTask creation = CreateIntoSlotAsync(reserved!);
-                        if (creation.IsCompleted)
-                        {
-                            return LeaseCreatedSynchronously(reserved!, creation, waitStart);
-                        }
-
-                        // It went asynchronous: it is the pool's now and is released to the head of the queue when it
-                        // completes; this acquirer queues and takes whichever resource reaches it first.
-                        _ = FinishCreationAsync(reserved!, creation.AsTask());
-                    }
-                }
-
-                if (now >= deadline)
-                {
-                    throw Exhausted(PoolExhaustedReason.Timeout, start, now);
-                }
-
-                // Queue up and wait for a hand-off, a creation failure, the deadline, cancellation or disposal.
-                // (Inlined here rather than in a helper method: one pooled state machine per wait instead of two.)
-                TestHookBeforeEnqueue?.Invoke();
-                switch (_waiters.RentAndEnqueue(deadline, atHead, _options.MaxWaiters, out Waiter<T>? waiter))
-                {
-                    case EnqueueResult.Full:
-                        Interlocked.Increment(ref _totalRejected);
-                        throw Exhausted(PoolExhaustedReason.WaitQueueFull, start, _clock.Now);
-                    case EnqueueResult.Closed:
-                        ThrowHelper.ThrowDisposed(Name);
-                        break;
-                    default:
-                        break;
-                }
-
-                // Counted by the queue (TotalAcquiresWaited): an acquire enqueues at the tail once at most.
-                waited = true;
-
-                WaitResult<T> result;
-                try
-                {
-                    // Lost-wake-up guard (step 2 of the proof in ConnectionPool.HandOff.cs), then the demand this
-                    // waiter adds may justify a creation.
-                    if (!RescanAfterEnqueue(waiter!, now))
-                    {
-                        StartCreationsForWaiters();
-                    }
-
-                    if (cancellationToken.CanBeCanceled)
-                    {
-                        waiter!.Registration = cancellationToken.UnsafeRegister(s_onWaiterCanceled, waiter);
-                    }
-
-                    result = await waiter!.AsValueTask().ConfigureAwait(false);
-                }
-                finally
-                {
-                    // Dispose waits for a running cancellation callback, so nobody touches the waiter after the reset.
-                    if (cancellationToken.CanBeCanceled)
-                    {
-                        await waiter!.Registration.DisposeAsync().ConfigureAwait(false);
-                    }
-
-                    _waiters.RemoveAndRecycle(waiter!);
-                }
-
-                switch (result.Outcome)
-                {
-                    case WaitOutcome.HandedOff:
-                        // PERF: the cached tick; the lease start is bookkeeping, not a deadline.
-                        return Lease(result.Slot!, waitStart, _clock.Cached);
-                    case WaitOutcome.FoundStale:
-                        candidate = result.Slot;
-                        break;
-                    case WaitOutcome.CreationFailed:
-                        ExceptionDispatchInfo.Throw(result.Error!);
-                        break;
-                    case WaitOutcome.TimedOut:
-                        throw Exhausted(PoolExhaustedReason.Timeout, start, _clock.Now);
-                    case WaitOutcome.Canceled:
-                        throw new OperationCanceledException(cancellationToken);
-                    case WaitOutcome.Disposed:
-                        ThrowHelper.ThrowDisposed(Name);
-                        break;
-                    default:
-                        ThrowHelper.ThrowBug($"unknown wait outcome {result.Outcome}");
-                        break;
+                    // It went asynchronous: it is the pool's now and is released to the head of the queue when it
+                    // completes; this acquirer queues and takes whichever resource reaches it first.
+                    _ = FinishCreationAsync(reserved!, creation.AsTask());
                 }
             }
+
+            if (now >= deadline)
+            {
+                throw Exhausted(PoolExhaustedReason.Timeout, start, now);
+            }
+
+            // Queue up and wait for a hand-off, a creation failure, the deadline, cancellation or disposal.
+            TestHookBeforeEnqueue?.Invoke();
+            switch (_waiters.RentAndEnqueue(deadline, atHead: false, _options.MaxWaiters, out waiter))
+            {
+                case EnqueueResult.Full:
+                    Interlocked.Increment(ref _totalRejected);
+                    throw Exhausted(PoolExhaustedReason.WaitQueueFull, start, _clock.Now);
+                case EnqueueResult.Closed:
+                    ThrowHelper.ThrowDisposed(Name);
+                    break;
+                default:
+                    break;
+            }
+        }
+        catch (Exception ex)
+        {
+            return ValueTask.FromException<PoolLease<T>>(ex);
+        }
+
+        // From here on the waiter is queued: whatever happens ends its wait, and the caller's await of the returned
+        // task ends it for good (EndWait). Nothing below throws.
+        waiter!.Begin(this, start, waitStart, cancellationToken);
+
+        // Lost-wake-up guard (step 2 of the proof in ConnectionPool.HandOff.cs), then the demand this waiter adds may
+        // justify a creation.
+        if (!RescanAfterEnqueue(waiter, now))
+        {
+            StartCreationsForWaiters();
+        }
+
+        if (cancellationToken.CanBeCanceled)
+        {
+            waiter.Registration = cancellationToken.UnsafeRegister(s_onWaiterCanceled, waiter);
+        }
+
+        return waiter.AsLeaseTask();
+    }
+
+    /// <summary>
+    /// Ends a wait when its caller takes the result: disposes the cancellation registration, recycles the waiter and
+    /// turns the outcome into a lease or the exception the caller gets.
+    /// </summary>
+    /// <param name="waiter">The completed waiter; recycled by this call.</param>
+    /// <param name="result">Its outcome.</param>
+    internal PoolLease<T> EndWait(Waiter<T> waiter, WaitResult<T> result)
+    {
+        long start = waiter.Start;
+        long waitStart = waiter.WaitStartPrecise;
+        CancellationToken cancellationToken = waiter.Token;
+
+        // Dispose waits for a running cancellation callback, so nobody touches the waiter after it is recycled. The
+        // callback never runs this (it completes the waiter through the thread pool), so this cannot wait on itself.
+        if (cancellationToken.CanBeCanceled)
+        {
+            waiter.Registration.Dispose();
+        }
+
+        _waiters.RemoveAndRecycle(waiter);
+        switch (result.Outcome)
+        {
+            case WaitOutcome.HandedOff:
+                // PERF: the cached tick; the lease start is bookkeeping, not a deadline.
+                return Lease(result.Slot!, waitStart, _clock.Cached);
+            case WaitOutcome.CreationFailed:
+                ExceptionDispatchInfo.Throw(result.Error!);
+                break;
+            case WaitOutcome.TimedOut:
+                throw Exhausted(PoolExhaustedReason.Timeout, start, _clock.Now);
+            case WaitOutcome.Canceled:
+                Interlocked.Increment(ref _totalCanceled);
+                throw new OperationCanceledException(cancellationToken);
+            case WaitOutcome.Disposed:
+                ThrowHelper.ThrowDisposed(Name);
+                break;
+            default:
+                ThrowHelper.ThrowBug($"unknown wait outcome {result.Outcome}");
+                break;
+        }
+
+        return default;
+    }
+
+    /// <summary>An acquire that won a resource idle beyond the validation window: validates it, then hands it out or looks again.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<PoolLease<T>> AcquireValidatingAsync(Slot<T> stale, long start, long waitStart, CancellationToken cancellationToken)
+    {
+        bool valid;
+        try
+        {
+            valid = await ValidateOwnedAsync(stale, DeadlineOf(start), cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             Interlocked.Increment(ref _totalCanceled);
             throw;
         }
+
+        if (valid)
+        {
+            return Lease(stale, waitStart, _clock.Now);
+        }
+
+        // It was destroyed: look again (another stale resource validates in a nested call, at most MaxSize deep).
+        return await AcquireOrWait(start, waitStart, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Finishes an acquirer's own creation that completed synchronously: a lease, or the creation's error.</summary>

@@ -1,5 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
+using PoolKit.Diagnostics;
 using PoolKit.Internal;
 
 namespace PoolKit;
@@ -272,7 +273,14 @@ public sealed partial class ConnectionPool<T>
     }
 
     /// <summary>Gives an owned slot, still leased, to the longest waiter, through the gate.</summary>
-    /// <returns><see langword="true"/> if the slot left the caller's hands (handed off, or destroyed by the gate); <see langword="false"/> if nobody (still) waits.</returns>
+    /// <remarks>
+    /// A waiter is only handed a resource it can use at once: one idle beyond the validation window is validated
+    /// here first. A synchronous answer is acted on at once; an asynchronous validation keeps the slot (bounded by
+    /// <see cref="ConnectionPoolOptions.ValidationTimeout"/>, counted as on its way so nobody creates because of
+    /// it) and releases it to the head of the queue when it ends. The waiter's own deadline and token keep running
+    /// meanwhile.
+    /// </remarks>
+    /// <returns><see langword="true"/> if the slot left the caller's hands (handed off, destroyed by the gate or by a failed validation, or being validated); <see langword="false"/> if nobody (still) waits.</returns>
     private bool TryHandOff(Slot<T> slot, long now)
     {
         if (CheckOnHandOut(slot, now) is { } reason)
@@ -281,7 +289,25 @@ public sealed partial class ConnectionPool<T>
             return true;
         }
 
-        var result = new WaitResult<T>(slot, NeedsValidation(slot, now) ? WaitOutcome.FoundStale : WaitOutcome.HandedOff);
+        if (NeedsValidation(slot, now))
+        {
+            bool? valid = TryValidateSynchronously(slot);
+            if (valid is null)
+            {
+                return true;
+            }
+
+            if (!valid.Value)
+            {
+                _logger.ValidationFailed(Name, slot.Index, null);
+                _ = DestroyOwned(slot, DestroyReason.ValidationFailed);
+                return true;
+            }
+
+            slot.IdleSince = now;
+        }
+
+        var result = new WaitResult<T>(slot, WaitOutcome.HandedOff);
         while (_waiters.TryDequeue(out Waiter<T>? waiter, out int epoch))
         {
             if (waiter!.TryComplete(epoch, result))
