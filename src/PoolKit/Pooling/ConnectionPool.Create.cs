@@ -114,12 +114,15 @@ public sealed partial class ConnectionPool<T>
             creating = seen;
         }
 
+        TestHookAfterCreationPermit?.Invoke();
+
         // Capacity before the slot: live is raised before a slot leaves Empty, so non-empty slots <= live <= MaxSize.
         int live = Volatile.Read(ref _live);
         while (true)
         {
             if (live >= _options.MaxSize)
             {
+                TestHookBeforePermitGivenBack?.Invoke();
                 Interlocked.Decrement(ref _creating);
                 return ReserveResult.Full;
             }

@@ -112,6 +112,12 @@ public sealed partial class ConnectionPool<T> : IConnectionPool<T>
     /// <summary>Test seam: runs after a slot was published as idle and before the publisher reads the waiter count again.</summary>
     internal Action? TestHookAfterPublishIdle;
 
+    /// <summary>Test seam: runs in <c>TryReserve</c> after a creation permit was taken and before the capacity is read.</summary>
+    internal Action? TestHookAfterCreationPermit;
+
+    /// <summary>Test seam: runs in <c>TryReserve</c> after the capacity was found full with a permit held, before the permit is given back.</summary>
+    internal Action? TestHookBeforePermitGivenBack;
+
     private long _totalCreated;
     private long _totalDestroyed;
     private long _totalCreationFailures;

@@ -113,29 +113,6 @@ public sealed class ConnectionPoolMaintenanceTests
     }
 
     [Fact]
-    public async Task ClearAsync_DestroysIdleNowLeasedOnReturnAndKeepsNewOnes()
-    {
-        await using var pool = PoolFactory.Create(out FakePolicy policy, out _);
-        PoolLease<FakeResource> idle = await pool.AcquireAsync();
-        PoolLease<FakeResource> held = await pool.AcquireAsync();
-        FakeResource idleResource = idle.Resource, heldResource = held.Resource;
-        idle.Dispose();
-
-        await pool.ClearAsync();
-
-        Assert.True(idleResource.Destroyed);
-        Assert.False(heldResource.Destroyed);
-        PoolLease<FakeResource> fresh = await pool.AcquireAsync();
-        held.Dispose();
-        Assert.True(heldResource.Destroyed);
-        FakeResource freshResource = fresh.Resource;
-        fresh.Dispose();
-        Assert.False(freshResource.Destroyed);
-        Assert.Equal(1, pool.GetStatistics().Idle);
-        pool.AssertInvariantsQuiescent();
-    }
-
-    [Fact]
     public async Task LeakDetection_LeaseHeldTooLong_IsReportedWithWhereItWasAcquired()
     {
         await using var pool = PoolFactory.Create(out _, out var time, o =>

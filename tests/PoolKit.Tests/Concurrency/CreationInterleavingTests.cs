@@ -1,0 +1,113 @@
+using System.Collections.Concurrent;
+using PoolKit.Tests.Fakes;
+
+namespace PoolKit.Tests.Concurrency;
+
+/// <summary>
+/// The two orderings of the creation protocol that only matter in a narrow interleaving, each forced with the pool's
+/// test hooks (see "No surplus creation" in <see cref="ConnectionPool{T}"/>'s remarks and <c>StartCreationsForWaiters</c>).
+/// Each test was watched to fail with its guard removed.
+/// </summary>
+public sealed class CreationInterleavingTests
+{
+    private static readonly TimeSpan s_testTimeout = TimeSpan.FromSeconds(5);
+
+    [Fact]
+    public async Task FinishedCreationReleased_NewcomerArrivingBeforeItIsIdle_WaitsForItInsteadOfCreatingAnother()
+    {
+        // Guard: FinishCreation releases the new resource before it gives the creation permit back (_creating). A
+        // newcomer that sees nobody waiting and nothing idle creates only if nothing is on its way; while the permit
+        // is held it sees this creation on its way, queues, and gets the resource. Given back first, the newcomer sees
+        // nothing on its way and creates a second resource: a surplus creation.
+        await using ConnectionPool<FakeResource> pool = PoolFactory.Create(out FakePolicy policy, out _, o => o.MaxSize = 2);
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        policy.CreateGate = _ => gate.Task;
+        using var cts = new CancellationTokenSource();
+        Task<PoolLease<FakeResource>> gaveUp = pool.AcquireAsync(cts.Token).AsTask();
+        Assert.Equal(1, pool.GetStatistics().Creating);
+        await cts.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => gaveUp.WaitAsync(s_testTimeout));
+
+        // The creation goes on, the pool's own now; nobody waits for it. A creation started from here on completes at once.
+        policy.CreateGate = null;
+        Task<PoolLease<FakeResource>>? newcomer = null;
+        var hookRan = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        pool.TestHookBeforePublishIdle = () =>
+        {
+            // The finished creation saw nobody waiting and is about to publish its slot as idle.
+            pool.TestHookBeforePublishIdle = null;
+            newcomer = pool.AcquireAsync().AsTask();
+            hookRan.SetResult();
+        };
+        gate.SetResult();
+        await hookRan.Task.WaitAsync(s_testTimeout);
+
+        using PoolLease<FakeResource> lease = await newcomer!.WaitAsync(s_testTimeout);
+        Assert.Equal(1, lease.Resource.Id);
+        Assert.Equal(1, policy.CreateAttempts);
+        Assert.Equal(1, pool.GetStatistics().Live);
+        pool.AssertInvariantsQuiescent();
+    }
+
+    [Fact]
+    public async Task SlotFreedWhileACreatorHoldsAPermitAndSawThePoolFull_TheFreedSlotIsUsedForTheWaiters()
+    {
+        // Guard: StartCreationsForWaiters looks at the capacity again after TryReserve answered "full". TryReserve takes
+        // a creation permit before it reads the capacity and gives it back when the pool is full; a slot freed in that
+        // window runs StartCreationsForWaiters, which holds back because of that permit (the creations in flight seem
+        // to cover the waiters). Without the second look nobody uses the freed slot until some later event.
+        await using ConnectionPool<FakeResource> pool = PoolFactory.Create(out FakePolicy policy, out _, o =>
+        {
+            o.MaxSize = 2;
+            o.MaxConcurrentCreations = 2;
+            o.AcquireTimeout = Timeout.InfiniteTimeSpan;
+        });
+        PoolLease<FakeResource> a = await pool.AcquireAsync();
+        PoolLease<FakeResource> b = await pool.AcquireAsync();
+        var creations = new ConcurrentQueue<TaskCompletionSource>();
+        policy.CreateGate = _ =>
+        {
+            var creation = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            creations.Enqueue(creation);
+            return creation.Task;
+        };
+        Task<PoolLease<FakeResource>> first = pool.AcquireAsync().AsTask();
+        Task<PoolLease<FakeResource>>? second = null;
+        bool sawFull = false;
+        pool.TestHookAfterCreationPermit = () =>
+        {
+            // The creator started by b's freed slot holds its permit and has not read the capacity yet: a second
+            // waiter arrives, and the creation started for it takes the last slot.
+            pool.TestHookAfterCreationPermit = null;
+            second = pool.AcquireAsync().AsTask();
+        };
+        pool.TestHookBeforePermitGivenBack = () =>
+        {
+            // The creator saw the pool full and still holds its permit: a's slot frees now.
+            pool.TestHookBeforePermitGivenBack = null;
+            sawFull = true;
+            a.MarkBroken();
+            a.Dispose();
+        };
+        Assert.Equal(0, pool.GetStatistics().Creating);
+
+        b.MarkBroken();
+        b.Dispose();
+
+        Assert.True(sawFull, "the interleaving was not reached: the creator did not see the pool full while holding a permit");
+        PoolStatistics stats = pool.GetStatistics();
+        Assert.Equal(2, stats.Waiting);
+        Assert.True(stats.Creating == 2, $"two acquirers wait, a slot is free, and only {stats.Creating} creation(s) run: {stats}");
+
+        // Both creations complete and serve both waiters.
+        while (creations.TryDequeue(out TaskCompletionSource? creation))
+        {
+            creation.SetResult();
+        }
+
+        using PoolLease<FakeResource> one = await first.WaitAsync(s_testTimeout);
+        using PoolLease<FakeResource> two = await second!.WaitAsync(s_testTimeout);
+        Assert.NotSame(one.Resource, two.Resource);
+        Assert.Equal(4, policy.Created);
+    }
+}
