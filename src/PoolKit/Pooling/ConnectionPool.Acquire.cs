@@ -264,6 +264,7 @@ public sealed partial class ConnectionPool<T>
         // From here on the waiter is queued: whatever happens ends its wait, and the caller's await of the returned
         // task ends it for good (EndWait). Nothing below throws.
         waiter!.Begin(this, start, waitStart, cancellationToken);
+        TestHookAfterEnqueue?.Invoke();
 
         // Lost-wake-up guard (step 2 of the proof in ConnectionPool.HandOff.cs), then the demand this waiter adds may
         // justify a creation.

@@ -181,6 +181,7 @@ public sealed partial class ConnectionPool<T>
 
         // Ordering: the slot is released (or its destruction begun) before it stops counting as on its way, so a
         // reader that sees the decrement also sees the waiter it served; then whoever held back because of it looks again.
+        TestHookBeforeCheckTail?.Invoke();
         Interlocked.Decrement(ref _returning);
         if (_waiters.Count > 0)
         {

@@ -32,7 +32,15 @@ public sealed partial class ConnectionPool<T>
                 return;
             }
 
+            // Idle resources go to waiters before anybody creates: a waiter may have enqueued next to a slot published
+            // idle a moment ago, after the publisher's second look and before its own rescan. Either of those takes it
+            // soon; a creation started now would be surplus (guard: ResetEndsWhileAnAcquirerEnqueues_…).
             long now = _clock.Now;
+            if (HandIdleToWaiters(now))
+            {
+                continue;
+            }
+
             switch (TryReserve(now, wanted, out Slot<T>? slot))
             {
                 case ReserveResult.Reserved:
@@ -67,6 +75,26 @@ public sealed partial class ConnectionPool<T>
                     return;
             }
         }
+    }
+
+    /// <summary>Hands idle slots to the longest waiters while both exist.</summary>
+    /// <returns><see langword="true"/> if at least one idle slot left the idle set (handed off, or destroyed or validated on the way).</returns>
+    private bool HandIdleToWaiters(long now)
+    {
+        bool any = false;
+        while (_waiters.Count > 0 && TryTakeIdle(now, out Slot<T>? idle, out _))
+        {
+            if (!TryHandOff(idle, now))
+            {
+                // Nobody waits any more; put it back.
+                MakeAvailable(idle, now);
+                break;
+            }
+
+            any = true;
+        }
+
+        return any;
     }
 
     /// <summary>

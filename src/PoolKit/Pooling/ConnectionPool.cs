@@ -112,6 +112,12 @@ public sealed partial class ConnectionPool<T> : IConnectionPool<T>
     /// <summary>Test seam: runs after a slot was published as idle and before the publisher reads the waiter count again.</summary>
     internal Action? TestHookAfterPublishIdle;
 
+    /// <summary>Test seam: runs just after a waiter enqueued itself and before its rescan (step 2 of the proof).</summary>
+    internal Action? TestHookAfterEnqueue;
+
+    /// <summary>Test seam: runs after an asynchronous reset or validation released its slot and before it stops counting as on its way.</summary>
+    internal Action? TestHookBeforeCheckTail;
+
     /// <summary>Test seam: runs in <c>TryReserve</c> after a creation permit was taken and before the capacity is read.</summary>
     internal Action? TestHookAfterCreationPermit;
 

@@ -110,4 +110,66 @@ public sealed class CreationInterleavingTests
         Assert.NotSame(one.Resource, two.Resource);
         Assert.Equal(4, policy.Created);
     }
+
+    [Fact]
+    public async Task ResetEndsWhileAnAcquirerEnqueues_TheIdleSlotGoesToTheWaiterInsteadOfACreation()
+    {
+        // Guard: StartCreationsForWaiters hands idle slots to waiters before it reserves. The interleaving (found by the
+        // contract suite's sequential loop, about once in 12,000 cycles): an asynchronous reset ends and publishes its
+        // slot idle, its second look sees nobody waiting; an acquirer that missed the slot enqueues; the reset's tail
+        // stops counting the slot as on its way and sees one waiter and nothing returning. Without the guard it creates a
+        // second resource, although the waiter's own rescan is about to take the idle one.
+        await using ConnectionPool<FakeResource> pool = PoolFactory.Create(out FakePolicy policy, out _, o => o.MaxSize = 2);
+        PoolLease<FakeResource> first = await pool.AcquireAsync().AsTask().WaitAsync(s_testTimeout);
+        var resetGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        policy.ResetGate = () => resetGate.Task;
+        Task returned = pool.ReturnAsync(first).AsTask();
+
+        using var tailReached = new ManualResetEventSlim();
+        using var enqueued = new ManualResetEventSlim();
+        pool.TestHookBeforeEnqueue = () =>
+        {
+            // The acquirer found the slot still resetting. Now the reset ends, publishes the slot idle and finds nobody
+            // waiting; it stops just before its tail.
+            pool.TestHookBeforeEnqueue = null;
+            resetGate.SetResult();
+            Assert.True(tailReached.Wait(s_testTimeout), "the reset did not reach its tail");
+        };
+        pool.TestHookBeforeCheckTail = () =>
+        {
+            pool.TestHookBeforeCheckTail = null;
+            tailReached.Set();
+            Assert.True(enqueued.Wait(s_testTimeout), "the acquirer did not enqueue");
+        };
+        pool.TestHookAfterEnqueue = () =>
+        {
+            // Enqueued, rescan not yet run: let the reset's tail run to its end first.
+            pool.TestHookAfterEnqueue = null;
+            enqueued.Set();
+            Assert.True(returned.Wait(s_testTimeout), "the reset's tail did not end");
+        };
+
+        PoolLease<FakeResource> lease = await Task.Run(() => pool.AcquireAsync().AsTask()).WaitAsync(s_testTimeout);
+
+        Assert.Equal(1, lease.Resource.Id);
+        Assert.Equal(1, policy.Created);
+        policy.ResetGate = null;
+        await pool.ReturnAsync(lease);
+    }
+
+    [Fact]
+    public async Task Stress_SequentialLoopWithAsynchronousReset_UsesOneResource()
+    {
+        // The statistical form of the test above: before the guard, 16 of 40 runs of 5,000 cycles created a second
+        // resource. 20,000 cycles, each returning without waiting for the reset (the next acquire waits for it).
+        await using ConnectionPool<FakeResource> pool = PoolFactory.Create(out FakePolicy policy, out _, o => o.MaxSize = 4);
+        policy.ResetGate = static async () => await Task.Yield();
+        for (int i = 0; i < 20_000; i++)
+        {
+            PoolLease<FakeResource> lease = await pool.AcquireAsync().AsTask().WaitAsync(s_testTimeout);
+            lease.Dispose();
+        }
+
+        Assert.Equal(1, policy.Created);
+    }
 }

@@ -65,9 +65,9 @@ public abstract partial class ConnectionPoolContract
     public async Task AcquireAndDispose_Sequentially_UseOneResource(bool disposeAsync)
     {
         // README: "A sequential acquire → dispose → acquire loop uses one connection, whether the reset is synchronous or not."
-        // Known gap (issue 13 report): with an asynchronous reset, the end of a reset (FinishCheckAsync) can create for a
-        // waiter that is about to take the slot it just published idle; measured about once in 12,000 cycles, so this
-        // test fails in about 0.3% of runs of that shape until it is fixed.
+        // With an asynchronous reset, the end of a reset once created for a waiter that was about to take the slot the
+        // reset had just published idle (about once in 12,000 cycles); fixed by handing idle slots to waiters before any
+        // creation, see CreationInterleavingTests.ResetEndsWhileAnAcquirerEnqueues_….
         await using ConnectionPool<FakeResource> pool = CreatePool(out ResourceLedger ledger, out _);
 
         for (int i = 0; i < 20; i++)
