@@ -49,7 +49,7 @@ internal sealed class WaiterQueue<T> : IDisposable
 
     private bool _closed;
 
-    /// <summary>New acquirers enqueued so far (not re-enqueues at the head); written under the lock.</summary>
+    /// <summary>Waiters enqueued at the tail so far (the pool's new acquirers); written under the lock.</summary>
     private long _enqueued;
 
     /// <param name="time">The clock the timer runs on.</param>
@@ -69,8 +69,8 @@ internal sealed class WaiterQueue<T> : IDisposable
     public int Count => Volatile.Read(ref _count);
 
     /// <summary>
-    /// Gets how many acquirers have queued at the tail so far: each acquire that waits counts once (a waiter that
-    /// re-enters at the head keeps its turn and is not counted again). PERF: counted under the lock the enqueue
+    /// Gets how many acquirers have queued at the tail so far: each acquire that waits counts once (the pool never
+    /// re-enqueues a waiter; an enqueue at the head is not counted). PERF: counted under the lock the enqueue
     /// takes anyway, not with an interlocked increment of a shared counter per wait.
     /// </summary>
     public long Enqueued => Volatile.Read(ref _enqueued);

@@ -187,7 +187,7 @@ public sealed partial class ConnectionPool<T>
     /// completed by the hand-off with the slot and turned into a lease when the caller takes the result
     /// (<see cref="EndWait"/>), so no state machine sits between the hand-off and the caller's continuation. That is
     /// possible because a waiter is only ever handed a resource it can use at once: one idle beyond the validation
-    /// window is validated by the pool before the hand-off (see <see cref="TryHandOff"/>).
+    /// window is validated by the pool before the hand-off (see <see cref="TryHandOff(Slot{T}, long)"/>).
     /// </remarks>
     /// <param name="start">When the acquire started (pool clock, exact): its deadline is measured from it.</param>
     /// <param name="waitStart">The precise start for the wait-time histogram, or 0.</param>
@@ -196,6 +196,8 @@ public sealed partial class ConnectionPool<T>
     {
         Waiter<T>? waiter;
         long now;
+        Slot<T>? creating = null;
+        Task? creation = null;
         try
         {
             if (IsDisposed)
@@ -213,6 +215,11 @@ public sealed partial class ConnectionPool<T>
             long deadline = DeadlineOf(start);
             if (_waiters.Count == 0)
             {
+                // Ordering: "is anything on its way" is read before the scan. A reset or creation releases its slot before
+                // it stops counting as on its way, so if it ended after the scan missed its slot, it is still counted
+                // here and this acquirer queues for it instead of creating a surplus one (guard:
+                // Stress_SequentialLoopWithAsynchronousReset_UsesOneResource).
+                bool onItsWay = Volatile.Read(ref _returning) != 0 || Volatile.Read(ref _creating) != 0;
                 if (TryTakeIdle(now, out Slot<T>? idle, out bool needsValidation))
                 {
                     return needsValidation
@@ -222,18 +229,18 @@ public sealed partial class ConnectionPool<T>
 
                 // Nobody waits and nothing is on its way (no reset, no creation): create, and keep the resource if it
                 // comes at once. A resource still resetting is about to be idle: never create because of it.
-                if (Volatile.Read(ref _returning) == 0
-                    && TryReserve(now, wanted: 1, out Slot<T>? reserved) == ReserveResult.Reserved)
+                if (!onItsWay && TryReserve(now, wanted: 1, out Slot<T>? reserved) == ReserveResult.Reserved)
                 {
-                    ValueTask creation = CreateIntoSlotAsync(reserved!);
-                    if (creation.IsCompleted)
+                    ValueTask started = CreateIntoSlotAsync(reserved!);
+                    if (started.IsCompleted)
                     {
-                        return new ValueTask<PoolLease<T>>(LeaseCreatedSynchronously(reserved!, creation, waitStart));
+                        return new ValueTask<PoolLease<T>>(LeaseCreatedSynchronously(reserved!, started, waitStart));
                     }
 
                     // It went asynchronous: it is the pool's now and is released to the head of the queue when it
-                    // completes; this acquirer queues and takes whichever resource reaches it first.
-                    _ = FinishCreationAsync(reserved!, creation.AsTask());
+                    // completes; this acquirer queues and takes whichever resource (or creation error) reaches it first.
+                    creating = reserved;
+                    creation = started.AsTask();
                 }
             }
 
@@ -259,6 +266,17 @@ public sealed partial class ConnectionPool<T>
         catch (Exception ex)
         {
             return ValueTask.FromException<PoolLease<T>>(ex);
+        }
+        finally
+        {
+            // Ordering: the creation this acquirer started is finished only once the acquirer is queued, so that its
+            // outcome, however fast, finds it there: a resource is handed to the head of the queue, and a failure is
+            // reported to it (a failure that beat the enqueue would find nobody to report to, and the acquirer would
+            // wait for the back-off to end instead of getting the error of the attempt it caused).
+            if (creation is not null)
+            {
+                _ = FinishCreationAsync(creating!, creation);
+            }
         }
 
         // From here on the waiter is queued: whatever happens ends its wait, and the caller's await of the returned

@@ -161,9 +161,10 @@ public sealed partial class ConnectionPool<T>
             bound.Dispose();
         }
 
+        bool kept = false;
         if (ok)
         {
-            Release(slot, _clock.Now);
+            kept = Release(slot, _clock.Now);
         }
         else
         {
@@ -180,10 +181,12 @@ public sealed partial class ConnectionPool<T>
         }
 
         // Ordering: the slot is released (or its destruction begun) before it stops counting as on its way, so a
-        // reader that sees the decrement also sees the waiter it served; then whoever held back because of it looks again.
+        // reader that sees the decrement also sees the waiter it served. A kept resource serves whoever held back
+        // because of it (handed to the head, or idle for a waiter's own rescan): a creation now could only be surplus.
+        // A destroyed one leaves that demand unmet: whoever held back because of it looks again.
         TestHookBeforeCheckTail?.Invoke();
         Interlocked.Decrement(ref _returning);
-        if (_waiters.Count > 0)
+        if (!kept && _waiters.Count > 0)
         {
             StartCreationsForWaiters();
         }

@@ -173,25 +173,27 @@ public sealed partial class ConnectionPool<T>
     }
 
     /// <summary>Makes an owned, freshly reset, created or validated slot available: to the longest waiter if any, else idle.</summary>
-    private void Release(Slot<T> slot, long now)
+    /// <returns><see langword="true"/> if the resource was kept (handed off, idle, or being validated); <see langword="false"/> if it was destroyed on the way (the gate, a failed validation, disposal).</returns>
+    private bool Release(Slot<T> slot, long now)
     {
         slot.IdleSince = now;
-        MakeAvailable(slot, now);
+        return MakeAvailable(slot, now);
     }
 
     /// <summary>Makes an owned slot available without touching its idle timestamp (step 1 of the proof).</summary>
-    private void MakeAvailable(Slot<T> slot, long now)
+    /// <returns>As <see cref="Release"/>.</returns>
+    private bool MakeAvailable(Slot<T> slot, long now)
     {
-        if (_waiters.Count > 0 && TryHandOff(slot, now))
+        if (_waiters.Count > 0 && TryHandOff(slot, now, out bool destroyed))
         {
-            return;
+            return !destroyed;
         }
 
         TestHookBeforePublishIdle?.Invoke();
 
         // Interlocked: a full fence, so the reads in AfterPublishIdle cannot move before the publication.
         slot.Transition(SlotState.Leased, SlotState.Idle);
-        AfterPublishIdle(slot);
+        return AfterPublishIdle(slot);
     }
 
     /// <summary>
@@ -234,22 +236,23 @@ public sealed partial class ConnectionPool<T>
     }
 
     /// <summary>Closes the races of a slot just published as idle with waiters (step 1, second read) and with disposal.</summary>
+    /// <returns><see langword="false"/> if this call destroyed the resource (the gate failed at a hand-off, or the pool is disposed); otherwise <see langword="true"/>.</returns>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void AfterPublishIdle(Slot<T> slot)
+    private bool AfterPublishIdle(Slot<T> slot)
     {
         NoteIdle(slot);
 
         // PERF: the common case inline (no hook, nobody waits, not disposed); the same reads again below otherwise.
         if (TestHookAfterPublishIdle is null && _waiters.Count == 0 && !IsDisposed)
         {
-            return;
+            return true;
         }
 
-        AfterPublishIdleRaces(slot);
+        return AfterPublishIdleRaces(slot);
     }
 
     /// <summary>The part of <see cref="AfterPublishIdle"/> that closes the races.</summary>
-    private void AfterPublishIdleRaces(Slot<T> slot)
+    private bool AfterPublishIdleRaces(Slot<T> slot)
     {
         TestHookAfterPublishIdle?.Invoke();
 
@@ -257,9 +260,9 @@ public sealed partial class ConnectionPool<T>
         // missed it, so that FIFO order holds. Each round hands off, destroys, or sees the queue empty.
         while (_waiters.Count > 0 && slot.TryTransition(SlotState.Idle, SlotState.Leased))
         {
-            if (TryHandOff(slot, _clock.Now))
+            if (TryHandOff(slot, _clock.Now, out bool destroyed))
             {
-                return;
+                return !destroyed;
             }
 
             slot.Transition(SlotState.Leased, SlotState.Idle);
@@ -269,7 +272,10 @@ public sealed partial class ConnectionPool<T>
         if (IsDisposed && slot.TryTransition(SlotState.Idle, SlotState.Leased))
         {
             _ = DestroyOwned(slot, DestroyReason.PoolDisposed);
+            return false;
         }
+
+        return true;
     }
 
     /// <summary>Gives an owned slot, still leased, to the longest waiter, through the gate.</summary>
@@ -281,11 +287,19 @@ public sealed partial class ConnectionPool<T>
     /// meanwhile.
     /// </remarks>
     /// <returns><see langword="true"/> if the slot left the caller's hands (handed off, destroyed by the gate or by a failed validation, or being validated); <see langword="false"/> if nobody (still) waits.</returns>
-    private bool TryHandOff(Slot<T> slot, long now)
+    private bool TryHandOff(Slot<T> slot, long now) => TryHandOff(slot, now, out _);
+
+    /// <inheritdoc cref="TryHandOff(Slot{T}, long)"/>
+    /// <param name="slot">The owned slot.</param>
+    /// <param name="now">The current tick.</param>
+    /// <param name="destroyed">Whether the slot left the caller's hands because its resource was destroyed (the gate, a failed validation).</param>
+    private bool TryHandOff(Slot<T> slot, long now, out bool destroyed)
     {
+        destroyed = false;
         if (CheckOnHandOut(slot, now) is { } reason)
         {
             _ = DestroyOwned(slot, reason);
+            destroyed = true;
             return true;
         }
 
@@ -301,6 +315,7 @@ public sealed partial class ConnectionPool<T>
             {
                 _logger.ValidationFailed(Name, slot.Index, null);
                 _ = DestroyOwned(slot, DestroyReason.ValidationFailed);
+                destroyed = true;
                 return true;
             }
 

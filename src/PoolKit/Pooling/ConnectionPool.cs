@@ -32,7 +32,9 @@ namespace PoolKit;
 /// <para><b>No surplus creation.</b> A resource whose asynchronous reset (or background validation) is still running is
 /// about to be released; it is counted in <see cref="_returning"/>, and a creation in flight in <see cref="_creating"/>.
 /// A creation starts only when <c>waiting &gt; returning + creating</c>, that is when the resources already on their way
-/// cannot serve every waiter (idle resources are handed to waiters by the hand-off protocol before anybody creates).
+/// cannot serve every waiter; idle resources are handed to waiters before anybody creates (by the hand-off protocol,
+/// and by <see cref="StartCreationsForWaiters"/> itself, for a waiter that enqueued next to a slot published a moment
+/// ago and has not rescanned yet).
 /// So a sequential caller never creates because of its own previous lease, and N callers never cause more than N
 /// resources. <see cref="StartCreationsForWaiters"/> makes that decision; it runs after every event that raises demand
 /// (an enqueue) or lowers supply or frees capacity (a reset or creation ended, a slot emptied, the back-off ended).
@@ -62,10 +64,22 @@ namespace PoolKit;
 /// <item>The totals (<c>_total*</c>, <see cref="_destroyedBy"/>): Interlocked, off the uncontended path; the number of leases is a per-slot count written by the slot's owner.</item>
 /// </list></para>
 /// <para><b>FIFO and conservation.</b> Waiters are served in arrival order: every released resource goes to the head of
-/// the queue, a newcomer never scans or creates while anybody waits, and a waiter that was handed a stale resource which
-/// then failed validation re-enters at the head. Every resource is, at any instant, in exactly one place (a slot's
-/// state says which), and a waiter is completed by exactly one party (<see cref="Waiter{T}"/>'s CAS): a resource
-/// offered to a waiter that was completed meanwhile goes to the next one, or back to idle.</para>
+/// the queue and a newcomer never scans or creates while anybody waits. A waiter is only ever handed a resource it can
+/// use at once: one idle beyond the validation window is validated by the pool before the hand-off (and released to the
+/// head when that validation ends), so a waiter never validates, never fails a validation and never re-enters the
+/// queue. Every resource is, at any instant, in exactly one place (a slot's state says which), and a waiter is
+/// completed by exactly one party (<see cref="Waiter{T}"/>'s CAS): a resource offered to a waiter that was completed
+/// meanwhile goes to the next one, or back to idle.</para>
+/// <para><b>The waiter is the acquirer's task.</b> A waiting <see cref="AcquireAsync"/> returns a
+/// <see cref="ValueTask{TResult}"/> whose source is its <see cref="Waiter{T}"/>: the hand-off completes it with the slot
+/// (on a thread-pool thread, never on the releaser's stack) and the caller's continuation runs straight from there;
+/// <see cref="EndWait"/> turns the outcome into the lease or the exception when the caller takes the result, and
+/// recycles the waiter. No async state machine sits between the two (PERF: one fewer state machine box and
+/// continuation per contended acquire).</para>
+/// <para><b>Clocks.</b> The rent/return path reads a cached millisecond tick (<see cref="PoolClock.Cached"/>,
+/// <see cref="TickCache"/>: a field, behind the exact tick by about 10 ms at most), which is ample for the validation
+/// window, lifetimes and idle times; deadlines and timers read the exact clock. With an injected
+/// <see cref="TimeProvider"/> both are that provider's.</para>
 /// </remarks>
 public sealed partial class ConnectionPool<T> : IConnectionPool<T>
     where T : class

@@ -172,4 +172,39 @@ public sealed class CreationInterleavingTests
 
         Assert.Equal(1, policy.Created);
     }
+
+    [Fact]
+    public async Task OwnCreationFailsBeforeTheAcquirerEnqueues_TheAcquirerGetsThatError()
+    {
+        // Guard: an acquirer that started a creation for itself finishes it only once it is queued. Found as a hang of
+        // the server-stays-down test (about 1 run in 30): the creation failed on another thread before the acquirer
+        // enqueued, its failure found nobody to report to, and the acquirer waited for the end of the back-off (forever,
+        // on a fake clock) instead of failing with the error of the attempt it caused.
+        await using ConnectionPool<FakeResource> pool = PoolFactory.Create(out FakePolicy policy, out _, o =>
+        {
+            o.CreationBackoffInitial = TimeSpan.FromMilliseconds(200);
+            o.CreationBackoffMax = TimeSpan.FromMilliseconds(200);
+        });
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        policy.CreateGate = _ => gate.Task;
+        pool.TestHookBeforeEnqueue = () =>
+        {
+            pool.TestHookBeforeEnqueue = null;
+            gate.SetException(new IOException("connection refused"));
+
+            // Give the failure every chance to be handled before the enqueue (it is, without the guard). This runs on a
+            // dedicated thread (below), so the failure's continuations run on the thread pool meanwhile.
+            SpinWait.SpinUntil(() => pool.GetStatistics().Creating == 0, TimeSpan.FromMilliseconds(500));
+        };
+
+        var acquired = new TaskCompletionSource<Task<PoolLease<FakeResource>>>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var thread = new Thread(() => acquired.SetResult(pool.AcquireAsync().AsTask())) { IsBackground = true };
+        thread.Start();
+        Task<PoolLease<FakeResource>> acquire = await acquired.Task.WaitAsync(s_testTimeout);
+
+        IOException error = await Assert.ThrowsAsync<IOException>(() => acquire.WaitAsync(s_testTimeout));
+
+        Assert.Equal("connection refused", error.Message);
+        Assert.Equal(1, policy.CreateAttempts);
+    }
 }
