@@ -229,6 +229,7 @@ public sealed partial class ConnectionPool<T>
 
                 // Nobody waits and nothing is on its way (no reset, no creation): create, and keep the resource if it
                 // comes at once. A resource still resetting is about to be idle: never create because of it.
+                TestHookBeforeOwnCreation?.Invoke();
                 if (!onItsWay && TryReserve(now, wanted: 1, out Slot<T>? reserved) == ReserveResult.Reserved)
                 {
                     ValueTask started = CreateIntoSlotAsync(reserved!);

@@ -355,6 +355,8 @@ public sealed partial class ConnectionPool<T>
 
         while (waiter.IsPending && TryTakeIdle(now, out Slot<T>? idle, out _))
         {
+            TestHookRescanWonSlot?.Invoke();
+
             // The head may be this acquirer or somebody who came earlier: FIFO either way.
             if (!TryHandOff(idle, now))
             {

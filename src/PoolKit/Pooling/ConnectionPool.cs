@@ -129,6 +129,12 @@ public sealed partial class ConnectionPool<T> : IConnectionPool<T>
     /// <summary>Test seam: runs just after a waiter enqueued itself and before its rescan (step 2 of the proof).</summary>
     internal Action? TestHookAfterEnqueue;
 
+    /// <summary>Test seam: runs when a waiter's rescan has won an idle slot, before it hands the slot to the head of the queue.</summary>
+    internal Action? TestHookRescanWonSlot;
+
+    /// <summary>Test seam: runs when an acquirer that nobody waits before found nothing idle, just before it decides whether to create.</summary>
+    internal Action? TestHookBeforeOwnCreation;
+
     /// <summary>Test seam: runs after an asynchronous reset or validation released its slot and before it stops counting as on its way.</summary>
     internal Action? TestHookBeforeCheckTail;
 

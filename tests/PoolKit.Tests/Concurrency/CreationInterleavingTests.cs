@@ -207,4 +207,85 @@ public sealed class CreationInterleavingTests
         Assert.Equal("connection refused", error.Message);
         Assert.Equal(1, policy.CreateAttempts);
     }
+
+    [Fact]
+    public async Task ResetEndsBetweenTheAcquirersScanAndItsDecision_TheAcquirerWaitsForItInsteadOfCreating()
+    {
+        // Guard: an acquirer reads "is anything on its way" before it scans. A reset releases its slot before it stops
+        // counting as on its way; read after the scan, a reset that ended in between is neither seen idle nor counted,
+        // and the acquirer creates a second resource for a sequential caller.
+        await using ConnectionPool<FakeResource> pool = PoolFactory.Create(out FakePolicy policy, out _, o => o.MaxSize = 2);
+        PoolLease<FakeResource> first = await pool.AcquireAsync().AsTask().WaitAsync(s_testTimeout);
+        var resetGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        policy.ResetGate = () => resetGate.Task;
+        first.Dispose();
+        Assert.Equal(1, pool.GetStatistics().Returning);
+
+        pool.TestHookBeforeOwnCreation = () =>
+        {
+            // The acquirer scanned while the slot was still resetting; now the reset ends completely.
+            pool.TestHookBeforeOwnCreation = null;
+            resetGate.SetResult();
+            Assert.True(SpinWait.SpinUntil(() => pool.GetStatistics().Returning == 0, s_testTimeout), "the reset did not end");
+        };
+
+        // A dedicated thread, so that the reset's continuations run on the thread pool meanwhile.
+        var acquired = new TaskCompletionSource<Task<PoolLease<FakeResource>>>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var thread = new Thread(() => acquired.SetResult(pool.AcquireAsync().AsTask())) { IsBackground = true };
+        thread.Start();
+        PoolLease<FakeResource> lease = await (await acquired.Task.WaitAsync(s_testTimeout)).WaitAsync(s_testTimeout);
+
+        Assert.Equal(1, lease.Resource.Id);
+        Assert.Equal(1, policy.Created);
+        policy.ResetGate = null;
+        await pool.ReturnAsync(lease);
+    }
+
+    [Fact]
+    public async Task ResetTailRunsWhileAWaitersRescanHoldsTheSlot_NoCreationStarts()
+    {
+        // Guard: the tail of an asynchronous reset starts creations only when its resource was destroyed. Here the reset
+        // kept it (published idle, nobody waiting yet); an acquirer enqueues and its rescan wins the slot, and before
+        // the rescan hands it over (the waiter is still queued) the reset's tail runs. Without the guard the tail sees
+        // one waiter, nothing returning and nothing idle, and creates a second resource for a sequential caller.
+        await using ConnectionPool<FakeResource> pool = PoolFactory.Create(out FakePolicy policy, out _, o => o.MaxSize = 2);
+        PoolLease<FakeResource> first = await pool.AcquireAsync().AsTask().WaitAsync(s_testTimeout);
+        var resetGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        policy.ResetGate = () => resetGate.Task;
+        Task returned = pool.ReturnAsync(first).AsTask();
+
+        using var tailReached = new ManualResetEventSlim();
+        using var rescanWon = new ManualResetEventSlim();
+        pool.TestHookBeforeEnqueue = () =>
+        {
+            // The acquirer found the slot still resetting and decided not to create; the reset now ends and publishes
+            // the slot idle, finding nobody waiting.
+            pool.TestHookBeforeEnqueue = null;
+            resetGate.SetResult();
+            Assert.True(tailReached.Wait(s_testTimeout), "the reset did not reach its tail");
+        };
+        pool.TestHookBeforeCheckTail = () =>
+        {
+            pool.TestHookBeforeCheckTail = null;
+            tailReached.Set();
+            Assert.True(rescanWon.Wait(s_testTimeout), "the acquirer's rescan did not win the slot");
+        };
+        pool.TestHookRescanWonSlot = () =>
+        {
+            // The rescan owns the slot and is still queued: let the reset's tail run to its end now.
+            pool.TestHookRescanWonSlot = null;
+            rescanWon.Set();
+            Assert.True(returned.Wait(s_testTimeout), "the reset's tail did not end");
+        };
+
+        var acquired = new TaskCompletionSource<Task<PoolLease<FakeResource>>>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var thread = new Thread(() => acquired.SetResult(pool.AcquireAsync().AsTask())) { IsBackground = true };
+        thread.Start();
+        PoolLease<FakeResource> lease = await (await acquired.Task.WaitAsync(s_testTimeout)).WaitAsync(s_testTimeout);
+
+        Assert.Equal(1, lease.Resource.Id);
+        Assert.Equal(1, policy.Created);
+        policy.ResetGate = null;
+        await pool.ReturnAsync(lease);
+    }
 }
