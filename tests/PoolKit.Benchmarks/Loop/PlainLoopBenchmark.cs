@@ -106,9 +106,9 @@ internal static class PlainLoopBenchmark
             {
                 var subjects = new (string Name, Func<int, Task> Worker, List<double> Ns)[]
                 {
-                    ("SemaphoreSlim+Bag, pool of 4", n => SemaphoreBagWorker(semaphoreBag, n), []),
-                    ("PoolKit, pool of 4", n => PoolKitWorker(poolKit, n), []),
-                    ("floor: Task.Yield only, no pool", YieldWorker, []),
+                    ("SemaphoreSlim+Bag, pool of 4", n => ContendedBenchmarks.SemaphoreBagWorker(semaphoreBag, n), []),
+                    ("PoolKit, pool of 4", n => ContendedBenchmarks.PoolKitWorker(poolKit, n), []),
+                    ("floor: Task.Yield only, no pool", ContendedBenchmarks.YieldWorker, []),
                 };
 
                 var ratios = new List<double>[subjects.Length];
@@ -155,35 +155,6 @@ internal static class PlainLoopBenchmark
             {
                 poolKit.DisposeAsync().AsTask().GetAwaiter().GetResult();
             }
-        }
-    }
-
-    private static async Task YieldWorker(int operations)
-    {
-        for (int i = 0; i < operations; i++)
-        {
-            await Task.Yield();
-        }
-    }
-
-    private static async Task SemaphoreBagWorker(SemaphoreBagPool<BenchResource> pool, int operations)
-    {
-        for (int i = 0; i < operations; i++)
-        {
-            BenchResource resource = await pool.RentAsync();
-            resource.Uses++;
-            await Task.Yield();
-            pool.Return(resource);
-        }
-    }
-
-    private static async Task PoolKitWorker(ConnectionPool<BenchResource> pool, int operations)
-    {
-        for (int i = 0; i < operations; i++)
-        {
-            using PoolLease<BenchResource> lease = await pool.AcquireAsync();
-            lease.Resource.Uses++;
-            await Task.Yield();
         }
     }
 

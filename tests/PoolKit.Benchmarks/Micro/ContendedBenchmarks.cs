@@ -102,7 +102,8 @@ public class ContendedBenchmarks
         return Task.WhenAll(_tasks);
     }
 
-    private static async Task YieldWorker(int operations)
+    /// <summary>The floor's worker (also used by the plain loop): <paramref name="operations"/> hops, no pool.</summary>
+    internal static async Task YieldWorker(int operations)
     {
         for (int i = 0; i < operations; i++)
         {
@@ -110,7 +111,8 @@ public class ContendedBenchmarks
         }
     }
 
-    private static async Task SemaphoreBagWorker(SemaphoreBagPool<BenchResource> pool, int operations)
+    /// <summary>The anchor's worker (also used by the plain loop): rent, hop, return.</summary>
+    internal static async Task SemaphoreBagWorker(SemaphoreBagPool<BenchResource> pool, int operations)
     {
         for (int i = 0; i < operations; i++)
         {
@@ -121,7 +123,8 @@ public class ContendedBenchmarks
         }
     }
 
-    private static async Task PoolKitWorker(ConnectionPool<BenchResource> pool, int operations)
+    /// <summary>PoolKit's worker (also used by the plain loop): acquire, hop, return.</summary>
+    internal static async Task PoolKitWorker(ConnectionPool<BenchResource> pool, int operations)
     {
         for (int i = 0; i < operations; i++)
         {

@@ -119,42 +119,15 @@ public sealed class CreationInterleavingTests
         // slot idle, its second look sees nobody waiting; an acquirer that missed the slot enqueues; the reset's tail
         // stops counting the slot as on its way and sees one waiter and nothing returning. Without the guard it creates a
         // second resource, although the waiter's own rescan is about to take the idle one.
-        await using ConnectionPool<FakeResource> pool = PoolFactory.Create(out FakePolicy policy, out _, o => o.MaxSize = 2);
-        PoolLease<FakeResource> first = await pool.AcquireAsync().AsTask().WaitAsync(s_testTimeout);
-        var resetGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        policy.ResetGate = () => resetGate.Task;
-        Task returned = pool.ReturnAsync(first).AsTask();
-
-        using var tailReached = new ManualResetEventSlim();
-        using var enqueued = new ManualResetEventSlim();
-        pool.TestHookBeforeEnqueue = () =>
+        (int leasedId, int created) = await RunResetThatEndsBeforeTheEnqueueAsync((pool, runTail) => pool.TestHookAfterEnqueue = () =>
         {
-            // The acquirer found the slot still resetting. Now the reset ends, publishes the slot idle and finds nobody
-            // waiting; it stops just before its tail.
-            pool.TestHookBeforeEnqueue = null;
-            resetGate.SetResult();
-            Assert.True(tailReached.Wait(s_testTimeout), "the reset did not reach its tail");
-        };
-        pool.TestHookBeforeCheckTail = () =>
-        {
-            pool.TestHookBeforeCheckTail = null;
-            tailReached.Set();
-            Assert.True(enqueued.Wait(s_testTimeout), "the acquirer did not enqueue");
-        };
-        pool.TestHookAfterEnqueue = () =>
-        {
-            // Enqueued, rescan not yet run: let the reset's tail run to its end first.
+            // Enqueued, rescan not yet run: the reset's tail runs to its end first.
             pool.TestHookAfterEnqueue = null;
-            enqueued.Set();
-            Assert.True(returned.Wait(s_testTimeout), "the reset's tail did not end");
-        };
+            runTail();
+        });
 
-        PoolLease<FakeResource> lease = await Task.Run(() => pool.AcquireAsync().AsTask()).WaitAsync(s_testTimeout);
-
-        Assert.Equal(1, lease.Resource.Id);
-        Assert.Equal(1, policy.Created);
-        policy.ResetGate = null;
-        await pool.ReturnAsync(lease);
+        Assert.Equal(1, leasedId);
+        Assert.Equal(1, created);
     }
 
     [Fact]
@@ -192,17 +165,12 @@ public sealed class CreationInterleavingTests
             pool.TestHookBeforeEnqueue = null;
             gate.SetException(new IOException("connection refused"));
 
-            // Give the failure every chance to be handled before the enqueue (it is, without the guard). This runs on a
-            // dedicated thread (below), so the failure's continuations run on the thread pool meanwhile.
+            // Give the failure every chance to be handled before the enqueue (it is, without the guard). The acquirer runs
+            // on a dedicated thread, so the failure's continuations run on the thread pool meanwhile.
             SpinWait.SpinUntil(() => pool.GetStatistics().Creating == 0, TimeSpan.FromMilliseconds(500));
         };
 
-        var acquired = new TaskCompletionSource<Task<PoolLease<FakeResource>>>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var thread = new Thread(() => acquired.SetResult(pool.AcquireAsync().AsTask())) { IsBackground = true };
-        thread.Start();
-        Task<PoolLease<FakeResource>> acquire = await acquired.Task.WaitAsync(s_testTimeout);
-
-        IOException error = await Assert.ThrowsAsync<IOException>(() => acquire.WaitAsync(s_testTimeout));
+        IOException error = await Assert.ThrowsAsync<IOException>(() => AcquireOnOwnThreadAsync(pool));
 
         Assert.Equal("connection refused", error.Message);
         Assert.Equal(1, policy.CreateAttempts);
@@ -229,11 +197,7 @@ public sealed class CreationInterleavingTests
             Assert.True(SpinWait.SpinUntil(() => pool.GetStatistics().Returning == 0, s_testTimeout), "the reset did not end");
         };
 
-        // A dedicated thread, so that the reset's continuations run on the thread pool meanwhile.
-        var acquired = new TaskCompletionSource<Task<PoolLease<FakeResource>>>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var thread = new Thread(() => acquired.SetResult(pool.AcquireAsync().AsTask())) { IsBackground = true };
-        thread.Start();
-        PoolLease<FakeResource> lease = await (await acquired.Task.WaitAsync(s_testTimeout)).WaitAsync(s_testTimeout);
+        PoolLease<FakeResource> lease = await AcquireOnOwnThreadAsync(pool);
 
         Assert.Equal(1, lease.Resource.Id);
         Assert.Equal(1, policy.Created);
@@ -248,6 +212,26 @@ public sealed class CreationInterleavingTests
         // kept it (published idle, nobody waiting yet); an acquirer enqueues and its rescan wins the slot, and before
         // the rescan hands it over (the waiter is still queued) the reset's tail runs. Without the guard the tail sees
         // one waiter, nothing returning and nothing idle, and creates a second resource for a sequential caller.
+        (int leasedId, int created) = await RunResetThatEndsBeforeTheEnqueueAsync((pool, runTail) => pool.TestHookRescanWonSlot = () =>
+        {
+            // The rescan owns the slot and is still queued: the reset's tail runs to its end now.
+            pool.TestHookRescanWonSlot = null;
+            runTail();
+        });
+
+        Assert.Equal(1, leasedId);
+        Assert.Equal(1, created);
+    }
+
+    /// <summary>
+    /// A sequential caller's second acquire against its own first lease's asynchronous reset: the acquirer finds the slot
+    /// still resetting and decides not to create; then the reset ends, publishes the slot idle (nobody waits yet) and
+    /// stops before its tail; the acquirer goes on to the point <paramref name="holdAcquirerAt"/> installs a hook at,
+    /// where the hook's action lets the reset's tail run to its end before the acquirer continues.
+    /// </summary>
+    /// <returns>The id of the resource the acquire got and how many resources the pool created.</returns>
+    private static async Task<(int LeasedId, int Created)> RunResetThatEndsBeforeTheEnqueueAsync(Action<ConnectionPool<FakeResource>, Action> holdAcquirerAt)
+    {
         await using ConnectionPool<FakeResource> pool = PoolFactory.Create(out FakePolicy policy, out _, o => o.MaxSize = 2);
         PoolLease<FakeResource> first = await pool.AcquireAsync().AsTask().WaitAsync(s_testTimeout);
         var resetGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -255,11 +239,9 @@ public sealed class CreationInterleavingTests
         Task returned = pool.ReturnAsync(first).AsTask();
 
         using var tailReached = new ManualResetEventSlim();
-        using var rescanWon = new ManualResetEventSlim();
+        using var acquirerHeld = new ManualResetEventSlim();
         pool.TestHookBeforeEnqueue = () =>
         {
-            // The acquirer found the slot still resetting and decided not to create; the reset now ends and publishes
-            // the slot idle, finding nobody waiting.
             pool.TestHookBeforeEnqueue = null;
             resetGate.SetResult();
             Assert.True(tailReached.Wait(s_testTimeout), "the reset did not reach its tail");
@@ -268,24 +250,27 @@ public sealed class CreationInterleavingTests
         {
             pool.TestHookBeforeCheckTail = null;
             tailReached.Set();
-            Assert.True(rescanWon.Wait(s_testTimeout), "the acquirer's rescan did not win the slot");
+            Assert.True(acquirerHeld.Wait(s_testTimeout), "the acquirer did not reach the point under test");
         };
-        pool.TestHookRescanWonSlot = () =>
+        holdAcquirerAt(pool, () =>
         {
-            // The rescan owns the slot and is still queued: let the reset's tail run to its end now.
-            pool.TestHookRescanWonSlot = null;
-            rescanWon.Set();
+            acquirerHeld.Set();
             Assert.True(returned.Wait(s_testTimeout), "the reset's tail did not end");
-        };
+        });
 
-        var acquired = new TaskCompletionSource<Task<PoolLease<FakeResource>>>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var thread = new Thread(() => acquired.SetResult(pool.AcquireAsync().AsTask())) { IsBackground = true };
-        thread.Start();
-        PoolLease<FakeResource> lease = await (await acquired.Task.WaitAsync(s_testTimeout)).WaitAsync(s_testTimeout);
-
-        Assert.Equal(1, lease.Resource.Id);
-        Assert.Equal(1, policy.Created);
+        PoolLease<FakeResource> lease = await AcquireOnOwnThreadAsync(pool);
+        (int, int) outcome = (lease.Resource.Id, policy.Created);
         policy.ResetGate = null;
         await pool.ReturnAsync(lease);
+        return outcome;
+    }
+
+    /// <summary>Starts an acquire on a dedicated thread, so that the pool's continuations run on the thread pool while a test hook blocks the acquirer.</summary>
+    private static async Task<PoolLease<FakeResource>> AcquireOnOwnThreadAsync(ConnectionPool<FakeResource> pool)
+    {
+        var started = new TaskCompletionSource<Task<PoolLease<FakeResource>>>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var thread = new Thread(() => started.SetResult(pool.AcquireAsync().AsTask())) { IsBackground = true };
+        thread.Start();
+        return await (await started.Task.WaitAsync(s_testTimeout)).WaitAsync(s_testTimeout);
     }
 }
