@@ -37,7 +37,8 @@ public sealed partial class ConnectionPool<T>
         }
 
         // The exact clock from here on: the deadline is measured from it.
-        return AcquireOrWait(_clock.Now, WaitStart(), cancellationToken);
+        long start = _clock.Now;
+        return AcquireOrWait(start, start, WaitStart(), cancellationToken);
     }
 
     /// <inheritdoc />
@@ -190,12 +191,12 @@ public sealed partial class ConnectionPool<T>
     /// window is validated by the pool before the hand-off (see <see cref="TryHandOff(Slot{T}, long)"/>).
     /// </remarks>
     /// <param name="start">When the acquire started (pool clock, exact): its deadline is measured from it.</param>
+    /// <param name="now">The current tick (exact; <paramref name="start"/> itself on the first call, PERF: one clock read per acquire).</param>
     /// <param name="waitStart">The precise start for the wait-time histogram, or 0.</param>
     /// <param name="cancellationToken">Cancels the wait.</param>
-    private ValueTask<PoolLease<T>> AcquireOrWait(long start, long waitStart, CancellationToken cancellationToken)
+    private ValueTask<PoolLease<T>> AcquireOrWait(long start, long now, long waitStart, CancellationToken cancellationToken)
     {
         Waiter<T>? waiter;
-        long now;
         Slot<T>? creating = null;
         Task? creation = null;
         try
@@ -211,7 +212,6 @@ public sealed partial class ConnectionPool<T>
                 return ValueTask.FromCanceled<PoolLease<T>>(cancellationToken);
             }
 
-            now = _clock.Now;
             long deadline = DeadlineOf(start);
             if (_waiters.Count == 0)
             {
@@ -365,7 +365,7 @@ public sealed partial class ConnectionPool<T>
         }
 
         // It was destroyed: look again (another stale resource validates in a nested call, at most MaxSize deep).
-        return await AcquireOrWait(start, waitStart, cancellationToken).ConfigureAwait(false);
+        return await AcquireOrWait(start, _clock.Now, waitStart, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Finishes an acquirer's own creation that completed synchronously: a lease, or the creation's error.</summary>
