@@ -49,7 +49,7 @@ internal sealed class WaiterQueue<T> : IDisposable
 
     private bool _closed;
 
-    /// <summary>Waiters enqueued at the tail so far (the pool's new acquirers); written under the lock.</summary>
+    /// <summary>Waiters enqueued so far; written under the lock.</summary>
     private long _enqueued;
 
     /// <param name="time">The clock the timer runs on.</param>
@@ -69,21 +69,19 @@ internal sealed class WaiterQueue<T> : IDisposable
     public int Count => Volatile.Read(ref _count);
 
     /// <summary>
-    /// Gets how many acquirers have queued at the tail so far: each acquire that waits counts once (the pool never
-    /// re-enqueues a waiter; an enqueue at the head is not counted). PERF: counted under the lock the enqueue
-    /// takes anyway, not with an interlocked increment of a shared counter per wait.
+    /// Gets how many acquirers have queued so far: each acquire that waits counts once (the pool never re-enqueues a
+    /// waiter). PERF: counted under the lock the enqueue takes anyway, not with an interlocked increment of a shared
+    /// counter per wait.
     /// </summary>
     public long Enqueued => Volatile.Read(ref _enqueued);
 
     /// <summary>
-    /// Takes a waiter from the free list (or makes one) and links it at the tail (a new acquirer) or at the head
-    /// (a woken waiter that found nothing and keeps its turn), under one lock acquisition.
+    /// Takes a waiter from the free list (or makes one) and links it at the tail, under one lock acquisition.
     /// </summary>
     /// <param name="deadline">When the wait times out (pool clock tick), or <see cref="long.MaxValue"/>.</param>
-    /// <param name="atHead">Link at the head instead of the tail.</param>
-    /// <param name="maxWaiters">The bound of the queue for new acquirers.</param>
+    /// <param name="maxWaiters">The bound of the queue.</param>
     /// <param name="waiter">The queued waiter when the result is <see cref="EnqueueResult.Enqueued"/>.</param>
-    public EnqueueResult RentAndEnqueue(long deadline, bool atHead, int? maxWaiters, out Waiter<T>? waiter)
+    public EnqueueResult RentAndEnqueue(long deadline, int? maxWaiters, out Waiter<T>? waiter)
     {
         waiter = null;
         lock (_lock)
@@ -93,7 +91,7 @@ internal sealed class WaiterQueue<T> : IDisposable
                 return EnqueueResult.Closed;
             }
 
-            if (!atHead && maxWaiters is { } max && _count >= max)
+            if (maxWaiters is { } max && _count >= max)
             {
                 return EnqueueResult.Full;
             }
@@ -111,36 +109,18 @@ internal sealed class WaiterQueue<T> : IDisposable
             }
 
             waiter.Deadline = deadline;
-
-            if (atHead)
+            Volatile.Write(ref _enqueued, _enqueued + 1);
+            waiter.Previous = _tail;
+            if (_tail is not null)
             {
-                waiter.Next = _head;
-                if (_head is not null)
-                {
-                    _head.Previous = waiter;
-                }
-                else
-                {
-                    _tail = waiter;
-                }
-
-                _head = waiter;
+                _tail.Next = waiter;
             }
             else
             {
-                Volatile.Write(ref _enqueued, _enqueued + 1);
-                waiter.Previous = _tail;
-                if (_tail is not null)
-                {
-                    _tail.Next = waiter;
-                }
-                else
-                {
-                    _head = waiter;
-                }
-
-                _tail = waiter;
+                _head = waiter;
             }
+
+            _tail = waiter;
 
             waiter.Queued = true;
             Volatile.Write(ref _count, _count + 1);

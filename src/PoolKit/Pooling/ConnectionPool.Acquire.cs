@@ -71,35 +71,23 @@ public sealed partial class ConnectionPool<T>
     {
         Slot<T>? slot = stale;
         bool needsValidation = true;
-        do
+        while (true)
         {
-            if (!needsValidation)
+            // A stale resource is handed out only if the policy can validate it without waiting; one that goes
+            // asynchronous owns the slot and makes it available when done.
+            bool? valid = needsValidation ? ValidateStaleNow(slot, now) : true;
+            if (valid == true)
             {
                 lease = Lease(slot, 0, now);
                 return true;
             }
 
-            // A stale resource is handed out only if the policy can validate it without waiting.
-            bool? valid = TryValidateSynchronously(slot);
-            if (valid is null)
+            if (valid is null || _waiters.Count != 0 || !TryTakeIdle(now, out slot, out needsValidation))
             {
-                break; // the validation went asynchronous and now owns the slot; it makes it available when done
+                lease = default;
+                return false;
             }
-
-            if (valid.Value)
-            {
-                slot.IdleSince = now;
-                lease = Lease(slot, 0, now);
-                return true;
-            }
-
-            _logger.ValidationFailed(Name, slot.Index, null);
-            _ = DestroyOwned(slot, DestroyReason.ValidationFailed);
         }
-        while (_waiters.Count == 0 && TryTakeIdle(now, out slot, out needsValidation));
-
-        lease = default;
-        return false;
     }
 
     /// <summary>Turns an owned slot into a lease.</summary>
@@ -218,7 +206,7 @@ public sealed partial class ConnectionPool<T>
                 // Ordering: "is anything on its way" is read before the scan. A reset or creation releases its slot before
                 // it stops counting as on its way, so if it ended after the scan missed its slot, it is still counted
                 // here and this acquirer queues for it instead of creating a surplus one (guard:
-                // Stress_SequentialLoopWithAsynchronousReset_UsesOneResource).
+                // ResetEndsBetweenTheAcquirersScanAndItsDecision_…).
                 bool onItsWay = Volatile.Read(ref _returning) != 0 || Volatile.Read(ref _creating) != 0;
                 if (TryTakeIdle(now, out Slot<T>? idle, out bool needsValidation))
                 {
@@ -252,7 +240,7 @@ public sealed partial class ConnectionPool<T>
 
             // Queue up and wait for a hand-off, a creation failure, the deadline, cancellation or disposal.
             TestHookBeforeEnqueue?.Invoke();
-            switch (_waiters.RentAndEnqueue(deadline, atHead: false, _options.MaxWaiters, out waiter))
+            switch (_waiters.RentAndEnqueue(deadline, _options.MaxWaiters, out waiter))
             {
                 case EnqueueResult.Full:
                     Interlocked.Increment(ref _totalRejected);

@@ -86,8 +86,14 @@ public sealed partial class ConnectionPool<T>
         return valid;
     }
 
-    /// <summary>Validates an owned slot for <see cref="TryAcquire"/> if the policy answers synchronously; <see langword="null"/> if it would have to wait.</summary>
-    private bool? TryValidateSynchronously(Slot<T> slot)
+    /// <summary>
+    /// Validates an owned slot whose resource was idle beyond the validation window, for a hand-out that cannot wait
+    /// (<see cref="TryAcquire"/>, a hand-off to a waiter): <see langword="true"/> if the policy answered "valid" at
+    /// once (the idle time starts over); <see langword="false"/> if it answered "invalid" or threw (logged, and the
+    /// resource destroyed); <see langword="null"/> if it would have to wait (it goes on in the background, owns the
+    /// slot and releases it when it ends).
+    /// </summary>
+    private bool? ValidateStaleNow(Slot<T> slot, long now)
     {
         CancellationTokenSource bound = slot.CheckBound ??= new CancellationTokenSource();
         ValueTask<bool> validation;
@@ -96,15 +102,26 @@ public sealed partial class ConnectionPool<T>
             validation = _policy.ValidateAsync(slot.Resource!, bound.Token);
         }
 #pragma warning disable CA1031 // A validation that throws says "invalid".
-        catch (Exception)
+        catch (Exception ex)
 #pragma warning restore CA1031
         {
-            return false;
+            validation = ValueTask.FromException<bool>(ex);
         }
 
         if (validation.IsCompleted)
         {
-            return Outcome(validation).Ok;
+            (bool ok, Exception? error) = Outcome(validation);
+            if (ok)
+            {
+                slot.IdleSince = now;
+            }
+            else
+            {
+                _logger.ValidationFailed(Name, slot.Index, error);
+                _ = DestroyOwned(slot, DestroyReason.ValidationFailed);
+            }
+
+            return ok;
         }
 
         // It went asynchronous: let it finish in the background, bounded by ValidationTimeout, and release the slot

@@ -77,26 +77,6 @@ public sealed partial class ConnectionPool<T>
         }
     }
 
-    /// <summary>Hands idle slots to the longest waiters while both exist.</summary>
-    /// <returns><see langword="true"/> if at least one idle slot left the idle set (handed off, or destroyed or validated on the way).</returns>
-    private bool HandIdleToWaiters(long now)
-    {
-        bool any = false;
-        while (_waiters.Count > 0 && TryTakeIdle(now, out Slot<T>? idle, out _))
-        {
-            if (!TryHandOff(idle, now))
-            {
-                // Nobody waits any more; put it back.
-                MakeAvailable(idle, now);
-                break;
-            }
-
-            any = true;
-        }
-
-        return any;
-    }
-
     /// <summary>
     /// Reserves capacity and an <c>Empty</c> (or never-used) slot for a creation, if fewer than
     /// <paramref name="wanted"/> creations are in flight, within the creation limit and outside the back-off.

@@ -1,6 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
-using PoolKit.Diagnostics;
 using PoolKit.Internal;
 
 namespace PoolKit;
@@ -305,21 +304,13 @@ public sealed partial class ConnectionPool<T>
 
         if (NeedsValidation(slot, now))
         {
-            bool? valid = TryValidateSynchronously(slot);
-            if (valid is null)
+            bool? valid = ValidateStaleNow(slot, now);
+            if (valid != true)
             {
+                // Destroyed (false), or validated in the background (null), which releases it when it ends.
+                destroyed = valid == false;
                 return true;
             }
-
-            if (!valid.Value)
-            {
-                _logger.ValidationFailed(Name, slot.Index, null);
-                _ = DestroyOwned(slot, DestroyReason.ValidationFailed);
-                destroyed = true;
-                return true;
-            }
-
-            slot.IdleSince = now;
         }
 
         var result = new WaitResult<T>(slot, WaitOutcome.HandedOff);
@@ -353,19 +344,33 @@ public sealed partial class ConnectionPool<T>
             return true;
         }
 
-        while (waiter.IsPending && TryTakeIdle(now, out Slot<T>? idle, out _))
-        {
-            TestHookRescanWonSlot?.Invoke();
+        HandIdleToWaiters(now, until: waiter);
+        return !waiter.IsPending;
+    }
 
-            // The head may be this acquirer or somebody who came earlier: FIFO either way.
+    /// <summary>
+    /// Hands idle slots to the longest waiters while there are both: while anybody waits, or, for an acquirer's rescan
+    /// (<paramref name="until"/>), until that acquirer is served.
+    /// </summary>
+    /// <returns><see langword="true"/> if at least one idle slot left the idle set (handed off, or destroyed or validated on the way).</returns>
+    private bool HandIdleToWaiters(long now, Waiter<T>? until = null)
+    {
+        bool any = false;
+        while ((until?.IsPending ?? _waiters.Count > 0) && TryTakeIdle(now, out Slot<T>? idle, out _))
+        {
+            TestHookIdleSlotWonForWaiters?.Invoke();
+
+            // The head may be the acquirer itself or somebody who came earlier: FIFO either way.
             if (!TryHandOff(idle, now))
             {
-                // Nobody waits any more (this acquirer included: completed meanwhile); put it back.
+                // Nobody waits any more (the acquirer included: completed meanwhile); put it back.
                 MakeAvailable(idle, now);
                 break;
             }
+
+            any = true;
         }
 
-        return !waiter.IsPending;
+        return any;
     }
 }

@@ -129,8 +129,8 @@ public sealed partial class ConnectionPool<T> : IConnectionPool<T>
     /// <summary>Test seam: runs just after a waiter enqueued itself and before its rescan (step 2 of the proof).</summary>
     internal Action? TestHookAfterEnqueue;
 
-    /// <summary>Test seam: runs when a waiter's rescan has won an idle slot, before it hands the slot to the head of the queue.</summary>
-    internal Action? TestHookRescanWonSlot;
+    /// <summary>Test seam: runs when a scan on behalf of waiters (an acquirer's rescan, or the look before a creation) has won an idle slot, before it hands the slot to the head of the queue.</summary>
+    internal Action? TestHookIdleSlotWonForWaiters;
 
     /// <summary>Test seam: runs when an acquirer that nobody waits before found nothing idle, just before it decides whether to create.</summary>
     internal Action? TestHookBeforeOwnCreation;

@@ -212,10 +212,10 @@ public sealed class CreationInterleavingTests
         // kept it (published idle, nobody waiting yet); an acquirer enqueues and its rescan wins the slot, and before
         // the rescan hands it over (the waiter is still queued) the reset's tail runs. Without the guard the tail sees
         // one waiter, nothing returning and nothing idle, and creates a second resource for a sequential caller.
-        (int leasedId, int created) = await RunResetThatEndsBeforeTheEnqueueAsync((pool, runTail) => pool.TestHookRescanWonSlot = () =>
+        (int leasedId, int created) = await RunResetThatEndsBeforeTheEnqueueAsync((pool, runTail) => pool.TestHookIdleSlotWonForWaiters = () =>
         {
             // The rescan owns the slot and is still queued: the reset's tail runs to its end now.
-            pool.TestHookRescanWonSlot = null;
+            pool.TestHookIdleSlotWonForWaiters = null;
             runTail();
         });
 

@@ -10,21 +10,22 @@ public sealed class WaiterQueueTests
         new(time, new PoolClock(time), onWakeUp ?? (() => { }));
 
     [Fact]
-    public void TryDequeue_SeveralWaiters_ComeOutInArrivalOrderAndAHeadEnqueueGoesFirst()
+    public void TryDequeue_SeveralWaiters_ComeOutInArrivalOrder()
     {
         var time = new FakeTimeProvider();
         using WaiterQueue<FakeResource> queue = Create(time);
-        queue.RentAndEnqueue(long.MaxValue, atHead: false, null, out Waiter<FakeResource>? a);
-        queue.RentAndEnqueue(long.MaxValue, atHead: false, null, out Waiter<FakeResource>? b);
-        queue.RentAndEnqueue(long.MaxValue, atHead: true, null, out Waiter<FakeResource>? head);
+        queue.RentAndEnqueue(long.MaxValue, null, out Waiter<FakeResource>? a);
+        queue.RentAndEnqueue(long.MaxValue, null, out Waiter<FakeResource>? b);
+        queue.RentAndEnqueue(long.MaxValue, null, out Waiter<FakeResource>? c);
 
         Assert.Equal(3, queue.Count);
+        Assert.Equal(3, queue.Enqueued);
         Assert.True(queue.TryDequeue(out Waiter<FakeResource>? first, out _));
         Assert.True(queue.TryDequeue(out Waiter<FakeResource>? second, out _));
         Assert.True(queue.TryDequeue(out Waiter<FakeResource>? third, out _));
-        Assert.Same(head, first);
-        Assert.Same(a, second);
-        Assert.Same(b, third);
+        Assert.Same(a, first);
+        Assert.Same(b, second);
+        Assert.Same(c, third);
         Assert.False(queue.TryDequeue(out _, out _));
     }
 
@@ -33,8 +34,8 @@ public sealed class WaiterQueueTests
     {
         var time = new FakeTimeProvider();
         using WaiterQueue<FakeResource> queue = Create(time);
-        queue.RentAndEnqueue(long.MaxValue, atHead: false, null, out Waiter<FakeResource>? a);
-        queue.RentAndEnqueue(long.MaxValue, atHead: false, null, out Waiter<FakeResource>? b);
+        queue.RentAndEnqueue(long.MaxValue, null, out Waiter<FakeResource>? a);
+        queue.RentAndEnqueue(long.MaxValue, null, out Waiter<FakeResource>? b);
 
         List<(Waiter<FakeResource> Waiter, int Epoch)> all = queue.DequeueAll();
 
@@ -50,7 +51,7 @@ public sealed class WaiterQueueTests
         var time = new FakeTimeProvider();
         using WaiterQueue<FakeResource> queue = Create(time);
         var clock = new PoolClock(time);
-        queue.RentAndEnqueue(clock.Now + clock.ToTicks(TimeSpan.FromSeconds(1)), atHead: false, null, out Waiter<FakeResource>? waiter);
+        queue.RentAndEnqueue(clock.Now + clock.ToTicks(TimeSpan.FromSeconds(1)), null, out Waiter<FakeResource>? waiter);
 
         time.Advance(TimeSpan.FromSeconds(1));
 
@@ -77,13 +78,13 @@ public sealed class WaiterQueueTests
     }
 
     [Fact]
-    public void RentAndEnqueue_QueueFull_RefusesANewcomerButNotAHeadReEnqueue()
+    public void RentAndEnqueue_QueueFull_RefusesANewcomer()
     {
         var time = new FakeTimeProvider();
         using WaiterQueue<FakeResource> queue = Create(time);
-        Assert.Equal(EnqueueResult.Enqueued, queue.RentAndEnqueue(long.MaxValue, atHead: false, 1, out _));
+        Assert.Equal(EnqueueResult.Enqueued, queue.RentAndEnqueue(long.MaxValue, 1, out _));
 
-        Assert.Equal(EnqueueResult.Full, queue.RentAndEnqueue(long.MaxValue, atHead: false, 1, out _));
-        Assert.Equal(EnqueueResult.Enqueued, queue.RentAndEnqueue(long.MaxValue, atHead: true, 1, out _));
+        Assert.Equal(EnqueueResult.Full, queue.RentAndEnqueue(long.MaxValue, 1, out _));
+        Assert.Equal(1, queue.Count);
     }
 }

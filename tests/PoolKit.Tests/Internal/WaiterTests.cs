@@ -11,7 +11,7 @@ public sealed class WaiterTests
     {
         var time = new FakeTimeProvider();
         using var queue = new WaiterQueue<FakeResource>(time, new PoolClock(time), () => { });
-        queue.RentAndEnqueue(long.MaxValue, atHead: false, null, out Waiter<FakeResource>? waiter);
+        queue.RentAndEnqueue(long.MaxValue, null, out Waiter<FakeResource>? waiter);
         Assert.True(queue.TryDequeue(out _, out int epoch));
 
         Assert.True(waiter!.TryComplete(epoch, new WaitResult<FakeResource>(null, WaitOutcome.TimedOut)));
@@ -22,7 +22,7 @@ public sealed class WaiterTests
 
         // Recycled for a new wait: the old epoch is dead.
         queue.RemoveAndRecycle(waiter);
-        queue.RentAndEnqueue(long.MaxValue, atHead: false, null, out Waiter<FakeResource>? again);
+        queue.RentAndEnqueue(long.MaxValue, null, out Waiter<FakeResource>? again);
         Assert.Same(waiter, again);
         Assert.True(again!.IsPending);
         Assert.False(again.TryComplete(epoch, new WaitResult<FakeResource>(null, WaitOutcome.Canceled)));
