@@ -6,12 +6,11 @@ namespace PoolKit.Internal;
 /// <remarks>
 /// With an injected <see cref="TimeProvider"/> it reads that provider exactly, so tests drive it with a fake
 /// clock. With <see cref="TimeProvider.System"/> it reads <see cref="Environment.TickCount64"/> (the same
-/// monotonic clock at millisecond resolution) instead. PERF: measured on the 2-core CI machine,
-/// <c>TimeProvider.System.GetTimestamp()</c> costs 19.7 ns and <c>Environment.TickCount64</c> 3.8 ns; the
-/// rent/return cycle reads the clock twice. Millisecond resolution is ample for settings expressed in
-/// hundreds of milliseconds and more; the timing histograms still read the precise clock, and only when a
-/// listener is enabled. The rent/return path reads <see cref="Cached"/>, a field instead of a clock (see
-/// <see cref="TickCache"/>).
+/// monotonic clock at millisecond resolution) instead: cheaper than the precise timestamp on every machine measured
+/// (3.8 ns against 19.7 ns on one, 13 ns against 31 ns on another), and millisecond resolution is ample for settings
+/// expressed in hundreds of milliseconds and more. The rent/return path does not read a clock at all: it reads
+/// <see cref="Cached"/>, a field (see <see cref="TickCache"/>). The timing histograms read the precise clock, and only
+/// when a listener is enabled.
 /// </remarks>
 internal sealed class PoolClock
 {
