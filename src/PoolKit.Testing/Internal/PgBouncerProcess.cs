@@ -240,20 +240,7 @@ internal sealed class PgBouncerProcess
     }
 
     /// <summary>Reads the log from <paramref name="offset"/>, at most its last 8 KB.</summary>
-    internal string ReadLog(long offset = 0)
-    {
-        try
-        {
-            using FileStream stream = new(LogFile, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-            stream.Position = Math.Max(offset, stream.Length - 8192);
-            using StreamReader reader = new(stream);
-            return reader.ReadToEnd();
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            return $"(log {LogFile} unreadable: {ex.Message})";
-        }
-    }
+    internal string ReadLog(long offset = 0) => LogTail.Read(LogFile, offset, "log");
 
     private void EmergencyTeardown()
     {
