@@ -1,0 +1,384 @@
+using System.Globalization;
+using System.Reflection;
+using PoolKit.Internal;
+
+namespace PoolKit.Tests.Exploration;
+
+/// <summary>
+/// One schedule of one scenario: a real <see cref="ConnectionPool{T}"/> on a <see cref="ControlledTimeProvider"/> and a
+/// <see cref="ControlledPolicy"/>, its test hooks turned into scheduling points, the scenario's logical threads, and the
+/// invariants checked at every step, at quiescence and at the end.
+/// </summary>
+/// <remarks>
+/// Phases: (1) the scenario runs until no thread or event is enabled (the clock fires at most
+/// <see cref="Scenario.TimerFirings"/> timers); the invariants at rest are checked there, the lost wake-up among them.
+/// (2) The policy heals and the clock runs freely: every acquire must end with exactly one outcome. (3) Unless the
+/// scenario disposed the pool, MaxSize acquirers must all be served at once (every slot usable again), and then the
+/// pool is disposed and must destroy everything it holds.
+/// </remarks>
+internal sealed class ExplorationRun : IDisposable
+{
+    /// <summary>Timers due beyond this are never fired (the maintenance timer, idle and lifetime pruning).</summary>
+    private static readonly TimeSpan s_horizon = TimeSpan.FromMinutes(1);
+
+    private static readonly FieldInfo s_valueTaskSource = typeof(ValueTask<PoolLease<ExploredResource>>)
+        .GetField("_obj", BindingFlags.Instance | BindingFlags.NonPublic)
+        ?? throw new InvalidOperationException("ValueTask<T>._obj not found: the runtime changed; update ExplorationRun.IsDecided");
+
+    private readonly Scenario _scenario;
+    private readonly List<string> _outcomes = new();
+    private readonly HashSet<string> _acquirers = new();
+    private int _timerFiringsLeft;
+    private int _acquireCalls;
+    private bool _disposing;
+
+    public ExplorationRun(Scenario scenario, IChoiceStrategy strategy)
+    {
+        _scenario = scenario;
+        Scheduler = new ControlledScheduler(strategy, scenario.MaxSteps);
+        Time = new ControlledTimeProvider();
+        Policy = scenario.Resetting ? new ControlledResettingPolicy(Scheduler) : new ControlledPolicy(Scheduler);
+        scenario.ConfigurePolicy?.Invoke(Policy);
+        var options = new ConnectionPoolOptions
+        {
+            Name = "explore",
+            MaxSize = 2,
+            AcquireTimeout = TimeSpan.FromSeconds(10),
+            ValidationBypassWindow = TimeSpan.FromHours(1),
+            MaintenanceInterval = TimeSpan.FromHours(1),
+        };
+        scenario.ConfigureOptions?.Invoke(options);
+        Options = options;
+        Pool = new ConnectionPool<ExploredResource>(Policy, options, timeProvider: Time);
+        HooksWired = WireHooks();
+        _timerFiringsLeft = scenario.TimerFirings;
+        Scheduler.AddEvent("a timer fires", () => _timerFiringsLeft > 0 && Time.HasTimerWithin(s_horizon), FireTimer, repeatable: true);
+        Scheduler.EveryStep = CheckEveryStep;
+    }
+
+    public ControlledScheduler Scheduler { get; }
+
+    public ControlledTimeProvider Time { get; }
+
+    public ControlledPolicy Policy { get; }
+
+    public ConnectionPool<ExploredResource> Pool { get; }
+
+    public ConnectionPoolOptions Options { get; }
+
+    /// <summary>The pool's test hooks turned into scheduling points.</summary>
+    public int HooksWired { get; }
+
+    /// <summary>The outcome of every acquire, in the order they ended ("name: lease r1", "name: PoolExhaustedException"...).</summary>
+    public IReadOnlyList<string> Outcomes => _outcomes;
+
+    /// <summary>The highest number of resources alive at once (created, destruction not completed).</summary>
+    public int MaxAlive { get; private set; }
+
+    /// <summary>Runs the schedule to its end.</summary>
+    /// <returns>The failure, or <see langword="null"/>.</returns>
+    public Exception? Execute()
+    {
+        _scenario.Threads(this);
+        if (!Scheduler.RunUntilQuiescent())
+        {
+            return Scheduler.Failure;
+        }
+
+        if (Check(CheckAtRest) is { } atRest)
+        {
+            return atRest;
+        }
+
+        // Phase 2: everything that can end, ends.
+        Policy.Healed = true;
+        _timerFiringsLeft = int.MaxValue;
+        if (!Scheduler.RunUntilQuiescent())
+        {
+            return Scheduler.Failure;
+        }
+
+        if (Check(CheckEveryAcquireEnded) is { } ended)
+        {
+            return ended;
+        }
+
+        // Phase 3: every slot usable again, then a clean disposal.
+        if (!_disposing)
+        {
+            FinalAcquirers();
+            if (!Scheduler.RunUntilQuiescent())
+            {
+                return Scheduler.Failure;
+            }
+
+            if (Check(CheckEveryAcquireEnded) is { } final)
+            {
+                return final;
+            }
+
+            DisposePool("final dispose");
+            if (!Scheduler.RunUntilQuiescent())
+            {
+                return Scheduler.Failure;
+            }
+        }
+
+        return Check(CheckDisposed);
+    }
+
+    /// <summary>A logical thread that acquires and, if served, holds the lease for one step and returns it.</summary>
+    public void Acquirer(string name, CancellationTokenSource? cancel = null, bool hold = false, Action<PoolLease<ExploredResource>>? whileHeld = null) =>
+        Scheduler.Spawn(name, () =>
+        {
+            if (Acquire(name, cancel?.Token ?? default) is { } lease)
+            {
+                whileHeld?.Invoke(lease);
+                Scheduler.Point(name + " holds " + lease.Resource);
+                if (!hold)
+                {
+                    Return(name, lease);
+                }
+            }
+        });
+
+    /// <summary>An event that cancels <paramref name="cancel"/>, enabled while the acquirer has not ended.</summary>
+    public void Canceller(string acquirer, CancellationTokenSource cancel) =>
+        Scheduler.AddEvent("cancel " + acquirer, () => !Ended(acquirer), cancel.Cancel);
+
+    /// <summary>A logical thread that clears the pool.</summary>
+    public void Clearer(string name) =>
+        Scheduler.Spawn(name, () =>
+        {
+            ValueTask clear = Pool.ClearAsync();
+            Scheduler.WaitUntil("ClearAsync", () => clear.IsCompleted);
+            clear.GetAwaiter().GetResult();
+        });
+
+    /// <summary>A logical thread that disposes the pool.</summary>
+    public void DisposePool(string name)
+    {
+        _disposing = true;
+        Scheduler.Spawn(name, () =>
+        {
+            ValueTask dispose = Pool.DisposeAsync();
+            Scheduler.WaitUntil("DisposeAsync", () => dispose.IsCompleted);
+            dispose.GetAwaiter().GetResult();
+        });
+    }
+
+    /// <summary>Acquires on the calling logical thread: the lease, or <see langword="null"/> with the exception recorded as the outcome.</summary>
+    public PoolLease<ExploredResource>? Acquire(string name, CancellationToken cancellationToken)
+    {
+        if (!_acquirers.Add(name))
+        {
+            throw new InvalidOperationException($"two acquirers named {name}");
+        }
+
+        _acquireCalls++;
+        PoolLease<ExploredResource> lease;
+        try
+        {
+            ValueTask<PoolLease<ExploredResource>> acquire = Pool.AcquireAsync(cancellationToken);
+            Scheduler.WaitUntil(name + " acquire", () => IsDecided(acquire));
+
+            // The waiter's result is published by a thread-pool work item right after the hand-off decided it.
+            var published = System.Diagnostics.Stopwatch.StartNew();
+            while (!acquire.IsCompleted)
+            {
+                if (published.Elapsed > TimeSpan.FromSeconds(10))
+                {
+                    throw new TimeoutException($"{name}: the decided wait was not published within 10 s");
+                }
+
+                Thread.Yield();
+            }
+
+            lease = acquire.GetAwaiter().GetResult();
+        }
+        catch (Exception ex) when (ex is PoolExhaustedException or OperationCanceledException or ObjectDisposedException or ResourceCreationException
+            || (ex is InvalidOperationException && ex.Message.Contains("(scripted)", StringComparison.Ordinal)))
+        {
+            Ended(name, ex.GetType().Name);
+            return null;
+        }
+
+        ExploredResource resource = lease.Resource;
+        if (resource.HeldBy is { } other)
+        {
+            throw new InvalidOperationException($"{resource} handed to {name} while {other} holds it");
+        }
+
+        if (resource.DestroyStarted)
+        {
+            throw new InvalidOperationException($"{resource} handed to {name} after its destruction began");
+        }
+
+        resource.HeldBy = name;
+        Ended(name, "lease " + resource);
+        return lease;
+    }
+
+    /// <summary>Returns a lease on the calling logical thread and waits for the return to finish.</summary>
+    public void Return(string name, PoolLease<ExploredResource> lease)
+    {
+        lease.Resource.HeldBy = null;
+        ValueTask returned = lease.DisposeAsync();
+        Scheduler.WaitUntil(name + " return", () => returned.IsCompleted);
+        returned.GetAwaiter().GetResult();
+    }
+
+    /// <summary>Whether the acquirer has its outcome.</summary>
+    public bool Ended(string name) => _outcomes.Exists(o => o.StartsWith(name + ":", StringComparison.Ordinal));
+
+    public void Dispose() => Scheduler.Dispose();
+
+    /// <summary>Whether an acquire's outcome is decided (completed, or its waiter completed and about to publish).</summary>
+    private static bool IsDecided(ValueTask<PoolLease<ExploredResource>> acquire) =>
+        acquire.IsCompleted || (s_valueTaskSource.GetValue(acquire) is Waiter<ExploredResource> waiter && !waiter.IsPending);
+
+    private void Ended(string name, string outcome)
+    {
+        if (Ended(name))
+        {
+            throw new InvalidOperationException($"{name} ended twice: {outcome}");
+        }
+
+        _outcomes.Add(name + ": " + outcome);
+    }
+
+    private void FinalAcquirers()
+    {
+        var served = new List<PoolLease<ExploredResource>>();
+        for (int i = 0; i < Options.MaxSize; i++)
+        {
+            string name = "final" + i.ToString(CultureInfo.InvariantCulture);
+            Scheduler.Spawn(name, () =>
+            {
+                PoolLease<ExploredResource>? lease = Acquire(name, default);
+                if (lease is null)
+                {
+                    throw new InvalidOperationException($"slot not usable again: {name} was not served after everything ended ({_outcomes[^1]})");
+                }
+
+                served.Add(lease.Value);
+
+                // All MaxSize leases held at once: every slot is usable.
+                Scheduler.WaitUntil("all final acquirers served", () => served.Count == Options.MaxSize);
+                Return(name, lease.Value);
+            });
+        }
+    }
+
+    private void FireTimer()
+    {
+        _timerFiringsLeft--;
+        Time.FireNext(s_horizon);
+    }
+
+    private int WireHooks()
+    {
+        int wired = 0;
+        foreach (FieldInfo field in typeof(ConnectionPool<ExploredResource>).GetFields(BindingFlags.Instance | BindingFlags.NonPublic | BindingFlags.Public))
+        {
+            if (field.FieldType == typeof(Action) && field.Name.StartsWith("TestHook", StringComparison.Ordinal))
+            {
+                string where = field.Name["TestHook".Length..];
+                field.SetValue(Pool, (Action)(() => Scheduler.Point(where)));
+                wired++;
+            }
+        }
+
+        return wired;
+    }
+
+    private static Exception? Check(Action check)
+    {
+        try
+        {
+            check();
+            return null;
+        }
+#pragma warning disable CA1031 // A failed check is the schedule's failure.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            return ex;
+        }
+    }
+
+    /// <summary>At every scheduling point: the bounds that hold at every instant.</summary>
+    private void CheckEveryStep()
+    {
+        PoolStatistics s = Pool.GetStatistics();
+        int alive = Policy.Alive;
+        MaxAlive = Math.Max(MaxAlive, alive);
+        Require(s.Live <= Options.MaxSize, $"live ({s.Live}) <= MaxSize ({Options.MaxSize})");
+        Require(alive <= Options.MaxSize + _scenario.AliveAllowance, $"resources alive ({alive}: created, destruction not completed) <= MaxSize ({Options.MaxSize}) + allowance ({_scenario.AliveAllowance})");
+
+        // No surplus creation: every creation answers an acquire, replaces a destroyed resource or retries a failed one.
+        int destroyed = Policy.Resources.Count(r => r.DestroyStarted);
+        int failed = Policy.CreationFailures;
+        Require(
+            Policy.CreationsStarted <= _acquireCalls + destroyed + failed,
+            $"no surplus creation: creations started ({Policy.CreationsStarted}) <= acquires ({_acquireCalls}) + resources destroyed ({destroyed}) + creations failed ({failed})");
+    }
+
+    /// <summary>At the end of phase 1, nothing enabled: the invariants at rest.</summary>
+    private void CheckAtRest()
+    {
+        bool settled = Policy.Pending == 0;
+        Pool.AssertInvariantsQuiescent(countersSettled: settled);
+        PoolStatistics s = Pool.GetStatistics();
+
+        // No stranded waiter: somebody waits only while something can still serve it (a lease held, a resource on
+        // its way, or a back-off after a failed creation).
+        if (s.Waiting > 0 && Policy.CreationFailures == 0 && Policy.Pending == 0 && s.Leased == 0 && s.Creating == 0 && !_disposing)
+        {
+            Require(false, $"{s.Waiting} waiter(s) stranded: nothing leased, nothing on its way, live {s.Live} of {Options.MaxSize}");
+        }
+
+        if (settled && !_disposing)
+        {
+            // Conservation: every resource not destroyed is idle or leased.
+            int kept = Policy.Resources.Count(r => !r.DestroyStarted);
+            Require(kept == s.Idle + s.Leased, $"conservation: resources kept ({kept}) = idle ({s.Idle}) + leased ({s.Leased})");
+        }
+    }
+
+    private void CheckEveryAcquireEnded()
+    {
+        foreach (LogicalThread thread in Scheduler.Unfinished)
+        {
+            Require(false, $"{thread.Name} never ended (at {thread.Where}) although the policy healed and the clock ran");
+        }
+
+        foreach (string name in _acquirers)
+        {
+            Require(_outcomes.Count(o => o.StartsWith(name + ":", StringComparison.Ordinal)) == 1, $"exactly one outcome for {name}");
+        }
+
+        if (!_disposing)
+        {
+            Pool.AssertInvariantsQuiescent(countersSettled: Policy.Hung == 0);
+        }
+    }
+
+    private void CheckDisposed()
+    {
+        CheckEveryAcquireEnded();
+        ExploredResource[] leftOver = Policy.Resources.Where(r => !r.DestroyStarted && r.HeldBy is null).ToArray();
+        if (Policy.Hung == 0)
+        {
+            Require(leftOver.Length == 0, $"after disposal every resource is destroyed; left: {string.Join(", ", leftOver.Select(r => r.ToString()))}");
+        }
+    }
+
+    private static void Require(bool condition, string what)
+    {
+        if (!condition)
+        {
+            throw new InvariantViolationException(what);
+        }
+    }
+}

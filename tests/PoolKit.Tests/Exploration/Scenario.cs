@@ -1,0 +1,30 @@
+namespace PoolKit.Tests.Exploration;
+
+/// <summary>One concurrency scenario: the pool's options, the policy's allowed outcomes and the logical threads.</summary>
+internal sealed class Scenario
+{
+    public required string Name { get; init; }
+
+    /// <summary>Spawns the scenario's logical threads and events (runs on the controller before the first step).</summary>
+    public required Action<ExplorationRun> Threads { get; init; }
+
+    /// <summary>Changes the options (defaults: MaxSize 2, AcquireTimeout 10 s, no validation, maintenance never due).</summary>
+    public Action<ConnectionPoolOptions>? ConfigureOptions { get; init; }
+
+    /// <summary>Sets the policy's allowed outcomes.</summary>
+    public Action<ControlledPolicy>? ConfigurePolicy { get; init; }
+
+    /// <summary>Whether the policy resets on return (the two-step return) or resets nothing (the one-step return).</summary>
+    public bool Resetting { get; init; }
+
+    /// <summary>How many timers may fire before the scenario's threads are done (deadlines, bounds, the back-off).</summary>
+    public int TimerFirings { get; init; } = 1;
+
+    /// <summary>Resources that may be alive beyond MaxSize (abandoned work still running); 0 = the strict bound.</summary>
+    public int AliveAllowance { get; init; }
+
+    /// <summary>The bound on scheduling decisions of one schedule.</summary>
+    public int MaxSteps { get; init; } = 3_000;
+
+    public override string ToString() => Name;
+}
