@@ -105,6 +105,14 @@ internal sealed class Waiter<T> : IValueTaskSource<WaitResult<T>>, IValueTaskSou
         }
 
         _result = result;
+#if DEBUG
+        // Test seam (Debug builds only): the exploration's scheduler delivers the result on a thread it controls.
+        if (Queue.TestHookDeliver is { } deliver)
+        {
+            deliver(this);
+            return true;
+        }
+#endif
         ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: true);
         return true;
     }

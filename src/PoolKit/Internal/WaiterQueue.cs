@@ -52,6 +52,15 @@ internal sealed class WaiterQueue<T> : IDisposable
     /// <summary>Waiters enqueued so far; written under the lock.</summary>
     private long _enqueued;
 
+#if DEBUG
+    /// <summary>
+    /// Test seam (Debug builds only): when set, a completed waiter hands its result delivery (the work item
+    /// <see cref="Waiter{T}.TryComplete"/> queues to the thread pool) to this instead, so a test scheduler runs the
+    /// caller's continuation on a thread it controls (tests/PoolKit.Tests/Exploration).
+    /// </summary>
+    internal Action<IThreadPoolWorkItem>? TestHookDeliver;
+#endif
+
     /// <param name="time">The clock the timer runs on.</param>
     /// <param name="clock">The pool's tick clock.</param>
     /// <param name="onWakeUp">Runs on the timer thread, outside the lock, once a time asked for by <see cref="WakeUpAt"/> has come.</param>

@@ -76,6 +76,7 @@ internal class ControlledPolicy : ResourcePolicy<ExploredResource>
         _scheduler.Point("policy.ValidateAsync");
         CheckUsable(resource, "validated");
         Validations++;
+        NoteGivingUp(resource, cancellationToken);
         return Run("validate " + resource, ValidateOutcomes, () => true, () => false, null, cancellationToken);
     }
 
@@ -111,6 +112,9 @@ internal class ControlledPolicy : ResourcePolicy<ExploredResource>
             null,
             CancellationToken.None).AsTask());
     }
+
+    /// <summary>Remembers the check's token: the resource counts as given up on once it is cancelled.</summary>
+    protected static void NoteGivingUp(ExploredResource resource, CancellationToken cancellationToken) => resource.LastCheckToken = cancellationToken;
 
     /// <summary>Fails the schedule if the pool works on a resource it should no longer have.</summary>
     protected static void CheckUsable(ExploredResource resource, string what)

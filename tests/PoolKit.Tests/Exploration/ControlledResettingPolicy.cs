@@ -10,6 +10,7 @@ internal sealed class ControlledResettingPolicy(ControlledScheduler scheduler) :
         Scheduler.Point("policy.ResetAsync");
         CheckUsable(resource, "reset");
         Resets++;
+        NoteGivingUp(resource, cancellationToken);
         return Run("reset " + resource, ResetOutcomes, () => true, () => false, null, cancellationToken);
     }
 }

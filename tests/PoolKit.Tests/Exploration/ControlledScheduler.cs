@@ -47,6 +47,9 @@ internal sealed class ControlledScheduler : IDisposable
     /// <summary>Checked at every scheduling point, on the thread that reached it (throws to fail the schedule).</summary>
     public Action? EveryStep { get; set; }
 
+    /// <summary>Whether, at the decision being taken, a logical thread is enabled (for events that happen only when every thread waits).</summary>
+    public bool ThreadsEnabled { get; private set; }
+
     /// <summary>The number of scheduling decisions taken.</summary>
     public int Steps => _steps;
 
@@ -84,7 +87,7 @@ internal sealed class ControlledScheduler : IDisposable
             return 0;
         }
 
-        int choice = _strategy.Choose(count, isData: true);
+        int choice = _strategy.Choose(count, ChoiceKind.Data);
         Record(choice, count, $"data {what}: {choice}");
         return choice;
     }
@@ -212,10 +215,21 @@ internal sealed class ControlledScheduler : IDisposable
 
     internal bool IsAborted => _aborted;
 
+    /// <summary>Adds a line to the trace (no decision).</summary>
+    public void Note(string what) => _trace.Add("   " + what);
+
+    /// <summary>Records a decision; one with a single option is traced but is no choice (a replay never sees it).</summary>
     internal void Record(int choice, int count, string what)
     {
-        Choices.Add(choice);
-        _trace.Add(string.Create(CultureInfo.InvariantCulture, $"#{Choices.Count - 1} [{choice}/{count}] {what}"));
+        if (count > 1)
+        {
+            Choices.Add(choice);
+            _trace.Add(string.Create(CultureInfo.InvariantCulture, $"c{Choices.Count - 1} [{choice}/{count}] {what}"));
+        }
+        else
+        {
+            _trace.Add("         " + what);
+        }
     }
 
     internal void ThreadFinished(LogicalThread thread, Exception? error)
@@ -281,6 +295,7 @@ internal sealed class ControlledScheduler : IDisposable
             }
         }
 
+        ThreadsEnabled = enabled.Count > 0;
         foreach (EnvironmentEvent e in _events)
         {
             if (!e.Taken && e.Enabled())
@@ -296,7 +311,15 @@ internal sealed class ControlledScheduler : IDisposable
             return false;
         }
 
-        int choice = enabled.Count == 1 ? 0 : _strategy.Choose(enabled.Count, isData: false);
+        // The thread that reached the point comes first: any other choice preempts it (the depth-first search bounds those).
+        int self = from is null ? -1 : enabled.IndexOf(from);
+        if (self > 0)
+        {
+            enabled.RemoveAt(self);
+            enabled.Insert(0, from!);
+        }
+
+        int choice = enabled.Count == 1 ? 0 : _strategy.Choose(enabled.Count, self >= 0 ? ChoiceKind.Preemption : ChoiceKind.Schedule);
         if (choice < 0 || choice >= enabled.Count)
         {
             Fail(new InvalidOperationException($"the replayed choice {choice} is out of range (0..{enabled.Count - 1}): the replay diverged"));

@@ -50,6 +50,23 @@ internal sealed class ControlledTimeProvider : TimeProvider
         timer.Fire();
     }
 
+    /// <summary>Moves the clock by <paramref name="step"/>, firing on the way (in order, here) every timer that falls due.</summary>
+    public void Advance(TimeSpan step)
+    {
+        long target = _now + step.Ticks;
+        while (NextDue(TimeSpan.FromTicks(target - _now)) is { } timer)
+        {
+            if (timer.Due > _now)
+            {
+                Interlocked.Exchange(ref _now, timer.Due);
+            }
+
+            timer.Fire();
+        }
+
+        Interlocked.Exchange(ref _now, target);
+    }
+
     private ControlledTimer? NextDue(TimeSpan horizon)
     {
         long limit = _now + horizon.Ticks;

@@ -29,8 +29,12 @@ internal sealed class ExplorationRun : IDisposable
     private readonly List<string> _outcomes = new();
     private readonly HashSet<string> _acquirers = new();
     private int _timerFiringsLeft;
+    private int _clockStepsLeft;
     private int _acquireCalls;
+    private int _inFlight;
+    private int _peakInFlight;
     private bool _disposing;
+    private bool _settling;
 
     public ExplorationRun(Scenario scenario, IChoiceStrategy strategy)
     {
@@ -51,8 +55,17 @@ internal sealed class ExplorationRun : IDisposable
         Options = options;
         Pool = new ConnectionPool<ExploredResource>(Policy, options, timeProvider: Time);
         HooksWired = WireHooks();
+        DeliveriesControlled = WireDelivery();
         _timerFiringsLeft = scenario.TimerFirings;
-        Scheduler.AddEvent("a timer fires", () => _timerFiringsLeft > 0 && Time.HasTimerWithin(s_horizon), FireTimer, repeatable: true);
+        // In the scenario's phase a timer may fire at any step (a deadline racing a hand-off), a few times; afterwards
+        // time passes only while every thread waits, as it does when deadlines are far from a few CPU steps.
+        Scheduler.AddEvent(
+            "a timer fires",
+            () => _timerFiringsLeft > 0 && (!_settling || !Scheduler.ThreadsEnabled) && Time.HasTimerWithin(s_horizon),
+            FireTimer,
+            repeatable: true);
+        _clockStepsLeft = scenario.ClockSteps;
+        Scheduler.AddEvent("the clock moves", () => _clockStepsLeft > 0, MoveClock, repeatable: true);
         Scheduler.EveryStep = CheckEveryStep;
     }
 
@@ -68,6 +81,12 @@ internal sealed class ExplorationRun : IDisposable
 
     /// <summary>The pool's test hooks turned into scheduling points.</summary>
     public int HooksWired { get; }
+
+    /// <summary>
+    /// Whether a completed waiter's result is delivered by a scheduler event (Debug builds: <c>WaiterQueue.TestHookDeliver</c>)
+    /// rather than by the thread pool, whose timing the scheduler does not control.
+    /// </summary>
+    public bool DeliveriesControlled { get; }
 
     /// <summary>The outcome of every acquire, in the order they ended ("name: lease r1", "name: PoolExhaustedException"...).</summary>
     public IReadOnlyList<string> Outcomes => _outcomes;
@@ -93,6 +112,8 @@ internal sealed class ExplorationRun : IDisposable
         // Phase 2: everything that can end, ends.
         Policy.Healed = true;
         _timerFiringsLeft = int.MaxValue;
+        _clockStepsLeft = 0;
+        _settling = true;
         if (!Scheduler.RunUntilQuiescent())
         {
             return Scheduler.Failure;
@@ -161,8 +182,12 @@ internal sealed class ExplorationRun : IDisposable
         _disposing = true;
         Scheduler.Spawn(name, () =>
         {
+            // The pool's drain signal continues on the thread pool (RunContinuationsAsynchronously): once it is set,
+            // the rest of DisposeAsync (debug assertions, the meter) runs there, outside the scheduler.
+            Task drained = ((TaskCompletionSource)typeof(ConnectionPool<ExploredResource>).GetField("_drained", BindingFlags.Instance | BindingFlags.NonPublic)!.GetValue(Pool)!).Task;
             ValueTask dispose = Pool.DisposeAsync();
-            Scheduler.WaitUntil("DisposeAsync", () => dispose.IsCompleted);
+            Scheduler.WaitUntil("DisposeAsync", () => dispose.IsCompleted || drained.IsCompleted);
+            SpinUntil(() => dispose.IsCompleted, "DisposeAsync after the drain");
             dispose.GetAwaiter().GetResult();
         });
     }
@@ -176,23 +201,14 @@ internal sealed class ExplorationRun : IDisposable
         }
 
         _acquireCalls++;
+        _peakInFlight = Math.Max(_peakInFlight, ++_inFlight);
         PoolLease<ExploredResource> lease;
         try
         {
             ValueTask<PoolLease<ExploredResource>> acquire = Pool.AcquireAsync(cancellationToken);
             Scheduler.WaitUntil(name + " acquire", () => IsDecided(acquire));
 
-            // The waiter's result is published by a thread-pool work item right after the hand-off decided it.
-            var published = System.Diagnostics.Stopwatch.StartNew();
-            while (!acquire.IsCompleted)
-            {
-                if (published.Elapsed > TimeSpan.FromSeconds(10))
-                {
-                    throw new TimeoutException($"{name}: the decided wait was not published within 10 s");
-                }
-
-                Thread.Yield();
-            }
+            SpinUntil(() => acquire.IsCompleted, name + "'s result delivered by the thread pool");
 
             lease = acquire.GetAwaiter().GetResult();
         }
@@ -200,6 +216,7 @@ internal sealed class ExplorationRun : IDisposable
             || (ex is InvalidOperationException && ex.Message.Contains("(scripted)", StringComparison.Ordinal)))
         {
             Ended(name, ex.GetType().Name);
+            _inFlight--;
             return null;
         }
 
@@ -219,11 +236,24 @@ internal sealed class ExplorationRun : IDisposable
         return lease;
     }
 
-    /// <summary>Returns a lease on the calling logical thread and waits for the return to finish.</summary>
-    public void Return(string name, PoolLease<ExploredResource> lease)
+    /// <summary>Returns a lease on the calling logical thread and, unless told otherwise, waits for the return to finish.</summary>
+    /// <param name="name">The holder.</param>
+    /// <param name="lease">Its lease.</param>
+    /// <param name="wait">Whether to wait for an asynchronous reset (<see cref="PoolLease{T}.DisposeAsync"/>) or not (<see cref="PoolLease{T}.Dispose"/>).</param>
+    public void Return(string name, PoolLease<ExploredResource> lease, bool wait = true)
     {
+        // A caller counts as concurrent until its call returns (the pool's synchronous part of the return is done);
+        // an asynchronous reset still running after that is the pool's, and must not make anybody create.
         lease.Resource.HeldBy = null;
+        if (!wait)
+        {
+            lease.Dispose();
+            _inFlight--;
+            return;
+        }
+
         ValueTask returned = lease.DisposeAsync();
+        _inFlight--;
         Scheduler.WaitUntil(name + " return", () => returned.IsCompleted);
         returned.GetAwaiter().GetResult();
     }
@@ -233,9 +263,21 @@ internal sealed class ExplorationRun : IDisposable
 
     public void Dispose() => Scheduler.Dispose();
 
-    /// <summary>Whether an acquire's outcome is decided (completed, or its waiter completed and about to publish).</summary>
-    private static bool IsDecided(ValueTask<PoolLease<ExploredResource>> acquire) =>
-        acquire.IsCompleted || (s_valueTaskSource.GetValue(acquire) is Waiter<ExploredResource> waiter && !waiter.IsPending);
+    /// <summary>
+    /// Whether an acquire's outcome is decided: completed or, when the thread pool delivers waiters' results (Release
+    /// builds), its waiter completed and about to deliver.
+    /// </summary>
+    private bool IsDecided(ValueTask<PoolLease<ExploredResource>> acquire) =>
+        acquire.IsCompleted || (!DeliveriesControlled && s_valueTaskSource.GetValue(acquire) is Waiter<ExploredResource> waiter && !waiter.IsPending);
+
+    /// <summary>Waits (really) for something the thread pool finishes right after the scheduler saw it decided.</summary>
+    private static void SpinUntil(Func<bool> condition, string what)
+    {
+        if (!SpinWait.SpinUntil(condition, TimeSpan.FromSeconds(10)))
+        {
+            throw new TimeoutException($"not within 10 s: {what}");
+        }
+    }
 
     private void Ended(string name, string outcome)
     {
@@ -258,6 +300,7 @@ internal sealed class ExplorationRun : IDisposable
                 PoolLease<ExploredResource>? lease = Acquire(name, default);
                 if (lease is null)
                 {
+                    Scheduler.Note($"clock {Time.GetTimestamp() / TimeSpan.TicksPerMillisecond} ms; {Debug()}");
                     throw new InvalidOperationException($"slot not usable again: {name} was not served after everything ended ({_outcomes[^1]})");
                 }
 
@@ -270,10 +313,49 @@ internal sealed class ExplorationRun : IDisposable
         }
     }
 
+    private string Debug()
+    {
+        object q = typeof(ConnectionPool<ExploredResource>).GetField("_waiters", BindingFlags.Instance | BindingFlags.NonPublic)!.GetValue(Pool)!;
+        object b = typeof(ConnectionPool<ExploredResource>).GetField("_backoff", BindingFlags.Instance | BindingFlags.NonPublic)!.GetValue(Pool)!;
+        long F(object o, string n) => (long)o.GetType().GetField(n, BindingFlags.Instance | BindingFlags.NonPublic)!.GetValue(o)!;
+        return $"wakeAt {F(q, "_wakeAt") / 10000} armedAt {F(q, "_armedAt") / 10000} blockedUntil {F(b, "_blockedUntil") / 10000} waiting {Pool.GetStatistics().Waiting} live {Pool.GetStatistics().Live}";
+    }
+
     private void FireTimer()
     {
         _timerFiringsLeft--;
+        Scheduler.Note($"clock {Time.GetTimestamp() / TimeSpan.TicksPerMillisecond} ms; {Debug()}");
         Time.FireNext(s_horizon);
+    }
+
+    private void MoveClock()
+    {
+        _clockStepsLeft--;
+        Time.Advance(_scenario.ClockStep);
+    }
+
+    private bool WireDelivery()
+    {
+        object? queue = typeof(ConnectionPool<ExploredResource>).GetField("_waiters", BindingFlags.Instance | BindingFlags.NonPublic)?.GetValue(Pool);
+        FieldInfo? hook = queue?.GetType().GetField("TestHookDeliver", BindingFlags.Instance | BindingFlags.NonPublic | BindingFlags.Public);
+        if (hook is null)
+        {
+            return false;
+        }
+
+        int deliveries = 0;
+        hook.SetValue(queue, (Action<IThreadPoolWorkItem>)(item =>
+        {
+            if (!Scheduler.OnControlledThread)
+            {
+                Scheduler.Point("a waiter completed");
+                return;
+            }
+
+            deliveries++;
+            Scheduler.AddEvent("deliver a waiter's result " + deliveries.ToString(CultureInfo.InvariantCulture), static () => true, item.Execute);
+        }));
+        return true;
     }
 
     private int WireHooks()
@@ -314,14 +396,16 @@ internal sealed class ExplorationRun : IDisposable
         int alive = Policy.Alive;
         MaxAlive = Math.Max(MaxAlive, alive);
         Require(s.Live <= Options.MaxSize, $"live ({s.Live}) <= MaxSize ({Options.MaxSize})");
-        Require(alive <= Options.MaxSize + _scenario.AliveAllowance, $"resources alive ({alive}: created, destruction not completed) <= MaxSize ({Options.MaxSize}) + allowance ({_scenario.AliveAllowance})");
+        int allowance = _scenario.AliveAllowance ?? Options.MaxSize;
+        Require(alive <= Options.MaxSize + allowance, $"resources alive ({alive}: created, destruction not completed) <= MaxSize ({Options.MaxSize}) + abandoned allowance ({allowance})");
 
-        // No surplus creation: every creation answers an acquire, replaces a destroyed resource or retries a failed one.
-        int destroyed = Policy.Resources.Count(r => r.DestroyStarted);
+        // No surplus creation: N callers at once never cause more than N resources; beyond that, a creation replaces a
+        // destroyed resource or retries a failed creation.
+        int destroyed = Policy.Resources.Count(r => r.DestroyStarted || r.GivenUp);
         int failed = Policy.CreationFailures;
         Require(
-            Policy.CreationsStarted <= _acquireCalls + destroyed + failed,
-            $"no surplus creation: creations started ({Policy.CreationsStarted}) <= acquires ({_acquireCalls}) + resources destroyed ({destroyed}) + creations failed ({failed})");
+            Policy.CreationsStarted <= _peakInFlight + destroyed + failed,
+            $"no surplus creation: creations started ({Policy.CreationsStarted}) <= callers at once at most ({_peakInFlight}) + resources destroyed or given up on ({destroyed}) + creations failed ({failed})");
     }
 
     /// <summary>At the end of phase 1, nothing enabled: the invariants at rest.</summary>

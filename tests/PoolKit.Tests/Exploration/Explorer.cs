@@ -36,11 +36,11 @@ internal static class Explorer
         return report;
     }
 
-    /// <summary>Depth-first over the decision tree, up to <paramref name="schedules"/> schedules.</summary>
-    public static ExplorationReport DepthFirst(Scenario scenario, int schedules)
+    /// <summary>Depth-first over the decision tree with at most <paramref name="preemptionBound"/> preemptions, up to <paramref name="schedules"/> schedules.</summary>
+    public static ExplorationReport DepthFirst(Scenario scenario, int schedules, int preemptionBound = 2)
     {
-        var report = new ExplorationReport(scenario.Name, "depth-first");
-        var strategy = new DepthFirstStrategy();
+        var report = new ExplorationReport(scenario.Name, $"depth-first, preemption bound {preemptionBound}");
+        var strategy = new DepthFirstStrategy(preemptionBound);
         for (int i = 0; i < schedules; i++)
         {
             if (!RunOne(scenario, strategy, report, "depth-first schedule " + i.ToString(CultureInfo.InvariantCulture)))
