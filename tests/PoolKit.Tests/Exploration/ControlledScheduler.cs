@@ -47,9 +47,6 @@ internal sealed class ControlledScheduler : IDisposable
     /// <summary>Checked at every scheduling point, on the thread that reached it (throws to fail the schedule).</summary>
     public Action? EveryStep { get; set; }
 
-    /// <summary>Whether, at the decision being taken, a logical thread is enabled (for events that happen only when every thread waits).</summary>
-    public bool ThreadsEnabled { get; private set; }
-
     /// <summary>The number of scheduling decisions taken.</summary>
     public int Steps => _steps;
 
@@ -77,7 +74,9 @@ internal sealed class ControlledScheduler : IDisposable
     /// <param name="enabled">When it may happen.</param>
     /// <param name="run">What happens.</param>
     /// <param name="repeatable">Whether it may happen again (a clock tick) rather than once (an operation ending).</param>
-    public void AddEvent(string name, Func<bool> enabled, Action run, bool repeatable = false) => _events.Add(new EnvironmentEvent(name, enabled, run, repeatable));
+    /// <param name="whenIdle">Whether it may happen only when nothing else is enabled (time passing while everything waits).</param>
+    public void AddEvent(string name, Func<bool> enabled, Action run, bool repeatable = false, bool whenIdle = false) =>
+        _events.Add(new EnvironmentEvent(name, enabled, run, repeatable, whenIdle));
 
     /// <summary>A data choice (for example a policy outcome), recorded in the schedule like a scheduling decision.</summary>
     public int ChooseData(int count, string what)
@@ -295,12 +294,22 @@ internal sealed class ControlledScheduler : IDisposable
             }
         }
 
-        ThreadsEnabled = enabled.Count > 0;
         foreach (EnvironmentEvent e in _events)
         {
-            if (!e.Taken && e.Enabled())
+            if (!e.Taken && !e.WhenIdle && e.Enabled())
             {
                 enabled.Add(e);
+            }
+        }
+
+        if (enabled.Count == 0)
+        {
+            foreach (EnvironmentEvent e in _events)
+            {
+                if (!e.Taken && e.WhenIdle && e.Enabled())
+                {
+                    enabled.Add(e);
+                }
             }
         }
 
@@ -359,9 +368,11 @@ internal sealed class ControlledScheduler : IDisposable
         return false;
     }
 
-    private sealed class EnvironmentEvent(string name, Func<bool> enabled, Action run, bool repeatable)
+    private sealed class EnvironmentEvent(string name, Func<bool> enabled, Action run, bool repeatable, bool whenIdle)
     {
         public bool Repeatable { get; } = repeatable;
+
+        public bool WhenIdle { get; } = whenIdle;
 
         public string Name { get; } = name;
 

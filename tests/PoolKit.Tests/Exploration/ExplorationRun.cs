@@ -12,7 +12,8 @@ namespace PoolKit.Tests.Exploration;
 /// <remarks>
 /// Phases: (1) the scenario runs until no thread or event is enabled (the clock fires at most
 /// <see cref="Scenario.TimerFirings"/> timers); the invariants at rest are checked there, the lost wake-up among them.
-/// (2) The policy heals and the clock runs freely: every acquire must end with exactly one outcome. (3) Unless the
+/// (2) The policy heals and time passes whenever nothing else can happen: every acquire must end with exactly one
+/// outcome. (3) Unless the
 /// scenario disposed the pool, MaxSize acquirers must all be served at once (every slot usable again), and then the
 /// pool is disposed and must destroy everything it holds.
 /// </remarks>
@@ -58,12 +59,10 @@ internal sealed class ExplorationRun : IDisposable
         DeliveriesControlled = WireDelivery();
         _timerFiringsLeft = scenario.TimerFirings;
         // In the scenario's phase a timer may fire at any step (a deadline racing a hand-off), a few times; afterwards
-        // time passes only while every thread waits, as it does when deadlines are far from a few CPU steps.
-        Scheduler.AddEvent(
-            "a timer fires",
-            () => _timerFiringsLeft > 0 && (!_settling || !Scheduler.ThreadsEnabled) && Time.HasTimerWithin(s_horizon),
-            FireTimer,
-            repeatable: true);
+        // time passes only while nothing else can happen (every thread waits, no operation can end), as it does when
+        // deadlines are far from a few CPU steps and the policy answers at once.
+        Scheduler.AddEvent("a timer fires", () => _timerFiringsLeft > 0 && !_settling && Time.HasTimerWithin(s_horizon), FireTimer, repeatable: true);
+        Scheduler.AddEvent("time passes", () => _settling && Time.HasTimerWithin(s_horizon), FireTimer, repeatable: true, whenIdle: true);
         _clockStepsLeft = scenario.ClockSteps;
         Scheduler.AddEvent("the clock moves", () => _clockStepsLeft > 0, MoveClock, repeatable: true);
         Scheduler.EveryStep = CheckEveryStep;
@@ -111,7 +110,7 @@ internal sealed class ExplorationRun : IDisposable
 
         // Phase 2: everything that can end, ends.
         Policy.Healed = true;
-        _timerFiringsLeft = int.MaxValue;
+        _timerFiringsLeft = 0;
         _clockStepsLeft = 0;
         _settling = true;
         if (!Scheduler.RunUntilQuiescent())
@@ -300,7 +299,7 @@ internal sealed class ExplorationRun : IDisposable
                 PoolLease<ExploredResource>? lease = Acquire(name, default);
                 if (lease is null)
                 {
-                    Scheduler.Note($"clock {Time.GetTimestamp() / TimeSpan.TicksPerMillisecond} ms; {Debug()}");
+                    Scheduler.Note(State());
                     throw new InvalidOperationException($"slot not usable again: {name} was not served after everything ended ({_outcomes[^1]})");
                 }
 
@@ -313,18 +312,19 @@ internal sealed class ExplorationRun : IDisposable
         }
     }
 
-    private string Debug()
+    /// <summary>The clock and the pool's counts, for the trace.</summary>
+    private string State()
     {
-        object q = typeof(ConnectionPool<ExploredResource>).GetField("_waiters", BindingFlags.Instance | BindingFlags.NonPublic)!.GetValue(Pool)!;
-        object b = typeof(ConnectionPool<ExploredResource>).GetField("_backoff", BindingFlags.Instance | BindingFlags.NonPublic)!.GetValue(Pool)!;
-        long F(object o, string n) => (long)o.GetType().GetField(n, BindingFlags.Instance | BindingFlags.NonPublic)!.GetValue(o)!;
-        return $"wakeAt {F(q, "_wakeAt") / 10000} armedAt {F(q, "_armedAt") / 10000} blockedUntil {F(b, "_blockedUntil") / 10000} waiting {Pool.GetStatistics().Waiting} live {Pool.GetStatistics().Live}";
+        PoolStatistics s = Pool.GetStatistics();
+        return string.Create(
+            CultureInfo.InvariantCulture,
+            $"clock {Time.GetTimestamp() / TimeSpan.TicksPerMillisecond} ms; waiting {s.Waiting}, idle {s.Idle}, leased {s.Leased}, creating {s.Creating}, destroying {s.Destroying}, returning {s.Returning}; resources alive {Policy.Alive}");
     }
 
     private void FireTimer()
     {
         _timerFiringsLeft--;
-        Scheduler.Note($"clock {Time.GetTimestamp() / TimeSpan.TicksPerMillisecond} ms; {Debug()}");
+        Scheduler.Note(State());
         Time.FireNext(s_horizon);
     }
 
