@@ -313,7 +313,7 @@ internal sealed class ExplorationRun : IDisposable
     }
 
     /// <summary>The clock and the pool's counts, for the trace.</summary>
-    private string State()
+    public string State()
     {
         PoolStatistics s = Pool.GetStatistics();
         return string.Create(

@@ -94,7 +94,7 @@ internal static class Explorer
         report.Failure = failure;
         report.FailedSchedule = name;
         report.Choices = run.Scheduler.Choices.ToArray();
-        report.Description = run.Scheduler.Describe();
+        report.Description = run.Scheduler.Describe() + "  at the end: " + run.State() + Environment.NewLine;
         return false;
     }
 }

@@ -52,6 +52,45 @@ internal static class Scenarios
         }),
     };
 
+    /// <summary>
+    /// Three callers on a pool of four, each acquiring and returning twice (asynchronous resets and creations): more
+    /// room than callers, so a surplus creation is not stopped by MaxSize and the per-step check sees it.
+    /// </summary>
+    public static Scenario RoomyPool() => new()
+    {
+        Name = "three callers on a pool of four",
+        Resetting = true,
+        ConfigureOptions = o =>
+        {
+            o.MaxSize = 4;
+            o.MaxConcurrentCreations = 4;
+        },
+        ConfigurePolicy = p =>
+        {
+            p.CreateOutcomes = [Outcome.SucceedAtOnce, Outcome.Succeed];
+            p.ResetOutcomes = [Outcome.SucceedAtOnce, Outcome.Succeed];
+        },
+        TimerFirings = 0,
+        Threads = run =>
+        {
+            foreach (string caller in new[] { "a", "b", "c" })
+            {
+                run.Scheduler.Spawn(caller, () =>
+                {
+                    for (int i = 0; i < 2; i++)
+                    {
+                        string name = caller + "." + i.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                        if (run.Acquire(name, default) is { } lease)
+                        {
+                            run.Scheduler.Point(name + " holds " + lease.Resource);
+                            run.Return(name, lease, wait: i == 0);
+                        }
+                    }
+                });
+            }
+        },
+    };
+
     /// <summary>Three acquirers on two slots while creations succeed, fail or hang (honouring their token), with the back-off and the creation bound on the clock.</summary>
     public static Scenario Creation() => new()
     {
