@@ -202,12 +202,14 @@ internal sealed class ExplorationRun : IDisposable
         _acquireCalls++;
         _peakInFlight = Math.Max(_peakInFlight, ++_inFlight);
         PoolLease<ExploredResource> lease;
+        bool reportedSuccess = false;
         try
         {
             ValueTask<PoolLease<ExploredResource>> acquire = Pool.AcquireAsync(cancellationToken);
             Scheduler.WaitUntil(name + " acquire", () => IsDecided(acquire));
 
             SpinUntil(() => acquire.IsCompleted, name + "'s result delivered by the thread pool");
+            reportedSuccess = acquire.IsCompletedSuccessfully;
 
             lease = acquire.GetAwaiter().GetResult();
         }
@@ -216,6 +218,11 @@ internal sealed class ExplorationRun : IDisposable
         {
             Ended(name, ex.GetType().Name);
             _inFlight--;
+            if (_scenario.ChecksTaskStatus && reportedSuccess)
+            {
+                throw new InvariantViolationException($"{name}'s acquire failed with {ex.GetType().Name} but its task reports IsCompletedSuccessfully");
+            }
+
             return null;
         }
 
@@ -445,6 +452,16 @@ internal sealed class ExplorationRun : IDisposable
         if (!_disposing)
         {
             Pool.AssertInvariantsQuiescent(countersSettled: Policy.Hung == 0);
+        }
+
+        // The counters agree with what the callers saw.
+        PoolStatistics s = Pool.GetStatistics();
+        int timeouts = _outcomes.Count(o => o.EndsWith(": " + nameof(PoolExhaustedException), StringComparison.Ordinal));
+        Require(s.TotalTimeouts == timeouts, $"TotalTimeouts ({s.TotalTimeouts}) = acquires that timed out ({timeouts})");
+        if (_scenario.ChecksCanceledCount)
+        {
+            int canceled = _outcomes.Count(o => o.EndsWith(": " + nameof(OperationCanceledException), StringComparison.Ordinal) || o.EndsWith(": " + nameof(TaskCanceledException), StringComparison.Ordinal));
+            Require(s.TotalAcquiresCanceled == canceled, $"TotalAcquiresCanceled ({s.TotalAcquiresCanceled}) = acquires cancelled ({canceled})");
         }
     }
 

@@ -33,6 +33,18 @@ internal sealed class Scenario
     /// </summary>
     public int? AliveAllowance { get; init; }
 
+    /// <summary>
+    /// Whether an acquire that fails must also say so on its task (<c>IsCompletedSuccessfully</c> false): off by
+    /// default while issue 19's defect 5 is open (every outcome reports success today).
+    /// </summary>
+    public bool ChecksTaskStatus { get; init; }
+
+    /// <summary>
+    /// Whether the pool's count of cancelled acquires must match the cancelled outcomes: off by default while issue 19's
+    /// defect 11 is open (an acquire with an already-cancelled token is not counted).
+    /// </summary>
+    public bool ChecksCanceledCount { get; init; }
+
     /// <summary>The bound on scheduling decisions of one schedule.</summary>
     public int MaxSteps { get; init; } = 3_000;
 

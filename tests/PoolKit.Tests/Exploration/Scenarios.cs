@@ -221,9 +221,14 @@ internal static class Scenarios
     };
 
     /// <summary>Waiters cancelled at any point, racing returns, creations and each other.</summary>
-    public static Scenario Cancellation(bool resetting) => new()
+    /// <param name="resetting">Whether the policy resets.</param>
+    /// <param name="checksTaskStatus">Whether a failed acquire's task must not report success (issue 19, defect 5).</param>
+    /// <param name="checksCanceledCount">Whether the pool must count every cancelled acquire (issue 19, defect 11).</param>
+    public static Scenario Cancellation(bool resetting, bool checksTaskStatus = false, bool checksCanceledCount = false) => new()
     {
         Name = resetting ? "cancellation (reset)" : "cancellation (no reset)",
+        ChecksTaskStatus = checksTaskStatus,
+        ChecksCanceledCount = checksCanceledCount,
         Resetting = resetting,
         ConfigureOptions = o => o.MaxSize = 1,
         ConfigurePolicy = p =>
