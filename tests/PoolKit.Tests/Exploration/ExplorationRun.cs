@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Reflection;
-using PoolKit.Internal;
 
 namespace PoolKit.Tests.Exploration;
 
@@ -21,10 +20,6 @@ internal sealed class ExplorationRun : IDisposable
 {
     /// <summary>Timers due beyond this are never fired (the maintenance timer, idle and lifetime pruning).</summary>
     private static readonly TimeSpan s_horizon = TimeSpan.FromMinutes(1);
-
-    private static readonly FieldInfo s_valueTaskSource = typeof(ValueTask<PoolLease<ExploredResource>>)
-        .GetField("_obj", BindingFlags.Instance | BindingFlags.NonPublic)
-        ?? throw new InvalidOperationException("ValueTask<T>._obj not found: the runtime changed; update ExplorationRun.IsDecided");
 
     private readonly Scenario _scenario;
     private readonly List<string> _outcomes = new();
@@ -83,7 +78,7 @@ internal sealed class ExplorationRun : IDisposable
 
     /// <summary>
     /// Whether a completed waiter's result is delivered by a scheduler event (Debug builds: <c>WaiterQueue.TestHookDeliver</c>)
-    /// rather than by the thread pool, whose timing the scheduler does not control.
+    /// rather than by the thread pool, whose timing the scheduler does not control (the exploration refuses to run then).
     /// </summary>
     public bool DeliveriesControlled { get; }
 
@@ -208,7 +203,6 @@ internal sealed class ExplorationRun : IDisposable
             ValueTask<PoolLease<ExploredResource>> acquire = Pool.AcquireAsync(cancellationToken);
             Scheduler.WaitUntil(name + " acquire", () => IsDecided(acquire));
 
-            SpinUntil(() => acquire.IsCompleted, name + "'s result delivered by the thread pool");
             reportedSuccess = acquire.IsCompletedSuccessfully;
 
             lease = acquire.GetAwaiter().GetResult();
@@ -269,12 +263,8 @@ internal sealed class ExplorationRun : IDisposable
 
     public void Dispose() => Scheduler.Dispose();
 
-    /// <summary>
-    /// Whether an acquire's outcome is decided: completed or, when the thread pool delivers waiters' results (Release
-    /// builds), its waiter completed and about to deliver.
-    /// </summary>
-    private bool IsDecided(ValueTask<PoolLease<ExploredResource>> acquire) =>
-        acquire.IsCompleted || (!DeliveriesControlled && s_valueTaskSource.GetValue(acquire) is Waiter<ExploredResource> waiter && !waiter.IsPending);
+    /// <summary>Whether an acquire's outcome is decided (its result delivered, by a scheduler event).</summary>
+    private static bool IsDecided(ValueTask<PoolLease<ExploredResource>> acquire) => acquire.IsCompleted;
 
     /// <summary>Waits (really) for something the thread pool finishes right after the scheduler saw it decided.</summary>
     private static void SpinUntil(Func<bool> condition, string what)

@@ -69,6 +69,11 @@ internal static class Explorer
     private static bool RunOne(Scenario scenario, IChoiceStrategy strategy, ExplorationReport report, string name)
     {
         using var run = new ExplorationRun(scenario, strategy);
+        if (!run.DeliveriesControlled)
+        {
+            throw new InvalidOperationException("the exploration needs a Debug build of PoolKit: WaiterQueue.TestHookDeliver (compiled in Debug only) lets the scheduler deliver waiters' results; without it the thread pool does, at moments the scheduler does not control");
+        }
+
         if (run.HooksWired == 0)
         {
             throw new InvalidOperationException("the pool has no TestHook* fields any more: the exploration would only switch at the policy's calls");

@@ -52,6 +52,7 @@ public sealed class ExplorerTests
     private static int[] Run(Scenario scenario, IChoiceStrategy strategy)
     {
         using var run = new ExplorationRun(scenario, strategy);
+        Assert.True(run.DeliveriesControlled, "the exploration needs a Debug build of PoolKit (WaiterQueue.TestHookDeliver)");
         Exception? failure = run.Execute();
         Assert.True(failure is null, failure?.ToString());
         return run.Scheduler.Choices.ToArray();
