@@ -178,7 +178,8 @@ internal sealed class ExplorationRun : IDisposable
         {
             // The pool's drain signal continues on the thread pool (RunContinuationsAsynchronously): once it is set,
             // the rest of DisposeAsync (debug assertions, the meter) runs there, outside the scheduler.
-            Task drained = ((TaskCompletionSource)typeof(ConnectionPool<ExploredResource>).GetField("_drained", BindingFlags.Instance | BindingFlags.NonPublic)!.GetValue(Pool)!).Task;
+            Task drained = (typeof(ConnectionPool<ExploredResource>).GetField("_drained", BindingFlags.Instance | BindingFlags.NonPublic)?.GetValue(Pool) as TaskCompletionSource)?.Task
+                ?? throw new InvalidOperationException("ConnectionPool._drained (a TaskCompletionSource) not found: update ExplorationRun.DisposePool to the pool's drain signal");
             ValueTask dispose = Pool.DisposeAsync();
             Scheduler.WaitUntil("DisposeAsync", () => dispose.IsCompleted || drained.IsCompleted);
             SpinUntil(() => dispose.IsCompleted, "DisposeAsync after the drain");
