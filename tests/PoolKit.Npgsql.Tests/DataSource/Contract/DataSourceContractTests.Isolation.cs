@@ -1,4 +1,5 @@
 using System.Data.Common;
+using PoolKit.Testing;
 
 namespace PoolKit.Npgsql.Tests.DataSource.Contract;
 
@@ -74,28 +75,31 @@ public abstract partial class DataSourceContractTests
     [Fact]
     public async Task ChangeDatabase_OnTheConnection_IsNpgsqlsOrNotSupported()
     {
+        // Not template1: CREATE DATABASE elsewhere in the run fails while anyone is connected to it.
+        await using TestDatabase other = await Fixture.Server.CreateDatabaseAsync();
         DbDataSource dataSource = CreateDataSource();
         await using DbConnection connection = await dataSource.OpenConnectionAsync();
         if (Difference_ChangeDatabaseNotSupported)
         {
-            Assert.Throws<NotSupportedException>(() => connection.ChangeDatabase("template1"));
+            Assert.Throws<NotSupportedException>(() => connection.ChangeDatabase(other.Name));
             return;
         }
 
-        connection.ChangeDatabase("template1");
-        Assert.Equal("template1", connection.Database);
-        Assert.Equal("template1", Scalar(connection, "SELECT current_database()"));
+        connection.ChangeDatabase(other.Name);
+        Assert.Equal(other.Name, connection.Database);
+        Assert.Equal(other.Name, Scalar(connection, "SELECT current_database()"));
     }
 
     [Fact]
     public async Task ChangeDatabase_OnTheNpgsqlConnection_DoesNotReachTheNextOpen()
     {
+        await using TestDatabase other = await Fixture.Server.CreateDatabaseAsync();
         DbDataSource dataSource = CreateDataSource();
         string database = Fixture.Server.CreateConnectionStringBuilder().Database!;
         await using (DbConnection first = await dataSource.OpenConnectionAsync())
         {
-            Npgsql(first).ChangeDatabase("template1");
-            Assert.Equal("template1", Scalar(first, "SELECT current_database()"));
+            Npgsql(first).ChangeDatabase(other.Name);
+            Assert.Equal(other.Name, Scalar(first, "SELECT current_database()"));
         }
 
         await using DbConnection second = await dataSource.OpenConnectionAsync();
