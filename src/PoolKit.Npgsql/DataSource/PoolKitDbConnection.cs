@@ -252,6 +252,32 @@ public sealed class PoolKitDbConnection : DbConnection
     public new ValueTask<PoolKitDbTransaction> BeginTransactionAsync(CancellationToken cancellationToken = default) =>
         BeginTransactionAsync(IsolationLevel.Unspecified, cancellationToken);
 
+    /// <summary>
+    /// Reloads the database's types (after <c>CREATE TYPE</c>, an extension, ...) on the leased connection and clears
+    /// the pool, so that every other pooled connection, which still has the old types, is replaced before it is
+    /// handed out again (a leased one when it comes back). The same reach as Npgsql's own <c>ReloadTypes</c>.
+    /// </summary>
+    /// <remarks>Call this one, not <see cref="NpgsqlConnection"/>'s: that reaches only the leased connection.</remarks>
+    /// <exception cref="InvalidOperationException">The connection is not open.</exception>
+    public void ReloadTypes()
+    {
+        NpgsqlConnection.ReloadTypes();
+        _pool.ClearAsync().AsTask().GetAwaiter().GetResult();
+    }
+
+    /// <summary>
+    /// Reloads the database's types on the leased connection and clears the pool, so that every other pooled
+    /// connection is replaced before it is handed out again (see <see cref="ReloadTypes"/>).
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the reload.</param>
+    /// <returns>A task that completes when the types are reloaded and the pool cleared.</returns>
+    /// <exception cref="InvalidOperationException">The connection is not open.</exception>
+    public async Task ReloadTypesAsync(CancellationToken cancellationToken = default)
+    {
+        await NpgsqlConnection.ReloadTypesAsync(cancellationToken).ConfigureAwait(false);
+        await _pool.ClearAsync(cancellationToken).ConfigureAwait(false);
+    }
+
     /// <inheritdoc />
     public override DataTable GetSchema() => NpgsqlConnection.GetSchema();
 

@@ -144,4 +144,35 @@ public abstract partial class DataSourceContractTests
             Execute(connection, $"DROP TYPE {type}");
         }
     }
+
+    [Fact]
+    public async Task ReloadTypes_OnOneConnection_ReachesTheDataSourcesOtherConnections()
+    {
+        DbDataSource dataSource = CreateDataSource(maxSize: 2);
+        string type = "contract_mood_" + Guid.NewGuid().ToString("N")[..8];
+        await using (DbConnection warmA = await dataSource.OpenConnectionAsync())
+        await using (DbConnection warmB = await dataSource.OpenConnectionAsync())
+        {
+            Assert.NotEqual(Pid(warmA), Pid(warmB));
+        }
+
+        try
+        {
+            await using (DbConnection connection = await dataSource.OpenConnectionAsync())
+            {
+                Execute(connection, $"CREATE TYPE {type} AS ENUM ('happy', 'sad')");
+                await ReloadTypesAsync(connection);
+            }
+
+            await using DbConnection first = await dataSource.OpenConnectionAsync();
+            await using DbConnection second = await dataSource.OpenConnectionAsync();
+            Assert.Equal("happy", Scalar(first, $"SELECT 'happy'::{type}"));
+            Assert.Equal("sad", Scalar(second, $"SELECT 'sad'::{type}"));
+        }
+        finally
+        {
+            await using DbConnection cleanup = await dataSource.OpenConnectionAsync();
+            Execute(cleanup, $"DROP TYPE IF EXISTS {type}");
+        }
+    }
 }

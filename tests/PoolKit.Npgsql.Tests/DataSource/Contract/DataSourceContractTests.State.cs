@@ -131,6 +131,34 @@ public abstract partial class DataSourceContractTests
     }
 
     [Fact]
+    public async Task Close_DuringBinaryImport_CancelsTheImport()
+    {
+        string table = await TableAsync();
+        DbDataSource dataSource = CreateDataSource();
+        DbConnection connection = await dataSource.OpenConnectionAsync();
+        int pid = Pid(connection);
+        global::Npgsql.NpgsqlBinaryImporter importer = await Npgsql(connection).BeginBinaryImportAsync($"COPY {table} (v) FROM STDIN (FORMAT BINARY)");
+        await importer.StartRowAsync();
+        await importer.WriteAsync(1);
+
+        await connection.CloseAsync();
+
+        Assert.Equal(0L, await CountRowsAsync());
+        await connection.OpenAsync();
+        Assert.Equal(1, Scalar(connection, "SELECT 1"));
+        if (Difference_CloseDuringCopyReplacesTheSession)
+        {
+            Assert.NotEqual(pid, Pid(connection));
+        }
+        else
+        {
+            Assert.Equal(pid, Pid(connection));
+        }
+
+        await connection.DisposeAsync();
+    }
+
+    [Fact]
     public async Task CloseConnectionBehavior_ClosingTheReader_ClosesTheConnection()
     {
         DbDataSource dataSource = CreateDataSource();

@@ -36,6 +36,12 @@ public abstract partial class DataSourceContractTests(PostgresServerFixture fixt
     /// </summary>
     protected virtual bool Difference_KeptNpgsqlConnectionStaysOpen => false;
 
+    /// <summary>
+    /// PoolKit: closing a connection while a COPY started through the Npgsql connection is still running destroys the
+    /// server session (the COPY is abandoned with it) instead of cancelling the COPY and keeping the session.
+    /// </summary>
+    protected virtual bool Difference_CloseDuringCopyReplacesTheSession => false;
+
     protected PostgresServerFixture Fixture => fixture;
 
     /// <summary>A unique application name per test class instance, so the server's view can be acted on by name.</summary>
@@ -46,6 +52,9 @@ public abstract partial class DataSourceContractTests(PostgresServerFixture fixt
 
     /// <summary>The Npgsql connection an open connection runs on (the member PoolKit exposes for Npgsql-only APIs).</summary>
     protected abstract NpgsqlConnection Npgsql(DbConnection connection);
+
+    /// <summary>Reloads the types of the data source through the connection (Npgsql's <c>ReloadTypesAsync</c>, or PoolKit's).</summary>
+    protected abstract Task ReloadTypesAsync(DbConnection connection);
 
     public Task InitializeAsync() => Task.CompletedTask;
 

@@ -12,4 +12,6 @@ public sealed class NpgsqlDataSourceContractTests(PostgresServerFixture fixture)
         NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(connectionString) { Pooling = true, MaxPoolSize = maxSize }.ConnectionString);
 
     protected override NpgsqlConnection Npgsql(DbConnection connection) => (NpgsqlConnection)connection;
+
+    protected override Task ReloadTypesAsync(DbConnection connection) => ((NpgsqlConnection)connection).ReloadTypesAsync();
 }

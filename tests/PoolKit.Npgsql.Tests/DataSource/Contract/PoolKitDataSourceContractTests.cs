@@ -17,10 +17,14 @@ public class PoolKitDataSourceContractTests(PostgresServerFixture fixture) : Dat
 
     protected override bool Difference_KeptNpgsqlConnectionStaysOpen => true;
 
+    protected override bool Difference_CloseDuringCopyReplacesTheSession => true;
+
     protected override DbDataSource CreateDataSourceCore(string connectionString, int maxSize) =>
         new PoolKitDataSource(
             NpgsqlConnectionPool.Create(connectionString, new ConnectionPoolOptions { Name = App, MaxSize = maxSize, AcquireTimeout = TimeSpan.FromSeconds(10) }, ResetMode),
             ownsPool: true);
 
     protected override NpgsqlConnection Npgsql(DbConnection connection) => ((PoolKitDbConnection)connection).NpgsqlConnection;
+
+    protected override Task ReloadTypesAsync(DbConnection connection) => ((PoolKitDbConnection)connection).ReloadTypesAsync();
 }
