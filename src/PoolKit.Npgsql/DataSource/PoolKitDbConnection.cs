@@ -12,11 +12,16 @@ namespace PoolKit.Npgsql;
 /// </summary>
 /// <remarks>
 /// <para>Commands it creates (<see cref="PoolKitDbCommand"/>) run as Npgsql commands on the leased connection;
-/// transactions are <see cref="PoolKitDbTransaction"/>s over <see cref="NpgsqlTransaction"/>s. Use <see cref="NpgsqlConnection"/> for Npgsql-only APIs, and
-/// never close or dispose that inner connection: close this one.</para>
-/// <para>Closing rolls back a transaction begun through this connection and still open, and returns the lease; the
-/// pool then resets the session as its <see cref="NpgsqlResetMode"/> says. A connection that Npgsql reports broken
-/// is marked broken, so the pool destroys it instead of handing it out again.</para>
+/// batches (<see cref="PoolKitDbBatch"/>) as <see cref="NpgsqlBatch"/>es; transactions are
+/// <see cref="PoolKitDbTransaction"/>s over <see cref="NpgsqlTransaction"/>s. Use <see cref="NpgsqlConnection"/> for
+/// Npgsql-only APIs, and never close or dispose that inner connection: close this one.</para>
+/// <para>Each open is isolated from the next, as with Npgsql's pool: closing closes a reader left open, rolls back a
+/// transaction left open and detaches it (a late <c>Dispose</c> of it does nothing), and returns the lease; the pool
+/// then removes the <c>Notice</c>/<c>Notification</c> handlers added to the inner connection and resets the session as
+/// its <see cref="NpgsqlResetMode"/> says. A connection that Npgsql reports broken reads <see cref="ConnectionState.Closed"/>
+/// and is destroyed on return; opening again leases another.</para>
+/// <para>Opening inside a <see cref="System.Transactions.TransactionScope"/> throws <see cref="NotSupportedException"/>
+/// (unless the connection string says <c>Enlist=false</c>): pooled connections do not enlist.</para>
 /// <para>Not thread-safe, like every <see cref="DbConnection"/>. <see cref="ChangeDatabase"/> and setting
 /// <see cref="ConnectionString"/> are not supported: the pool decides where connections go.</para>
 /// </remarks>
