@@ -95,6 +95,33 @@ public abstract partial class DataSourceContractTests
     }
 
     [Fact]
+    public async Task Close_WithOpenTransaction_AfterTheSessionWasTerminated_ClosesAndTheNextOpenWorks()
+    {
+        DbDataSource dataSource = CreateDataSource();
+        DbConnection connection = await dataSource.OpenConnectionAsync();
+        DbTransaction transaction = await connection.BeginTransactionAsync();
+        Assert.Equal(1, await ScalarAsync(connection, "SELECT 1", transaction));
+        await Fixture.Server.TerminateBackendsAsync(App);
+
+        // Npgsql has not read anything since: it still believes the transaction open, and Close must roll it back.
+        Exception? closing = await Record.ExceptionAsync(() => connection.CloseAsync());
+        if (Difference_CloseAfterSessionDiedDoesNotThrow)
+        {
+            Assert.Null(closing);
+        }
+        else
+        {
+            Assert.Equal(PostgresErrorCodes.AdminShutdown, Assert.IsType<PostgresException>(closing).SqlState);
+        }
+
+        Assert.Equal(System.Data.ConnectionState.Closed, connection.State);
+        await transaction.DisposeAsync();
+
+        await using DbConnection next = await dataSource.OpenConnectionAsync();
+        Assert.Equal(1, await ScalarAsync(next, "SELECT 1"));
+    }
+
+    [Fact]
     public async Task LateDispose_OfAClosedConnectionsTransaction_DoesNotTouchTheNextUsersTransaction()
     {
         string table = await TableAsync();

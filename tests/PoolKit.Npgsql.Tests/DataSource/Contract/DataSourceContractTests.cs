@@ -42,6 +42,12 @@ public abstract partial class DataSourceContractTests(PostgresServerFixture fixt
     /// </summary>
     protected virtual bool Difference_CloseDuringCopyReplacesTheSession => false;
 
+    /// <summary>
+    /// PoolKit: closing a connection whose session was terminated while a transaction was open does not throw (the
+    /// connection is destroyed); Npgsql's Close throws the server's 57P01 from its rollback.
+    /// </summary>
+    protected virtual bool Difference_CloseAfterSessionDiedDoesNotThrow => false;
+
     protected PostgresServerFixture Fixture => fixture;
 
     /// <summary>A unique application name per test class instance, so the server's view can be acted on by name.</summary>

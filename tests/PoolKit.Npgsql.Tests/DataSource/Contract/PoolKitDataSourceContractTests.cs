@@ -19,6 +19,8 @@ public class PoolKitDataSourceContractTests(PostgresServerFixture fixture) : Dat
 
     protected override bool Difference_CloseDuringCopyReplacesTheSession => true;
 
+    protected override bool Difference_CloseAfterSessionDiedDoesNotThrow => true;
+
     protected override DbDataSource CreateDataSourceCore(string connectionString, int maxSize) =>
         new PoolKitDataSource(
             NpgsqlConnectionPool.Create(connectionString, new ConnectionPoolOptions { Name = App, MaxSize = maxSize, AcquireTimeout = TimeSpan.FromSeconds(10) }, ResetMode),
