@@ -120,4 +120,28 @@ public abstract partial class DataSourceContractTests
 
         Assert.Equal(1L, await CountRowsAsync());
     }
+
+    [Fact]
+    public async Task EnlistTransaction_Explicit_RollsBackWithTheTransactionOrIsRefused()
+    {
+        string table = await TableAsync();
+        DbDataSource dataSource = CreateDataSource();
+        await using DbConnection connection = await dataSource.OpenConnectionAsync();
+        using (var transaction = new CommittableTransaction())
+        {
+            if (Difference_OpenInsideTransactionScopeThrows)
+            {
+                Assert.Throws<NotSupportedException>(() => connection.EnlistTransaction(transaction));
+            }
+            else
+            {
+                connection.EnlistTransaction(transaction);
+            }
+
+            Execute(connection, $"INSERT INTO {table} VALUES (1)");
+            transaction.Rollback();
+        }
+
+        Assert.Equal(Difference_OpenInsideTransactionScopeThrows ? 1L : 0L, await CountRowsAsync());
+    }
 }
