@@ -183,8 +183,9 @@ public sealed class NpgsqlConnectionPolicy : ResourcePolicy<NpgsqlConnection>
     /// <remarks>
     /// See <see cref="NpgsqlResetMode"/> for what each mode does and costs. In every mode, the <c>Notice</c> and
     /// <c>Notification</c> handlers added during the lease are removed, and a connection moved to another database
-    /// (<c>ChangeDatabase</c>) or closed and reopened by its user (so no longer armed for the queued reset) is
-    /// destroyed rather than reused.
+    /// (<c>ChangeDatabase</c>) is destroyed rather than reused. With <see cref="NpgsqlResetMode.Discard"/>, so is one its
+    /// user closed and reopened (its new physical connection is not armed for the queued reset); the other modes
+    /// reset such a connection like any other.
     /// </remarks>
     public override ValueTask<bool> ResetAsync(NpgsqlConnection resource, CancellationToken cancellationToken)
     {

@@ -176,6 +176,32 @@ public abstract partial class DataSourceContractTests
     }
 
     [Fact]
+    public async Task CloseConnectionBehavior_OfAnEarlierOpen_DoesNotCloseTheConnectionOnItsNextOpen()
+    {
+        DbDataSource dataSource = CreateDataSource();
+        DbConnection connection = await dataSource.OpenConnectionAsync();
+        await using (DbCommand first = connection.CreateCommand())
+        {
+            first.CommandText = "SELECT 1";
+            await using DbDataReader reader = await first.ExecuteReaderAsync(CommandBehavior.CloseConnection);
+            Assert.True(await reader.ReadAsync());
+        }
+
+        Assert.Equal(ConnectionState.Closed, connection.State);
+        await connection.OpenAsync();
+        for (int i = 0; i < 2; i++)
+        {
+            await using DbCommand next = connection.CreateCommand();
+            next.CommandText = "SELECT 2";
+            await using DbDataReader reader = await next.ExecuteReaderAsync();
+            Assert.True(await reader.ReadAsync());
+        }
+
+        Assert.Equal(ConnectionState.Open, connection.State);
+        await connection.DisposeAsync();
+    }
+
+    [Fact]
     public void ClosedConnection_ServerVersionThrows_DatabaseIsTheConfiguredOne()
     {
         DbDataSource dataSource = CreateDataSource();
