@@ -84,8 +84,15 @@ public sealed class PoolKitDataSource : DbDataSource
     /// <returns>The description.</returns>
     public override string ToString() => Pool.ToString();
 
+    /// <summary>Creates a batch that leases a pooled connection for each execution and returns it afterwards (after its reader is closed, for a reader).</summary>
+    /// <returns>The batch.</returns>
+    public new PoolKitDbBatch CreateBatch() => new(CreateConnection());
+
     /// <inheritdoc />
     protected override DbConnection CreateDbConnection() => CreateConnection();
+
+    /// <inheritdoc />
+    protected override DbBatch CreateDbBatch() => CreateBatch();
 
     /// <inheritdoc />
     protected override DbConnection OpenDbConnection() => OpenConnection();

@@ -112,7 +112,7 @@ public sealed class PoolKitDbCommand : DbCommand
     {
         NpgsqlCommand command = Bind();
         NpgsqlDataReader reader = command.ExecuteReader(behavior & ~CommandBehavior.CloseConnection);
-        return CloseWithReader(reader, behavior);
+        return TrackReader(_connection, reader, behavior);
     }
 
     /// <inheritdoc />
@@ -120,7 +120,7 @@ public sealed class PoolKitDbCommand : DbCommand
     {
         NpgsqlCommand command = Bind();
         NpgsqlDataReader reader = await command.ExecuteReaderAsync(behavior & ~CommandBehavior.CloseConnection, cancellationToken).ConfigureAwait(false);
-        return CloseWithReader(reader, behavior);
+        return TrackReader(_connection, reader, behavior);
     }
 
     /// <inheritdoc />
@@ -137,29 +137,42 @@ public sealed class PoolKitDbCommand : DbCommand
     /// <summary>Binds the Npgsql command to the connection leased now (a connection may lease another one after reopening).</summary>
     private NpgsqlCommand Bind()
     {
-        _command.Connection = _connection switch
-        {
-            PoolKitDbConnection pooled => pooled.NpgsqlConnection,
-            NpgsqlConnection npgsql => npgsql,
-            null => throw new InvalidOperationException("The command has no connection."),
-            _ => throw new InvalidOperationException($"A PoolKit command cannot run on a {_connection.GetType().Name}."),
-        };
-        _command.Transaction = _transaction switch
-        {
-            null => null,
-            PoolKitDbTransaction pooled => pooled.NpgsqlTransaction,
-            NpgsqlTransaction npgsql => npgsql,
-            _ => throw new InvalidOperationException($"A PoolKit command cannot run in a {_transaction.GetType().Name}."),
-        };
+        _command.Connection = BindConnection(_connection);
+        _command.Transaction = BindTransaction(_transaction);
         return _command;
     }
 
-    /// <summary>Honors <see cref="CommandBehavior.CloseConnection"/> by closing the PoolKit connection, never the pooled one.</summary>
-    private NpgsqlDataReader CloseWithReader(NpgsqlDataReader reader, CommandBehavior behavior)
+    /// <summary>The Npgsql connection a PoolKit command or batch runs on.</summary>
+    internal static NpgsqlConnection BindConnection(DbConnection? connection) => connection switch
     {
-        if ((behavior & CommandBehavior.CloseConnection) != 0 && _connection is PoolKitDbConnection pooled)
+        PoolKitDbConnection pooled => pooled.NpgsqlConnection,
+        NpgsqlConnection npgsql => npgsql,
+        null => throw new InvalidOperationException("The command has no connection."),
+        _ => throw new InvalidOperationException($"A PoolKit command cannot run on a {connection.GetType().Name}."),
+    };
+
+    /// <summary>The Npgsql transaction a PoolKit command or batch runs in.</summary>
+    internal static NpgsqlTransaction? BindTransaction(DbTransaction? transaction) => transaction switch
+    {
+        null => null,
+        PoolKitDbTransaction pooled => pooled.NpgsqlTransaction,
+        NpgsqlTransaction npgsql => npgsql,
+        _ => throw new InvalidOperationException($"A PoolKit command cannot run in a {transaction.GetType().Name}."),
+    };
+
+    /// <summary>
+    /// Remembers the reader on the PoolKit connection (whose Close closes it first, as Npgsql's does) and honors
+    /// <see cref="CommandBehavior.CloseConnection"/> by closing the PoolKit connection, never the pooled one.
+    /// </summary>
+    internal static NpgsqlDataReader TrackReader(DbConnection? connection, NpgsqlDataReader reader, CommandBehavior behavior)
+    {
+        if (connection is PoolKitDbConnection pooled)
         {
-            reader.ReaderClosed += (_, _) => pooled.Close();
+            pooled.TrackReader(reader);
+            if ((behavior & CommandBehavior.CloseConnection) != 0)
+            {
+                reader.ReaderClosed += (_, _) => pooled.Close();
+            }
         }
 
         return reader;

@@ -12,21 +12,41 @@ namespace PoolKit.Npgsql;
 /// </summary>
 /// <remarks>
 /// <para>Commands it creates (<see cref="PoolKitDbCommand"/>) run as Npgsql commands on the leased connection;
-/// transactions are <see cref="PoolKitDbTransaction"/>s over <see cref="NpgsqlTransaction"/>s. Use <see cref="NpgsqlConnection"/> for Npgsql-only APIs, and
-/// never close or dispose that inner connection: close this one.</para>
-/// <para>Closing rolls back a transaction begun through this connection and still open, and returns the lease; the
-/// pool then resets the session as its <see cref="NpgsqlResetMode"/> says. A connection that Npgsql reports broken
-/// is marked broken, so the pool destroys it instead of handing it out again.</para>
+/// batches (<see cref="PoolKitDbBatch"/>) as <see cref="NpgsqlBatch"/>es; transactions are
+/// <see cref="PoolKitDbTransaction"/>s over <see cref="NpgsqlTransaction"/>s. Use <see cref="NpgsqlConnection"/> for
+/// Npgsql-only APIs, and never close or dispose that inner connection: close this one.</para>
+/// <para>Each open is isolated from the next, as with Npgsql's pool: closing closes a reader left open, rolls back a
+/// transaction left open and detaches it (a late <c>Dispose</c> of it does nothing), and returns the lease; the pool
+/// then removes the <c>Notice</c>/<c>Notification</c> handlers added to the inner connection and resets the session as
+/// its <see cref="NpgsqlResetMode"/> says. A connection that Npgsql reports broken reads <see cref="ConnectionState.Closed"/>
+/// and is destroyed on return; opening again leases another.</para>
+/// <para>Opening inside a <see cref="System.Transactions.TransactionScope"/> throws <see cref="NotSupportedException"/>
+/// (unless the connection string says <c>Enlist=false</c>): pooled connections do not enlist.</para>
 /// <para>Not thread-safe, like every <see cref="DbConnection"/>. <see cref="ChangeDatabase"/> and setting
 /// <see cref="ConnectionString"/> are not supported: the pool decides where connections go.</para>
 /// </remarks>
 [DesignerCategory("")]
 public sealed class PoolKitDbConnection : DbConnection
 {
+    private static readonly StateChangeEventArgs s_closedToOpen = new(ConnectionState.Closed, ConnectionState.Open);
+    private static readonly StateChangeEventArgs s_openToClosed = new(ConnectionState.Open, ConnectionState.Closed);
+
     private readonly NpgsqlConnectionPool _pool;
     private PoolLease<NpgsqlConnection> _lease;
     private NpgsqlConnection? _connection;
-    private NpgsqlTransaction? _transaction;
+
+    // What this open began or runs, undone or closed by Close so nothing of it reaches the next open.
+    private PoolKitDbTransaction? _transaction;
+    private NpgsqlDataReader? _reader;
+
+    // StateChange handlers are kept here (not in DbConnection's field) so that the inner connection's own StateChange
+    // (raised when Npgsql finds the session dead) is forwarded only when someone listens: no delegate per open otherwise.
+    private StateChangeEventHandler? _stateChange;
+    private StateChangeEventHandler? _forwardInnerStateChange;
+
+    // Whether Closed was already reported for this open (the inner connection broke and said so).
+    private bool _closedReported;
+    private bool _disposed;
 
     internal PoolKitDbConnection(NpgsqlConnectionPool pool)
     {
@@ -59,21 +79,55 @@ public sealed class PoolKitDbConnection : DbConnection
     /// <exception cref="InvalidOperationException">The connection is not open.</exception>
     public override string ServerVersion => NpgsqlConnection.ServerVersion;
 
-    /// <summary>Gets <see cref="ConnectionState.Open"/> while a pooled connection is leased, else <see cref="ConnectionState.Closed"/>.</summary>
-    public override ConnectionState State => _connection is null ? ConnectionState.Closed : ConnectionState.Open;
+    /// <summary>
+    /// Gets <see cref="ConnectionState.Open"/> while a pooled connection is leased and Npgsql reports it open, else
+    /// <see cref="ConnectionState.Closed"/>: like Npgsql's, a connection whose session died (Npgsql reports it broken)
+    /// reads Closed, which Dapper and EF Core take as the cue to open it again; <see cref="Open"/> then returns the dead
+    /// one and leases another.
+    /// </summary>
+    public override ConnectionState State => _connection is { } connection && (connection.FullState & ConnectionState.Open) != 0
+        ? ConnectionState.Open
+        : ConnectionState.Closed;
+
+    /// <summary>Occurs when the state changes: on open, on close, and when Npgsql finds the leased session dead (Open to Closed).</summary>
+    public override event StateChangeEventHandler? StateChange
+    {
+        add
+        {
+            bool first = _stateChange is null;
+            _stateChange += value;
+            if (first && _stateChange is not null && _connection is { } connection)
+            {
+                connection.StateChange += ForwardInnerStateChange;
+            }
+        }
+
+        remove
+        {
+            _stateChange -= value;
+            if (_stateChange is null && _connection is { } connection)
+            {
+                connection.StateChange -= ForwardInnerStateChange;
+            }
+        }
+    }
 
     /// <inheritdoc />
     protected override DbProviderFactory DbProviderFactory => NpgsqlFactory.Instance;
 
-    /// <inheritdoc />
-    public override bool CanCreateBatch => false;
+    /// <summary>Gets <see langword="true"/>: batches run as <see cref="NpgsqlBatch"/>es on the leased connection.</summary>
+    public override bool CanCreateBatch => true;
+
+    private StateChangeEventHandler ForwardInnerStateChange => _forwardInnerStateChange ??= OnInnerStateChange;
 
     /// <summary>Leases a pooled connection, blocking while the pool is exhausted. Prefer <see cref="OpenAsync"/>.</summary>
     /// <exception cref="InvalidOperationException">The connection is already open.</exception>
+    /// <exception cref="ObjectDisposedException">The connection is disposed.</exception>
+    /// <exception cref="NotSupportedException">A <see cref="System.Transactions.TransactionScope"/> is active and the connection string does not say <c>Enlist=false</c>.</exception>
     /// <exception cref="NpgsqlException">No connection could be obtained.</exception>
     public override void Open()
     {
-        ThrowIfOpen();
+        BeforeOpen();
         PoolLease<NpgsqlConnection> lease = _pool.TryAcquire(out PoolLease<NpgsqlConnection> idle)
             ? idle
             : _pool.AcquireAsync().AsTask().GetAwaiter().GetResult();
@@ -84,15 +138,20 @@ public sealed class PoolKitDbConnection : DbConnection
     /// <param name="cancellationToken">Cancels the wait.</param>
     /// <returns>A task that completes when the connection is open.</returns>
     /// <exception cref="InvalidOperationException">The connection is already open.</exception>
+    /// <exception cref="ObjectDisposedException">The connection is disposed.</exception>
+    /// <exception cref="NotSupportedException">A <see cref="System.Transactions.TransactionScope"/> is active and the connection string does not say <c>Enlist=false</c>.</exception>
     /// <exception cref="NpgsqlException">No connection could be obtained.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was canceled.</exception>
     public override async Task OpenAsync(CancellationToken cancellationToken)
     {
-        ThrowIfOpen();
+        BeforeOpen();
         Opened(await _pool.AcquireAsync(cancellationToken).ConfigureAwait(false));
     }
 
-    /// <summary>Returns the leased connection to the pool. Does nothing when closed.</summary>
+    /// <summary>
+    /// Returns the leased connection to the pool, after closing a reader left open and rolling back a transaction
+    /// left open (as Npgsql's <c>Close</c> does). Does nothing when closed.
+    /// </summary>
     public override void Close()
     {
         NpgsqlConnection? connection = _connection;
@@ -101,15 +160,17 @@ public sealed class PoolKitDbConnection : DbConnection
             return;
         }
 
-        NpgsqlTransaction? transaction = _transaction;
-        _transaction = null;
         try
         {
-            // Npgsql's own Close rolls back; do the same, so ResetMode None never hands out an open transaction.
-            // Disposing a committed or already disposed transaction does nothing.
-            if (transaction is not null && connection.FullState == ConnectionState.Open)
+            if (_reader is { IsClosed: false } reader && IsOpen(connection))
             {
-                transaction.Dispose();
+                reader.Close();
+            }
+
+            // Npgsql's own Close rolls back; do the same, so ResetMode None never hands out an open transaction.
+            if (_transaction is { IsLive: true } transaction && IsOpen(connection))
+            {
+                transaction.NpgsqlTransaction.Dispose();
             }
         }
         finally
@@ -118,7 +179,10 @@ public sealed class PoolKitDbConnection : DbConnection
         }
     }
 
-    /// <summary>Returns the leased connection to the pool. Does nothing when closed.</summary>
+    /// <summary>
+    /// Returns the leased connection to the pool, after closing a reader left open and rolling back a transaction
+    /// left open (as Npgsql's <c>CloseAsync</c> does). Does nothing when closed.
+    /// </summary>
     /// <returns>A task that completes when the lease is returned.</returns>
     public override async Task CloseAsync()
     {
@@ -128,13 +192,16 @@ public sealed class PoolKitDbConnection : DbConnection
             return;
         }
 
-        NpgsqlTransaction? transaction = _transaction;
-        _transaction = null;
         try
         {
-            if (transaction is not null && connection.FullState == ConnectionState.Open)
+            if (_reader is { IsClosed: false } reader && IsOpen(connection))
             {
-                await transaction.DisposeAsync().ConfigureAwait(false);
+                await reader.CloseAsync().ConfigureAwait(false);
+            }
+
+            if (_transaction is { IsLive: true } transaction && IsOpen(connection))
+            {
+                await transaction.NpgsqlTransaction.DisposeAsync().ConfigureAwait(false);
             }
         }
         finally
@@ -147,6 +214,7 @@ public sealed class PoolKitDbConnection : DbConnection
     /// <returns>A task that completes when the lease is returned.</returns>
     public override async ValueTask DisposeAsync()
     {
+        _disposed = true;
         await CloseAsync().ConfigureAwait(false);
 
         // The base disposes synchronously; Close has nothing left to do by then.
@@ -162,6 +230,10 @@ public sealed class PoolKitDbConnection : DbConnection
     /// <summary>Creates a command bound to this connection (it runs on the leased connection once this one is open).</summary>
     /// <returns>The command.</returns>
     public new PoolKitDbCommand CreateCommand() => new() { Connection = this };
+
+    /// <summary>Creates a batch bound to this connection (it runs as an <see cref="NpgsqlBatch"/> on the leased connection once this one is open).</summary>
+    /// <returns>The batch.</returns>
+    public new PoolKitDbBatch CreateBatch() => new() { Connection = this };
 
     /// <summary>Begins a transaction on the leased connection.</summary>
     /// <param name="isolationLevel">The isolation level. Default: the server's.</param>
@@ -184,6 +256,32 @@ public sealed class PoolKitDbConnection : DbConnection
     /// <exception cref="InvalidOperationException">The connection is not open, or a transaction is already in progress.</exception>
     public new ValueTask<PoolKitDbTransaction> BeginTransactionAsync(CancellationToken cancellationToken = default) =>
         BeginTransactionAsync(IsolationLevel.Unspecified, cancellationToken);
+
+    /// <summary>
+    /// Reloads the database's types (after <c>CREATE TYPE</c>, an extension, ...) on the leased connection and clears
+    /// the pool, so that every other pooled connection, which still has the old types, is replaced before it is
+    /// handed out again (a leased one when it comes back). The same reach as Npgsql's own <c>ReloadTypes</c>.
+    /// </summary>
+    /// <remarks>Call this one, not <see cref="NpgsqlConnection"/>'s: that reaches only the leased connection.</remarks>
+    /// <exception cref="InvalidOperationException">The connection is not open.</exception>
+    public void ReloadTypes()
+    {
+        NpgsqlConnection.ReloadTypes();
+        _pool.ClearAsync().AsTask().GetAwaiter().GetResult();
+    }
+
+    /// <summary>
+    /// Reloads the database's types on the leased connection and clears the pool, so that every other pooled
+    /// connection is replaced before it is handed out again (see <see cref="ReloadTypes"/>).
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the reload.</param>
+    /// <returns>A task that completes when the types are reloaded and the pool cleared.</returns>
+    /// <exception cref="InvalidOperationException">The connection is not open.</exception>
+    public async Task ReloadTypesAsync(CancellationToken cancellationToken = default)
+    {
+        await NpgsqlConnection.ReloadTypesAsync(cancellationToken).ConfigureAwait(false);
+        await _pool.ClearAsync(cancellationToken).ConfigureAwait(false);
+    }
 
     /// <inheritdoc />
     public override DataTable GetSchema() => NpgsqlConnection.GetSchema();
@@ -216,27 +314,65 @@ public sealed class PoolKitDbConnection : DbConnection
     protected override DbCommand CreateDbCommand() => CreateCommand();
 
     /// <inheritdoc />
+    protected override DbBatch CreateDbBatch() => CreateBatch();
+
+    /// <inheritdoc />
     protected override void Dispose(bool disposing)
     {
         if (disposing)
         {
+            _disposed = true;
             Close();
         }
 
         base.Dispose(disposing);
     }
 
+    /// <summary>Remembers the reader a command of this connection opened, so that <see cref="Close"/> can close it first.</summary>
+    internal void TrackReader(NpgsqlDataReader reader) => _reader = reader;
+
+    private static bool IsOpen(NpgsqlConnection connection) => (connection.FullState & ConnectionState.Open) != 0;
+
     private PoolKitDbTransaction Track(NpgsqlTransaction transaction)
     {
-        _transaction = transaction;
-        return new PoolKitDbTransaction(this, transaction);
+        var wrapper = new PoolKitDbTransaction(this, transaction);
+        _transaction = wrapper;
+        return wrapper;
+    }
+
+    private void BeforeOpen()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_connection is { } connection)
+        {
+            if (IsOpen(connection))
+            {
+                throw new InvalidOperationException("The connection is already open.");
+            }
+
+            // The session died while leased (State reads Closed): give it back, to be destroyed, and lease another.
+            Close();
+        }
+
+        // PERF: one thread-static read; no allocation unless a scope is active.
+        if (_pool.EnlistsInAmbientTransactions && System.Transactions.Transaction.Current is not null)
+        {
+            throw new NotSupportedException(
+                "A PoolKitDataSource connection cannot enlist in a TransactionScope (System.Transactions): opened inside one, its commands would run outside the scope's transaction, so it refuses to open. "
+                + "Open the connection before the scope and use BeginTransaction, suppress the scope around the open (TransactionScopeOption.Suppress), or set Enlist=false in the pool's connection string to open without enlisting.");
+        }
     }
 
     private void Opened(PoolLease<NpgsqlConnection> lease)
     {
         _lease = lease;
         _connection = lease.Resource;
-        OnStateChange(new StateChangeEventArgs(ConnectionState.Closed, ConnectionState.Open));
+        _closedReported = false;
+        if (_stateChange is { } handlers)
+        {
+            lease.Resource.StateChange += ForwardInnerStateChange;
+            handlers(this, s_closedToOpen);
+        }
     }
 
     private void Release(NpgsqlConnection connection)
@@ -244,6 +380,15 @@ public sealed class PoolKitDbConnection : DbConnection
         PoolLease<NpgsqlConnection> lease = _lease;
         _lease = default;
         _connection = null;
+        _reader = null;
+        _transaction?.Detach();
+        _transaction = null;
+        bool report = !_closedReported;
+        _closedReported = false;
+        if (_forwardInnerStateChange is { } forward)
+        {
+            connection.StateChange -= forward;
+        }
 
         // Broken: Npgsql saw an I/O or fatal server error. (Closed is the caller's doing; the pool counts that.)
         if (connection.FullState == ConnectionState.Broken && lease.IsActive)
@@ -252,14 +397,19 @@ public sealed class PoolKitDbConnection : DbConnection
         }
 
         lease.Dispose();
-        OnStateChange(new StateChangeEventArgs(ConnectionState.Open, ConnectionState.Closed));
+        if (report)
+        {
+            _stateChange?.Invoke(this, s_openToClosed);
+        }
     }
 
-    private void ThrowIfOpen()
+    /// <summary>Reports the leased session's death (Npgsql raises Open to Closed when it breaks) as this connection's.</summary>
+    private void OnInnerStateChange(object sender, StateChangeEventArgs e)
     {
-        if (_connection is not null)
+        if (ReferenceEquals(sender, _connection) && e.CurrentState == ConnectionState.Closed && !_closedReported)
         {
-            throw new InvalidOperationException("The connection is already open.");
+            _closedReported = true;
+            _stateChange?.Invoke(this, s_openToClosed);
         }
     }
 }

@@ -122,7 +122,11 @@ internal static class ConnectionStringRules
             && pooling;
     }
 
-    /// <summary>Turns pooling off on a builder after checking it.</summary>
+    /// <summary>
+    /// Turns pooling and enlistment off on a builder after checking it: the pool's physical connections must never
+    /// enlist in a <see cref="System.Transactions.Transaction"/> that happens to be ambient while one is created (Npgsql
+    /// would queue a BEGIN on it that the pool's reset then swallows, desynchronising the protocol).
+    /// </summary>
     /// <exception cref="ConnectionPoolOptionsException">A pooling keyword PoolKit does not accept is set.</exception>
     public static void Apply(NpgsqlConnectionStringBuilder builder)
     {
@@ -134,5 +138,6 @@ internal static class ConnectionStringRules
         }
 
         builder.Pooling = false;
+        builder.Enlist = false;
     }
 }

@@ -117,6 +117,13 @@ internal static class NpgsqlPrependedReset
                 return QueueResult.Destroy;
             }
 
+            if (!SendResetOnClose(connector))
+            {
+                // Not armed: not the connector PoolKit opened and armed, so its user closed and reopened the
+                // connection (or changed its database). Destroy this one connection; the fast path stays on.
+                return QueueResult.Destroy;
+            }
+
             if (GetInTransaction(connector))
             {
                 // The rollback must be an ordinary command so the caller's token can cancel it the way Npgsql cancels

@@ -17,12 +17,12 @@ namespace PoolKit.Npgsql.Internal;
 /// </remarks>
 internal static class NpgsqlSessionReset
 {
-    /// <summary>Resets everything and deallocates prepared statements: for connections without auto-prepare.</summary>
+    /// <summary>Resets everything and deallocates prepared statements: for connections on which Npgsql has prepared nothing.</summary>
     public const string DiscardAll = "DISCARD ALL";
 
     /// <summary>
-    /// Resets everything but prepared statements: for connections with <c>Max Auto Prepare</c> on, whose prepared
-    /// statements Npgsql tracks and would otherwise find gone.
+    /// Resets everything but prepared statements: for connections on which Npgsql has prepared statements (explicit
+    /// <c>Prepare()</c> or <c>Max Auto Prepare</c>), which it tracks and would otherwise find gone.
     /// </summary>
     public const string DiscardKeepingPrepared =
         "CLOSE ALL; SET SESSION AUTHORIZATION DEFAULT; RESET ALL; UNLISTEN *; SELECT pg_advisory_unlock_all(); DISCARD SEQUENCES; DISCARD TEMP";
@@ -33,10 +33,9 @@ internal static class NpgsqlSessionReset
     /// <returns><see langword="false"/> when the connection must be destroyed instead.</returns>
     /// <param name="connection">The returned connection.</param>
     /// <param name="mode">The reset mode.</param>
-    /// <param name="discardSql">The statement that resets the session with a round trip of its own.</param>
     /// <param name="prepended">Whether the connection was armed for <see cref="NpgsqlPrependedReset"/> at open.</param>
     /// <param name="cancellationToken">Cancels the reset's I/O.</param>
-    public static ValueTask<bool> ResetAsync(NpgsqlConnection connection, NpgsqlResetMode mode, string discardSql, bool prepended, CancellationToken cancellationToken)
+    public static ValueTask<bool> ResetAsync(NpgsqlConnection connection, NpgsqlResetMode mode, bool prepended, CancellationToken cancellationToken)
     {
         if (connection.FullState != ConnectionState.Open)
         {
@@ -58,7 +57,7 @@ internal static class NpgsqlSessionReset
                 case QueueResult.Destroy:
                     return new ValueTask<bool>(false);
                 case QueueResult.RollbackFirst:
-                    return RollbackThenQueueAsync(connection, discardSql, cancellationToken);
+                    return RollbackThenQueueAsync(connection, cancellationToken);
             }
         }
 
@@ -74,10 +73,10 @@ internal static class NpgsqlSessionReset
             };
         }
 
-        return DiscardAsync(connection, inTransaction, discardSql, cancellationToken);
+        return DiscardAsync(connection, inTransaction, cancellationToken);
     }
 
-    private static async ValueTask<bool> RollbackThenQueueAsync(NpgsqlConnection connection, string discardSql, CancellationToken cancellationToken)
+    private static async ValueTask<bool> RollbackThenQueueAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
     {
         if (!await ExecuteAsync(connection, Rollback, cancellationToken).ConfigureAwait(false))
         {
@@ -87,13 +86,16 @@ internal static class NpgsqlSessionReset
         return NpgsqlPrependedReset.TryQueue(connection) switch
         {
             QueueResult.Queued => true,
-            QueueResult.Unavailable => await DiscardAsync(connection, inTransaction: false, discardSql, cancellationToken).ConfigureAwait(false),
+            QueueResult.Unavailable => await DiscardAsync(connection, inTransaction: false, cancellationToken).ConfigureAwait(false),
             _ => false,
         };
     }
 
-    private static async ValueTask<bool> DiscardAsync(NpgsqlConnection connection, bool? inTransaction, string discardSql, CancellationToken cancellationToken)
+    private static async ValueTask<bool> DiscardAsync(NpgsqlConnection connection, bool? inTransaction, CancellationToken cancellationToken)
     {
+        // Chosen per connection, as Npgsql's own reset does: DISCARD ALL would deallocate the statements Npgsql has
+        // prepared (explicitly or automatically) on it, and their next use would fail with 26000.
+        string discardSql = NpgsqlLeaseLeftovers.HasPreparedStatements(connection) == false ? DiscardAll : DiscardKeepingPrepared;
         if (inTransaction == true)
         {
             await ExecuteAsync(connection, Rollback, cancellationToken).ConfigureAwait(false);

@@ -32,7 +32,6 @@ public sealed class NpgsqlConnectionPolicy : ResourcePolicy<NpgsqlConnection>
 
     private readonly NpgsqlDataSource _dataSource;
     private readonly NpgsqlResetMode _resetMode;
-    private readonly string _discardSql;
 
     // The in_hot_standby value a connection must not report to be handed out: "on" for a pool that targets the primary
     // (Target Session Attributes = primary or read-write), "off" for one that targets standbys (standby); null when the
@@ -44,6 +43,11 @@ public sealed class NpgsqlConnectionPolicy : ResourcePolicy<NpgsqlConnection>
     // armed at open, after which every return resets with a round trip. A stale true only reaches a connection that
     // was armed, which the queued reset handles; a stale false costs one round trip.
     private volatile bool _prepend;
+
+    // The database the data source's connections open on, read from the first one created (the connection string may
+    // leave it to default). A returned connection on another one (ChangeDatabase through lease.Resource) is destroyed.
+    // Written by any creating thread; every write stores the same value.
+    private volatile string? _database;
 
     /// <summary>Initializes a new instance.</summary>
     /// <param name="dataSource">Where connections come from. Its connection string must have <c>Pooling=false</c>.</param>
@@ -68,7 +72,6 @@ public sealed class NpgsqlConnectionPolicy : ResourcePolicy<NpgsqlConnection>
 
         _dataSource = dataSource;
         _resetMode = resetMode;
-        _discardSql = settings.MaxAutoPrepare > 0 ? NpgsqlSessionReset.DiscardKeepingPrepared : NpgsqlSessionReset.DiscardAll;
         _prepend = resetMode == NpgsqlResetMode.Discard && NpgsqlPrependedReset.Probe();
         _evictWhenHotStandby = TargetRole(settings.TargetSessionAttributes);
     }
@@ -109,6 +112,16 @@ public sealed class NpgsqlConnectionPolicy : ResourcePolicy<NpgsqlConnection>
             throw;
         }
 
+        if (NpgsqlTransactionState.TryGetInTransaction(connection) == true)
+        {
+            // A physical connection initializer (NpgsqlDataSourceBuilder.UsePhysicalConnectionInitializer) began a
+            // transaction and left it open: handing the connection out would put its first user inside it.
+            await connection.DisposeAsync().ConfigureAwait(false);
+            throw new InvalidOperationException(
+                "The new connection is inside a transaction: the data source's physical connection initializer (UsePhysicalConnectionInitializer) left one open. Commit or roll it back in the initializer.");
+        }
+
+        _database ??= connection.Database;
         if (_prepend && !NpgsqlPrependedReset.TryArm(connection))
         {
             _prepend = false;
@@ -167,11 +180,24 @@ public sealed class NpgsqlConnectionPolicy : ResourcePolicy<NpgsqlConnection>
     }
 
     /// <inheritdoc />
-    /// <remarks>See <see cref="NpgsqlResetMode"/> for what each mode does and costs.</remarks>
+    /// <remarks>
+    /// See <see cref="NpgsqlResetMode"/> for what each mode does and costs. In every mode, the <c>Notice</c> and
+    /// <c>Notification</c> handlers added during the lease are removed, and a connection moved to another database
+    /// (<c>ChangeDatabase</c>) is destroyed rather than reused. With <see cref="NpgsqlResetMode.Discard"/>, so is one its
+    /// user closed and reopened (its new physical connection is not armed for the queued reset); the other modes
+    /// reset such a connection like any other.
+    /// </remarks>
     public override ValueTask<bool> ResetAsync(NpgsqlConnection resource, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(resource);
-        return NpgsqlSessionReset.ResetAsync(resource, _resetMode, _discardSql, _prepend, cancellationToken);
+        NpgsqlLeaseLeftovers.ClearHandlers(resource);
+        string? database = _database;
+        if (database is not null && !string.Equals(resource.Database, database, StringComparison.Ordinal))
+        {
+            return new ValueTask<bool>(false);
+        }
+
+        return NpgsqlSessionReset.ResetAsync(resource, _resetMode, _prepend, cancellationToken);
     }
 
     /// <inheritdoc />

@@ -71,6 +71,7 @@ public sealed class NpgsqlConnectionPool : IConnectionPool<NpgsqlConnection>
     private NpgsqlConnectionPool(Prepared prepared, ILoggerFactory? loggerFactory, IMeterFactory? meterFactory, TimeProvider? timeProvider)
     {
         _dataSource = prepared.DataSource;
+        EnlistsInAmbientTransactions = prepared.Enlist;
         try
         {
             ResetMode = prepared.Options.ResetMode;
@@ -115,6 +116,13 @@ public sealed class NpgsqlConnectionPool : IConnectionPool<NpgsqlConnection>
 
     /// <summary>Gets the connection string without its password, as Npgsql reports it.</summary>
     internal string ConnectionStringWithoutPassword => _dataSource.ConnectionString;
+
+    /// <summary>
+    /// Gets whether the user's connection string asks connections to enlist in an ambient
+    /// <see cref="System.Transactions.Transaction"/> (<c>Enlist</c>, default true). The pool's own connections never
+    /// enlist; <see cref="PoolKitDbConnection"/> refuses to open inside a scope when this is true.
+    /// </summary>
+    internal bool EnlistsInAmbientTransactions { get; }
 
     /// <summary>Gets the non-pooling data source the pool opens connections from (owned by the pool).</summary>
     internal NpgsqlDataSource InnerDataSource => _dataSource;
@@ -263,6 +271,8 @@ public sealed class NpgsqlConnectionPool : IConnectionPool<NpgsqlConnection>
 
     private static Prepared Build(NpgsqlDataSourceBuilder builder, NpgsqlConnectionPoolOptions options, ILoggerFactory? loggerFactory)
     {
+        // Read before Apply turns it off for the pool's own connections.
+        bool enlist = builder.ConnectionStringBuilder.Enlist;
         ConnectionStringRules.Apply(builder.ConnectionStringBuilder);
 
         // Npgsql's own meter reports every data source under its Name, which defaults to the connection string
@@ -282,7 +292,7 @@ public sealed class NpgsqlConnectionPool : IConnectionPool<NpgsqlConnection>
         }
 
         NpgsqlConnectionStringBuilder settings = builder.ConnectionStringBuilder;
-        return new Prepared(builder.Build(), options, settings.Host ?? "(default host)", settings.Port, settings.Database ?? "(default database)");
+        return new Prepared(builder.Build(), options, settings.Host ?? "(default host)", settings.Port, settings.Database ?? "(default database)", enlist);
     }
 
     private static ILogger Logger(ILoggerFactory? loggerFactory) =>
@@ -296,5 +306,5 @@ public sealed class NpgsqlConnectionPool : IConnectionPool<NpgsqlConnection>
         }
     }
 
-    private sealed record Prepared(NpgsqlDataSource DataSource, NpgsqlConnectionPoolOptions Options, string Host, int Port, string Database);
+    private sealed record Prepared(NpgsqlDataSource DataSource, NpgsqlConnectionPoolOptions Options, string Host, int Port, string Database, bool Enlist);
 }

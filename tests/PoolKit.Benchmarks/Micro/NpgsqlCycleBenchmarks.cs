@@ -23,6 +23,7 @@ public class NpgsqlCycleBenchmarks
     private NpgsqlDataSource _dataSource = null!;
     private NpgsqlConnectionPool _poolKit = null!;
     private NpgsqlConnectionPool _poolKitDefault = null!;
+    private PoolKitDataSource _poolKitDataSource = null!;
 
     [GlobalSetup]
     public void Setup()
@@ -37,6 +38,7 @@ public class NpgsqlCycleBenchmarks
         _dataSource.OpenConnection().Dispose();
         _poolKit.AcquireAsync().AsTask().GetAwaiter().GetResult().Dispose();
         _poolKitDefault.AcquireAsync().AsTask().GetAwaiter().GetResult().Dispose();
+        _poolKitDataSource = new PoolKitDataSource(_poolKitDefault);
     }
 
     [GlobalCleanup]
@@ -69,5 +71,14 @@ public class NpgsqlCycleBenchmarks
     {
         using PoolLease<NpgsqlConnection> lease = await _poolKitDefault.AcquireAsync();
         return lease.Resource.ProcessID;
+    }
+
+    [Benchmark(Description = "PoolKitDataSource OpenConnectionAsync+DisposeAsync (defaults: reset Discard)")]
+    public async ValueTask<int> PoolKitDataSource()
+    {
+        PoolKitDbConnection connection = await _poolKitDataSource.OpenConnectionAsync();
+        int pid = connection.NpgsqlConnection.ProcessID;
+        await connection.DisposeAsync();
+        return pid;
     }
 }
