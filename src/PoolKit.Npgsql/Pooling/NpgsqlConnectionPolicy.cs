@@ -15,10 +15,16 @@ namespace PoolKit.Npgsql;
 /// The policy does not own the data source: whoever created it disposes it after the pool.</para>
 /// <para><see cref="IsUsable"/> accepts only a connection whose <see cref="NpgsqlConnection.FullState"/> is exactly
 /// <see cref="ConnectionState.Open"/>: Npgsql marks a connection <c>Broken</c> after an I/O error or a fatal server
-/// error, and a reader left open (Executing/Fetching) is not reusable either. A backend terminated while the
-/// connection sat idle is invisible to that check (nothing has been read yet); the round trip of
-/// <see cref="ValidateAsync"/> catches it once the connection has been idle longer than
-/// <see cref="ConnectionPoolOptions.ValidationBypassWindow"/>. Within the window the next command fails with the
+/// error, and a reader left open (Executing/Fetching) is not reusable either. A backend that ended while the
+/// connection sat idle (<c>pg_terminate_backend</c>, a restart, <c>idle_session_timeout</c>, a load balancer's cut)
+/// is found without a round trip: PostgreSQL sends its error and closes the socket, and <see cref="IsUsable"/> looks
+/// at the idle connection's socket (one zero-timeout <c>poll(2)</c>; the waiting bytes are peeked, not consumed, only
+/// when something is readable), so such a connection is destroyed instead of handed out. A pending notification
+/// (a LISTEN the queued reset has not undone yet) does not count as ended, except under TLS or GSS encryption, where
+/// the waiting bytes cannot be read and any of them replace the connection. Where this Npgsql version's internals do
+/// not allow the look (logged once when the pool is built), such a connection is caught by the round trip of
+/// <see cref="ValidateAsync"/> once it has been idle longer than
+/// <see cref="ConnectionPoolOptions.ValidationBypassWindow"/>, and within the window its first command fails with the
 /// server's error (for example 57P01), which <see cref="NpgsqlErrorClassifier"/> reports as a broken connection.</para>
 /// <para>Concurrency: the only shared state is <see cref="s_abandonedValidations"/> (a thread-safe
 /// <see cref="ConditionalWeakTable{TKey, TValue}"/>): a validation that outlives its timeout is abandoned so the
@@ -119,7 +125,8 @@ public sealed class NpgsqlConnectionPolicy : ResourcePolicy<NpgsqlConnection>
 
     /// <inheritdoc />
     /// <remarks>
-    /// True only when <see cref="NpgsqlConnection.FullState"/> is exactly <see cref="ConnectionState.Open"/> and, for a
+    /// True only when <see cref="NpgsqlConnection.FullState"/> is exactly <see cref="ConnectionState.Open"/>, the server
+    /// has not ended the session while the connection sat idle (see the class remarks), and, for a
     /// pool whose <c>Target Session Attributes</c> is <c>primary</c>, <c>read-write</c> or <c>standby</c>, the server
     /// is still what the pool targets: PostgreSQL 14 and later report <c>in_hot_standby</c> to every session when a
     /// standby is promoted, and a connection whose server no longer matches is destroyed instead of handed out (Npgsql
@@ -129,6 +136,7 @@ public sealed class NpgsqlConnectionPolicy : ResourcePolicy<NpgsqlConnection>
     {
         ArgumentNullException.ThrowIfNull(resource);
         return resource.FullState == ConnectionState.Open
+            && !NpgsqlServerHangup.HasEnded(resource)
             && (_evictWhenHotStandby is null
                 || !resource.PostgresParameters.TryGetValue("in_hot_standby", out string? hotStandby)
                 || !string.Equals(hotStandby, _evictWhenHotStandby, StringComparison.Ordinal));

@@ -281,6 +281,11 @@ public sealed class NpgsqlConnectionPool : IConnectionPool<NpgsqlConnection>
             Logger(loggerFactory).QueuedResetUnavailable(options.Pool.Name, typeof(NpgsqlConnection).Assembly.GetName().Version?.ToString());
         }
 
+        if (!NpgsqlServerHangup.Probe())
+        {
+            Logger(loggerFactory).HangupCheckUnavailable(options.Pool.Name, typeof(NpgsqlConnection).Assembly.GetName().Version?.ToString());
+        }
+
         NpgsqlConnectionStringBuilder settings = builder.ConnectionStringBuilder;
         return new Prepared(builder.Build(), options, settings.Host ?? "(default host)", settings.Port, settings.Database ?? "(default database)");
     }
