@@ -265,8 +265,8 @@ public sealed class NpgsqlConnectionPool : IConnectionPool<NpgsqlConnection>
     {
         ConnectionStringRules.Apply(builder.ConnectionStringBuilder);
 
-        // Npgsql's own meter reports every data source under its Name, which defaults to the connection string
-        // (host and user in a metric label): name it after the pool instead.
+        // Npgsql's own meter tags its operation metrics with the data source's Name, which defaults to the connection
+        // string (host and user in a metric label): name it after the pool instead.
         builder.Name ??= options.Pool.Name;
 
         options.ResetMode = options.EffectiveResetMode; // the snapshot's own copy: Discard becomes RollbackOnly behind a transaction pooler
@@ -287,7 +287,16 @@ public sealed class NpgsqlConnectionPool : IConnectionPool<NpgsqlConnection>
         }
 
         NpgsqlConnectionStringBuilder settings = builder.ConnectionStringBuilder;
-        return new Prepared(builder.Build(), options, settings.Host ?? "(default host)", settings.Port, settings.Database ?? "(default database)");
+        NpgsqlDataSource dataSource = builder.Build();
+
+        // Npgsql's meter would report every connection PoolKit holds as "used" (the inner data source does not pool):
+        // PoolKit's own meter reports the real split, so the inner data source leaves Npgsql's connection series.
+        if (!NpgsqlMeterConnectionSeries.TryRemove(dataSource))
+        {
+            Logger(loggerFactory).NpgsqlMeterSeriesKept(options.Pool.Name, typeof(NpgsqlConnection).Assembly.GetName().Version?.ToString());
+        }
+
+        return new Prepared(dataSource, options, settings.Host ?? "(default host)", settings.Port, settings.Database ?? "(default database)");
     }
 
     private static ILogger Logger(ILoggerFactory? loggerFactory) =>
