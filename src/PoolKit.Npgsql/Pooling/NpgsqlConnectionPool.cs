@@ -138,7 +138,7 @@ public sealed class NpgsqlConnectionPool : IConnectionPool<NpgsqlConnection>
     }
 
     /// <inheritdoc />
-    /// <exception cref="PoolKitNpgsqlException">The pool was exhausted or could not create a connection in time (an <see cref="NpgsqlException"/>; see its <see cref="NpgsqlException.IsTransient"/>).</exception>
+    /// <exception cref="PoolKitNpgsqlException">The pool was exhausted or could not create a connection in time, or Npgsql's multi-host data source found no suitable host (an <see cref="NpgsqlException"/> with one stable message per condition; see its <see cref="NpgsqlException.IsTransient"/>).</exception>
     /// <exception cref="NpgsqlException">Opening a connection for this caller failed (the server's or the network's error).</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was canceled.</exception>
     /// <exception cref="ObjectDisposedException">The pool is disposed.</exception>
@@ -149,7 +149,7 @@ public sealed class NpgsqlConnectionPool : IConnectionPool<NpgsqlConnection>
         {
             pending = _pool.AcquireAsync(cancellationToken);
         }
-        catch (Exception ex) when (ex is PoolExhaustedException or ResourceCreationException)
+        catch (Exception ex) when (PoolKitNpgsqlException.IsTranslated(ex))
         {
             throw PoolKitNpgsqlException.Translate(Name, ex);
         }
@@ -214,7 +214,7 @@ public sealed class NpgsqlConnectionPool : IConnectionPool<NpgsqlConnection>
         {
             return await pending.ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is PoolExhaustedException or ResourceCreationException)
+        catch (Exception ex) when (PoolKitNpgsqlException.IsTranslated(ex))
         {
             throw PoolKitNpgsqlException.Translate(Name, ex);
         }
