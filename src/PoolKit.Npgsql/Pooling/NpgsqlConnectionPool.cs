@@ -74,7 +74,7 @@ public sealed class NpgsqlConnectionPool : IConnectionPool<NpgsqlConnection>
         try
         {
             ResetMode = prepared.Options.ResetMode;
-            Policy = new NpgsqlConnectionPolicy(_dataSource, prepared.Options.ResetMode);
+            Policy = new NpgsqlConnectionPolicy(_dataSource, prepared.Options.ResetMode, timeProvider ?? TimeProvider.System);
 
             // The adapter's own instruments join the pool's meter: an IMeterFactory hands out the same meter for
             // the same name; without one the pool owns a meter of its own.

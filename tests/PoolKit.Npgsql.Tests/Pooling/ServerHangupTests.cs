@@ -91,6 +91,9 @@ public sealed class ServerHangupTests(PostgresServerFixture fixture)
         }
 
         await WaitUntilAsync(() => Task.FromResult(SocketHasData(pool)), TimeSpan.FromSeconds(10), "the notification reaches the idle socket");
+
+        // Past the bypass after the last return, so the hand-out really looks at the socket.
+        await Task.Delay(NpgsqlConnectionPolicy.HangupCheckBypass * 20);
         await using (PoolLease<NpgsqlConnection> lease = await pool.AcquireAsync())
         {
             Assert.Equal(pid, lease.Resource.ProcessID);
