@@ -54,6 +54,27 @@ public sealed class PoolKitDataSource : DbDataSource
     public static PoolKitDataSource Create(string connectionString, ConnectionPoolOptions? options = null) =>
         new(NpgsqlConnectionPool.Create(connectionString, options), ownsPool: true);
 
+    /// <summary>
+    /// Creates a data source that owns a new pool, with the data source configured on an
+    /// <see cref="NpgsqlDataSourceBuilder"/>: type mappings (<c>MapEnum</c>, <c>MapComposite</c>), plugins, JSON
+    /// options, a password provider, certificates and SSL callbacks, logging.
+    /// </summary>
+    /// <param name="connectionString">The Npgsql connection string (see <see cref="NpgsqlConnectionPoolOptions"/> for the pooling keywords).</param>
+    /// <param name="configureDataSource">Configures the builder; PoolKit turns its pooling off and builds it.</param>
+    /// <param name="options">The pool options. Default: the defaults.</param>
+    /// <returns>The data source; dispose it to dispose the pool.</returns>
+    /// <exception cref="ArgumentException"><paramref name="connectionString"/> is null or blank.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="configureDataSource"/> is null.</exception>
+    /// <exception cref="ConnectionPoolOptionsException">The options or the builder's pooling keywords are invalid.</exception>
+    public static PoolKitDataSource Create(string connectionString, Action<NpgsqlDataSourceBuilder> configureDataSource, ConnectionPoolOptions? options = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
+        ArgumentNullException.ThrowIfNull(configureDataSource);
+        var builder = new NpgsqlDataSourceBuilder(connectionString);
+        configureDataSource(builder);
+        return new(new NpgsqlConnectionPool(builder, new NpgsqlConnectionPoolOptions { Pool = options ?? new ConnectionPoolOptions() }), ownsPool: true);
+    }
+
     /// <summary>Creates a closed connection; opening it leases a pooled connection.</summary>
     /// <returns>The connection.</returns>
     public new PoolKitDbConnection CreateConnection() => new(Pool);

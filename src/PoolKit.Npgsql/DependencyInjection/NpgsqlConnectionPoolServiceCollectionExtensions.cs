@@ -118,13 +118,100 @@ public static class NpgsqlConnectionPoolServiceCollectionExtensions
         return services.AddNpgsqlConnectionPool(name).Bind(configuration);
     }
 
+    /// <summary>
+    /// Registers a named pool whose options are bound from a configuration section, with its data source configured on
+    /// an <see cref="NpgsqlDataSourceBuilder"/>: type mappings (<c>MapEnum</c>, <c>MapComposite</c>), plugins
+    /// (<c>UseNodaTime</c>), JSON (<c>EnableDynamicJson</c>, <c>ConfigureJsonOptions</c>), a password provider
+    /// (<c>UsePeriodicPasswordProvider</c>), certificates and SSL callbacks, logging.
+    /// </summary>
+    /// <param name="services">The services.</param>
+    /// <param name="name">The pool's name: its service key, options name and <see cref="ConnectionPoolOptions.Name"/>.</param>
+    /// <param name="configuration">The section, as for <see cref="AddNpgsqlConnectionPool(IServiceCollection, string, IConfiguration)"/>.</param>
+    /// <param name="configureDataSource">Configures the builder (see <see cref="ConfigureDataSource(OptionsBuilder{NpgsqlConnectionPoolOptions}, Action{NpgsqlDataSourceBuilder})"/>).</param>
+    /// <returns>The options builder, for further configuration.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="services"/>, <paramref name="configuration"/> or <paramref name="configureDataSource"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="name"/> is null or blank.</exception>
+    /// <exception cref="InvalidOperationException">A pool with this name is already registered.</exception>
+    public static OptionsBuilder<NpgsqlConnectionPoolOptions> AddNpgsqlConnectionPool(this IServiceCollection services, string name, IConfiguration configuration, Action<NpgsqlDataSourceBuilder> configureDataSource)
+    {
+        ArgumentNullException.ThrowIfNull(configureDataSource);
+        return services.AddNpgsqlConnectionPool(name, configuration).ConfigureDataSource(configureDataSource);
+    }
+
+    /// <summary>
+    /// Registers a named pool with its options set in code and its data source configured on an
+    /// <see cref="NpgsqlDataSourceBuilder"/> (see <see cref="AddNpgsqlConnectionPool(IServiceCollection, string, IConfiguration, Action{NpgsqlDataSourceBuilder})"/>).
+    /// </summary>
+    /// <param name="services">The services.</param>
+    /// <param name="name">The pool's name: its service key, options name and <see cref="ConnectionPoolOptions.Name"/>.</param>
+    /// <param name="configure">Sets the options (the connection string among them, or <c>ConnectionStrings:&lt;name&gt;</c> is used).</param>
+    /// <param name="configureDataSource">Configures the builder.</param>
+    /// <returns>The options builder, for further configuration.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="services"/>, <paramref name="configure"/> or <paramref name="configureDataSource"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="name"/> is null or blank.</exception>
+    /// <exception cref="InvalidOperationException">A pool with this name is already registered.</exception>
+    public static OptionsBuilder<NpgsqlConnectionPoolOptions> AddNpgsqlConnectionPool(this IServiceCollection services, string name, Action<NpgsqlConnectionPoolOptions> configure, Action<NpgsqlDataSourceBuilder> configureDataSource)
+    {
+        ArgumentNullException.ThrowIfNull(configure);
+        ArgumentNullException.ThrowIfNull(configureDataSource);
+        return services.AddNpgsqlConnectionPool(name, configure).ConfigureDataSource(configureDataSource);
+    }
+
+    /// <summary>
+    /// Configures the data source of a pool registered with <c>AddNpgsqlConnectionPool</c> on an
+    /// <see cref="NpgsqlDataSourceBuilder"/>, as <c>AddNpgsqlDataSource</c> does for Npgsql's own pool. Callbacks run in
+    /// registration order when the pool is built.
+    /// </summary>
+    /// <param name="builder">The pool's options builder.</param>
+    /// <param name="configureDataSource">Configures the builder. It starts from the pool's connection string, with
+    /// Npgsql's logging already set to the container's <see cref="ILoggerFactory"/> (call <c>UseLoggerFactory</c> to
+    /// change it). Leave the pool-sizing keywords (<c>Max Pool Size</c> and the like) alone: they are rejected, as in
+    /// a connection string; PoolKit turns Npgsql's pooling off itself.</param>
+    /// <returns><paramref name="builder"/>, for further configuration.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="builder"/> or <paramref name="configureDataSource"/> is null.</exception>
+    public static OptionsBuilder<NpgsqlConnectionPoolOptions> ConfigureDataSource(this OptionsBuilder<NpgsqlConnectionPoolOptions> builder, Action<NpgsqlDataSourceBuilder> configureDataSource)
+    {
+        ArgumentNullException.ThrowIfNull(configureDataSource);
+        return builder.ConfigureDataSource((_, dataSource) => configureDataSource(dataSource));
+    }
+
+    /// <summary>
+    /// Configures the data source of a pool registered with <c>AddNpgsqlConnectionPool</c> on an
+    /// <see cref="NpgsqlDataSourceBuilder"/>, with the container at hand (for example to take a token credential for
+    /// <c>UsePeriodicPasswordProvider</c> from it).
+    /// </summary>
+    /// <param name="builder">The pool's options builder.</param>
+    /// <param name="configureDataSource">Configures the builder (see <see cref="ConfigureDataSource(OptionsBuilder{NpgsqlConnectionPoolOptions}, Action{NpgsqlDataSourceBuilder})"/>).</param>
+    /// <returns><paramref name="builder"/>, for further configuration.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="builder"/> or <paramref name="configureDataSource"/> is null.</exception>
+    public static OptionsBuilder<NpgsqlConnectionPoolOptions> ConfigureDataSource(this OptionsBuilder<NpgsqlConnectionPoolOptions> builder, Action<IServiceProvider, NpgsqlDataSourceBuilder> configureDataSource)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(configureDataSource);
+        builder.Services.Configure<NpgsqlDataSourceConfiguration>(builder.Name, c => c.Actions.Add(configureDataSource));
+        return builder;
+    }
+
     private static NpgsqlConnectionPool CreatePool(IServiceProvider services, string name)
     {
         NpgsqlConnectionPoolOptions options = services.GetRequiredService<IOptionsMonitor<NpgsqlConnectionPoolOptions>>().Get(name);
-        return new NpgsqlConnectionPool(
-            options,
-            services.GetService<ILoggerFactory>(),
-            services.GetService<IMeterFactory>(),
-            services.GetService<TimeProvider>());
+        ILoggerFactory? loggerFactory = services.GetService<ILoggerFactory>();
+        List<Action<IServiceProvider, NpgsqlDataSourceBuilder>> actions = services.GetRequiredService<IOptionsMonitor<NpgsqlDataSourceConfiguration>>().Get(name).Actions;
+        if (actions.Count == 0)
+        {
+            return new NpgsqlConnectionPool(options, loggerFactory, services.GetService<IMeterFactory>(), services.GetService<TimeProvider>());
+        }
+
+        // The builder takes the connection string; the options keep the rest (the validator has checked both).
+        NpgsqlConnectionPoolOptions rest = options.Clone();
+        var dataSource = new NpgsqlDataSourceBuilder(rest.ConnectionString);
+        rest.ConnectionString = null;
+        dataSource.UseLoggerFactory(loggerFactory);
+        foreach (Action<IServiceProvider, NpgsqlDataSourceBuilder> action in actions)
+        {
+            action(services, dataSource);
+        }
+
+        return new NpgsqlConnectionPool(dataSource, rest, loggerFactory, services.GetService<IMeterFactory>(), services.GetService<TimeProvider>());
     }
 }

@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging;
@@ -12,10 +13,13 @@ public static class NpgsqlHealthChecksBuilderExtensions
 {
     /// <summary>
     /// Adds a check of a registered pool. Healthy when a pooled connection answers <c>SELECT 1</c>, or when every
-    /// connection is leased and nobody waits; Degraded when callers queue on a saturated pool or connection attempts
-    /// failed since the previous check; <paramref name="failureStatus"/> when the database does not answer within
-    /// <paramref name="probeTimeout"/> or no connection can be opened (the real error is the result's exception).
-    /// The probe never waits on a full pool, so it never counts an acquire timeout nor logs an exhaustion warning.
+    /// connection is leased, and no caller waited longer than <paramref name="waitThreshold"/> since the previous
+    /// check (short waits at peak load are normal); Degraded when, since the previous check, a caller waited longer
+    /// than <paramref name="waitThreshold"/> for a connection, an acquire timed out, or connection attempts failed;
+    /// <paramref name="failureStatus"/> when the database does not answer within <paramref name="probeTimeout"/>, no
+    /// connection can be opened (the real error is the result's exception), or every connection is in use and every
+    /// acquire since the previous check timed out. The probe never waits on a full pool, so it never counts an acquire
+    /// timeout nor logs an exhaustion warning.
     /// </summary>
     /// <param name="builder">The health checks builder.</param>
     /// <param name="poolName">The pool's registration name. Default <see cref="NpgsqlConnectionPoolServiceCollectionExtensions.DefaultName"/>.</param>
@@ -24,10 +28,14 @@ public static class NpgsqlHealthChecksBuilderExtensions
     /// <param name="tags">Tags for filtering checks. Default: none.</param>
     /// <param name="timeout">How long the check may run. Default: the health check service's default (none).</param>
     /// <param name="probeTimeout">The bound of the database probe. Default 3 s, and never more than half the pool's AcquireTimeout.</param>
+    /// <param name="waitThreshold">How long a caller may wait for a connection before the pool counts as Degraded.
+    /// Default: a tenth of the pool's AcquireTimeout (1.5 s with the default 15 s), or 1 s when it is infinite. A wait
+    /// counts when it ends: with a connection (the pool's <c>db.client.connection.wait_time</c> histogram, which the
+    /// check listens to, so the pool reads the precise clock once per hand-out) or in a timeout.</param>
     /// <returns>The builder.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="builder"/> is null.</exception>
     /// <exception cref="ArgumentException"><paramref name="poolName"/> is null or blank.</exception>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="probeTimeout"/> is not positive.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="probeTimeout"/> or <paramref name="waitThreshold"/> is not positive.</exception>
     public static IHealthChecksBuilder AddPoolKitNpgsql(
         this IHealthChecksBuilder builder,
         string poolName = NpgsqlConnectionPoolServiceCollectionExtensions.DefaultName,
@@ -35,13 +43,19 @@ public static class NpgsqlHealthChecksBuilderExtensions
         HealthStatus? failureStatus = null,
         IEnumerable<string>? tags = null,
         TimeSpan? timeout = null,
-        TimeSpan? probeTimeout = null)
+        TimeSpan? probeTimeout = null,
+        TimeSpan? waitThreshold = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentException.ThrowIfNullOrWhiteSpace(poolName);
         if (probeTimeout is { } probe)
         {
             ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(probe, TimeSpan.Zero, nameof(probeTimeout));
+        }
+
+        if (waitThreshold is { } threshold)
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(threshold, TimeSpan.Zero, nameof(waitThreshold));
         }
 
         // One check per registration and container, living as long as the container: it remembers the failure count
@@ -51,7 +65,10 @@ public static class NpgsqlHealthChecksBuilderExtensions
         builder.Services.TryAddKeyedSingleton(key, (sp, _) => new NpgsqlConnectionPoolHealthCheck(
             sp.GetRequiredKeyedService<NpgsqlConnectionPool>(poolName),
             (ILogger?)sp.GetService<ILoggerFactory>()?.CreateLogger<NpgsqlConnectionPool>() ?? NullLogger.Instance,
-            probeTimeout));
+            probeTimeout,
+            waitThreshold,
+            sp.GetService<IMeterFactory>(),
+            sp.GetService<TimeProvider>()));
         return builder.Add(new HealthCheckRegistration(
             checkName,
             sp => sp.GetRequiredKeyedService<NpgsqlConnectionPoolHealthCheck>(key),

@@ -14,6 +14,12 @@ internal static partial class LogMessages
     [LoggerMessage(NpgsqlPoolEventIds.QueuedResetUnavailable, LogLevel.Warning, "Pool '{PoolName}': this Npgsql version ({NpgsqlVersion}) does not let PoolKit queue the session reset in front of the next command; ResetMode Discard now costs a round trip per return (as DiscardOnReturn does).")]
     public static partial void QueuedResetUnavailable(this ILogger logger, string poolName, string? npgsqlVersion);
 
+    [LoggerMessage(NpgsqlPoolEventIds.HangupCheckUnavailable, LogLevel.Warning, "Pool '{PoolName}': this Npgsql version ({NpgsqlVersion}) does not let PoolKit look at an idle connection's socket; a connection whose server ended the session while it sat idle is found only by validation (after ValidationBypassWindow), and within the window its first command fails.")]
+    public static partial void HangupCheckUnavailable(this ILogger logger, string poolName, string? npgsqlVersion);
+
+    [LoggerMessage(NpgsqlPoolEventIds.NpgsqlMeterSeriesKept, LogLevel.Information, "Pool '{PoolName}': this Npgsql version ({NpgsqlVersion}) does not let PoolKit take its connections out of Npgsql's meter; db.client.connection.count of meter 'Npgsql' reports them all as used under this pool's name. Read the pool's connections from meter 'PoolKit'.")]
+    public static partial void NpgsqlMeterSeriesKept(this ILogger logger, string poolName, string? npgsqlVersion);
+
     [LoggerMessage(NpgsqlPoolEventIds.HealthCheckFailed, LogLevel.Debug, "Pool '{PoolName}': the health check could not obtain a connection.")]
     public static partial void HealthCheckFailed(this ILogger logger, string poolName, Exception error);
 

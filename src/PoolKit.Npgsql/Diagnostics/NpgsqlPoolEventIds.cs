@@ -18,6 +18,18 @@ public static class NpgsqlPoolEventIds
     /// </summary>
     public const int QueuedResetUnavailable = 2010;
 
+    /// <summary>
+    /// This Npgsql version does not let PoolKit look at an idle connection's socket, so a connection whose server ended
+    /// the session while it sat idle is found only by validation (Warning, once per pool, when it is built).
+    /// </summary>
+    public const int HangupCheckUnavailable = 2011;
+
+    /// <summary>
+    /// This Npgsql version does not let PoolKit take its connections out of the connection series of Npgsql's own
+    /// meter, which then reports them all as used (Information, once per pool, when it is built).
+    /// </summary>
+    public const int NpgsqlMeterSeriesKept = 2012;
+
     /// <summary>A leased connection came back closed by its caller (Warning, once per pool; every occurrence is counted).</summary>
     public const int ConnectionClosedByCaller = 2003;
 }

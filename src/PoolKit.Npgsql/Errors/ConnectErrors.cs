@@ -20,6 +20,12 @@ internal static class ConnectErrors
     /// <summary>The message of Npgsql's multi-host error with no host left to try (Npgsql 8 to 10).</summary>
     internal const string NoSuitableHost = "No suitable host was found.";
 
+    /// <summary>Whether <paramref name="error"/> is one of Npgsql's multi-host errors (see the remarks of the type).</summary>
+    /// <returns><see langword="true"/> for "No suitable host was found." and for an error wrapping one error per host.</returns>
+    public static bool IsMultiHost(NpgsqlException error) =>
+        error is not PostgresException
+        && (error is { InnerException: null, Message: NoSuitableHost } || error.InnerException is AggregateException);
+
     /// <summary>Tells whether a retry of the open can succeed without an operator.</summary>
     /// <param name="error">The error of the open.</param>
     /// <returns><see langword="true"/> for network errors, timeouts, overload and start-up states and their multi-host forms.</returns>

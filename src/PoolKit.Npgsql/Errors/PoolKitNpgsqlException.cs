@@ -10,6 +10,12 @@ namespace PoolKit.Npgsql;
 /// exception in turn.
 /// </summary>
 /// <remarks>
+/// <para>Its <see cref="Exception.Message"/> is one stable text per condition, whatever the counts and delays (so logs
+/// group by it): the wait queue was full; every connection was in use for AcquireTimeout; or no connection could be
+/// opened (an outage, a failover, a bad password: <see cref="SqlState"/> and <see cref="IsTransient"/> tell which). The
+/// details are in the inner exceptions' properties (<see cref="PoolExhaustedException.Statistics"/>,
+/// <see cref="PoolExhaustedException.Waited"/>, <see cref="PoolExhaustedException.LongestHeldLeases"/>) and in the
+/// pool's structured log lines.</para>
 /// <para>It is an <see cref="NpgsqlException"/> (and so a <see cref="System.Data.Common.DbException"/>), so retry rules
 /// written as <c>catch (NpgsqlException e) when e.IsTransient</c>, Polly pipelines and EF Core's retrying execution
 /// strategy see every error from opening a connection through PoolKit. Errors the server or the network raised
@@ -32,7 +38,7 @@ public sealed class PoolKitNpgsqlException : NpgsqlException
     /// <param name="isTransient">Whether a retry can succeed without an operator.</param>
     /// <exception cref="ArgumentNullException"><paramref name="poolName"/> or <paramref name="innerException"/> is null.</exception>
     public PoolKitNpgsqlException(string poolName, Exception innerException, bool isTransient)
-        : base(innerException?.Message, innerException)
+        : base(Describe(poolName, innerException), innerException)
     {
         ArgumentNullException.ThrowIfNull(poolName);
         ArgumentNullException.ThrowIfNull(innerException);
@@ -56,22 +62,47 @@ public sealed class PoolKitNpgsqlException : NpgsqlException
     /// <param name="poolName">The pool's name.</param>
     /// <param name="error">The error the pool threw.</param>
     /// <returns>The exception to throw to the caller.</returns>
+    /// <remarks>
+    /// Npgsql's multi-host errors ("No suitable host was found.", "Unable to connect to a suitable host") are wrapped
+    /// too when they reach the caller whose own open raised them, so that during a failover every caller gets the same
+    /// type, message and <see cref="IsTransient"/>, whether its open failed or the pool failed it fast.
+    /// </remarks>
     internal static Exception Translate(string poolName, Exception error) => error switch
     {
         PoolExhaustedException exhausted => new PoolKitNpgsqlException(poolName, exhausted, IsOutage(exhausted)),
         ResourceCreationException creation => new PoolKitNpgsqlException(poolName, creation, creation.InnerException is null || IsTransientConnectError(creation.InnerException)),
+        NpgsqlException multiHost when ConnectErrors.IsMultiHost(multiHost) => new PoolKitNpgsqlException(poolName, multiHost, IsTransientConnectError(multiHost)),
         _ => error,
     };
 
+    /// <summary>Whether <see cref="Translate"/> wraps <paramref name="error"/>.</summary>
+    internal static bool IsTranslated(Exception error) =>
+        error is PoolExhaustedException or ResourceCreationException || (error is NpgsqlException npgsql && ConnectErrors.IsMultiHost(npgsql));
+
     /// <summary>
-    /// An exhausted pool is an outage, not a capacity problem, when it was not full (it could not create
-    /// connections) and the last creation error was transient.
+    /// An exhausted pool is an outage, not a capacity problem, when its connections were not all leased (it could not
+    /// create more: the missing ones were being created, destroyed or not there) and the last creation error was
+    /// transient.
     /// </summary>
     private static bool IsOutage(PoolExhaustedException exhausted) =>
         exhausted.Reason == PoolExhaustedReason.Timeout
-        && exhausted.Statistics.Live < exhausted.Statistics.MaxSize
+        && !AllLeased(exhausted)
         && exhausted.InnerException is { } last
         && IsTransientConnectError(last);
+
+    /// <summary>Whether every connection was in callers' hands: the capacity condition, as opposed to an outage.</summary>
+    /// <remarks>Not <see cref="PoolStatistics.Live"/>: during an outage, creations in flight make a pool look full.</remarks>
+    private static bool AllLeased(PoolExhaustedException exhausted) => exhausted.Statistics.Leased >= exhausted.Statistics.MaxSize;
+
+    /// <summary>One stable text per condition: no counts, no delays (they are in the inner exceptions' properties).</summary>
+    private static string Describe(string? poolName, Exception? error) => error switch
+    {
+        PoolExhaustedException { Reason: PoolExhaustedReason.WaitQueueFull } =>
+            $"Pool '{poolName}' is exhausted and its wait queue is full: raise MaxWaiters or MaxSize, or shed load earlier.",
+        PoolExhaustedException exhausted when AllLeased(exhausted) =>
+            $"Pool '{poolName}' could not provide a connection within AcquireTimeout: all connections are in use. Raise MaxSize or AcquireTimeout, or return connections sooner.",
+        _ => $"Pool '{poolName}' could not open a connection to the database; the database's or the network's error, if there was one, is the innermost exception.",
+    };
 
     private static bool IsTransientConnectError(Exception error) => ConnectErrors.IsTransient(error);
 

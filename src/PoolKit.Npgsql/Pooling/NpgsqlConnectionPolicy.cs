@@ -15,13 +15,22 @@ namespace PoolKit.Npgsql;
 /// The policy does not own the data source: whoever created it disposes it after the pool.</para>
 /// <para><see cref="IsUsable"/> accepts only a connection whose <see cref="NpgsqlConnection.FullState"/> is exactly
 /// <see cref="ConnectionState.Open"/>: Npgsql marks a connection <c>Broken</c> after an I/O error or a fatal server
-/// error, and a reader left open (Executing/Fetching) is not reusable either. A backend terminated while the
-/// connection sat idle is invisible to that check (nothing has been read yet); the round trip of
-/// <see cref="ValidateAsync"/> catches it once the connection has been idle longer than
-/// <see cref="ConnectionPoolOptions.ValidationBypassWindow"/>. Within the window the next command fails with the
+/// error, and a reader left open (Executing/Fetching) is not reusable either. A backend that ended while the
+/// connection sat idle (<c>pg_terminate_backend</c>, a restart, <c>idle_session_timeout</c>, a load balancer's cut)
+/// is found without a round trip: PostgreSQL sends its error and closes the socket, and <see cref="IsUsable"/> looks
+/// at the idle connection's socket (one zero-timeout <c>poll(2)</c>; the waiting bytes are peeked, not consumed, only
+/// when something is readable), so such a connection is destroyed instead of handed out. The look is skipped for a
+/// connection handed out again within a millisecond of its return (a busy pool's common case: see
+/// <c>HangupCheckBypass</c>). A pending notification
+/// (a LISTEN the queued reset has not undone yet) does not count as ended, except under TLS or GSS encryption, where
+/// the waiting bytes cannot be read and any of them replace the connection. Where this Npgsql version's internals do
+/// not allow the look (logged once when the pool is built), such a connection is caught by the round trip of
+/// <see cref="ValidateAsync"/> once it has been idle longer than
+/// <see cref="ConnectionPoolOptions.ValidationBypassWindow"/>, and within the window its first command fails with the
 /// server's error (for example 57P01), which <see cref="NpgsqlErrorClassifier"/> reports as a broken connection.</para>
-/// <para>Concurrency: the only shared state is <see cref="s_abandonedValidations"/> (a thread-safe
-/// <see cref="ConditionalWeakTable{TKey, TValue}"/>): a validation that outlives its timeout is abandoned so the
+/// <para>Concurrency: the shared state is <see cref="s_abandonedValidations"/> and <see cref="_returnedAt"/> (thread-safe
+/// <see cref="ConditionalWeakTable{TKey, TValue}"/>s; a connection's return timestamp is written at its return and read
+/// at its next hand-out, which the pool's hand-off orders), and <see cref="_prepend"/>. A validation that outlives its timeout is abandoned so the
 /// acquirer is not held past its deadline (Npgsql may need its <c>Cancellation Timeout</c> to give up on a frozen
 /// server), and <see cref="DestroyAsync"/> waits for it before closing the connection, which must not be closed
 /// while a command still runs on it.</para>
@@ -29,6 +38,21 @@ namespace PoolKit.Npgsql;
 public sealed class NpgsqlConnectionPolicy : ResourcePolicy<NpgsqlConnection>
 {
     private static readonly ConditionalWeakTable<NpgsqlConnection, Task> s_abandonedValidations = new();
+
+    /// <summary>
+    /// How soon after its return (or its creation) a connection is handed out again without the look at its socket:
+    /// HikariCP's alive-bypass idea, at a millisecond. PERF: the look is one <c>poll(2)</c>, about 0.7 µs here, which
+    /// would make a busy pool's acquire+return several times slower; a server that ends a session within a millisecond
+    /// of its return is met by the next command, as without the look.
+    /// </summary>
+    internal static readonly TimeSpan HangupCheckBypass = TimeSpan.FromMilliseconds(1);
+
+    // When each connection was last returned (or created), in _time's timestamps: written by the thread that returns it
+    // (ResetAsync) and read by the one that hands it out (IsUsable), ordered by the pool's hand-off. A box per
+    // connection, allocated once.
+    private readonly ConditionalWeakTable<NpgsqlConnection, StrongBox<long>> _returnedAt = new();
+    private readonly TimeProvider _time;
+    private readonly long _bypassTimestampTicks;
 
     private readonly NpgsqlDataSource _dataSource;
     private readonly NpgsqlResetMode _resetMode;
@@ -55,7 +79,15 @@ public sealed class NpgsqlConnectionPolicy : ResourcePolicy<NpgsqlConnection>
     /// <exception cref="ArgumentNullException"><paramref name="dataSource"/> is null.</exception>
     /// <exception cref="ArgumentException">The data source pools connections itself, or <paramref name="resetMode"/> is not defined.</exception>
     public NpgsqlConnectionPolicy(NpgsqlDataSource dataSource, NpgsqlResetMode resetMode = NpgsqlResetMode.Discard)
+        : this(dataSource, resetMode, TimeProvider.System)
     {
+    }
+
+    /// <summary>Initializes a new instance with the pool's clock.</summary>
+    internal NpgsqlConnectionPolicy(NpgsqlDataSource dataSource, NpgsqlResetMode resetMode, TimeProvider timeProvider)
+    {
+        _time = timeProvider;
+        _bypassTimestampTicks = (long)(HangupCheckBypass.TotalSeconds * timeProvider.TimestampFrequency);
         ArgumentNullException.ThrowIfNull(dataSource);
         if (!Enum.IsDefined(resetMode))
         {
@@ -127,12 +159,14 @@ public sealed class NpgsqlConnectionPolicy : ResourcePolicy<NpgsqlConnection>
             _prepend = false;
         }
 
+        _returnedAt.GetValue(connection, static _ => new StrongBox<long>()).Value = _time.GetTimestamp();
         return connection;
     }
 
     /// <inheritdoc />
     /// <remarks>
-    /// True only when <see cref="NpgsqlConnection.FullState"/> is exactly <see cref="ConnectionState.Open"/> and, for a
+    /// True only when <see cref="NpgsqlConnection.FullState"/> is exactly <see cref="ConnectionState.Open"/>, the server
+    /// has not ended the session while the connection sat idle (see the class remarks), and, for a
     /// pool whose <c>Target Session Attributes</c> is <c>primary</c>, <c>read-write</c> or <c>standby</c>, the server
     /// is still what the pool targets: PostgreSQL 14 and later report <c>in_hot_standby</c> to every session when a
     /// standby is promoted, and a connection whose server no longer matches is destroyed instead of handed out (Npgsql
@@ -142,6 +176,7 @@ public sealed class NpgsqlConnectionPolicy : ResourcePolicy<NpgsqlConnection>
     {
         ArgumentNullException.ThrowIfNull(resource);
         return resource.FullState == ConnectionState.Open
+            && (ReturnedJustNow(resource) || !NpgsqlServerHangup.HasEnded(resource))
             && (_evictWhenHotStandby is null
                 || !resource.PostgresParameters.TryGetValue("in_hot_standby", out string? hotStandby)
                 || !string.Equals(hotStandby, _evictWhenHotStandby, StringComparison.Ordinal));
@@ -197,6 +232,7 @@ public sealed class NpgsqlConnectionPolicy : ResourcePolicy<NpgsqlConnection>
             return new ValueTask<bool>(false);
         }
 
+        _returnedAt.GetValue(resource, static _ => new StrongBox<long>()).Value = _time.GetTimestamp();
         return NpgsqlSessionReset.ResetAsync(resource, _resetMode, _prepend, cancellationToken);
     }
 
@@ -213,6 +249,11 @@ public sealed class NpgsqlConnectionPolicy : ResourcePolicy<NpgsqlConnection>
 
         return resource.DisposeAsync();
     }
+
+    /// <summary>Whether the connection came back (or was created) within <see cref="HangupCheckBypass"/>.</summary>
+    private bool ReturnedJustNow(NpgsqlConnection resource) =>
+        _returnedAt.TryGetValue(resource, out StrongBox<long>? returnedAt)
+        && _time.GetTimestamp() - Volatile.Read(ref returnedAt.Value) < _bypassTimestampTicks;
 
     private static string? TargetRole(string? targetSessionAttributes) => targetSessionAttributes?.Trim().ToLowerInvariant() switch
     {

@@ -75,7 +75,7 @@ public sealed class NpgsqlConnectionPool : IConnectionPool<NpgsqlConnection>
         try
         {
             ResetMode = prepared.Options.ResetMode;
-            Policy = new NpgsqlConnectionPolicy(_dataSource, prepared.Options.ResetMode);
+            Policy = new NpgsqlConnectionPolicy(_dataSource, prepared.Options.ResetMode, timeProvider ?? TimeProvider.System);
 
             // The adapter's own instruments join the pool's meter: an IMeterFactory hands out the same meter for
             // the same name; without one the pool owns a meter of its own.
@@ -146,7 +146,7 @@ public sealed class NpgsqlConnectionPool : IConnectionPool<NpgsqlConnection>
     }
 
     /// <inheritdoc />
-    /// <exception cref="PoolKitNpgsqlException">The pool was exhausted or could not create a connection in time (an <see cref="NpgsqlException"/>; see its <see cref="NpgsqlException.IsTransient"/>).</exception>
+    /// <exception cref="PoolKitNpgsqlException">The pool was exhausted or could not create a connection in time, or Npgsql's multi-host data source found no suitable host (an <see cref="NpgsqlException"/> with one stable message per condition; see its <see cref="NpgsqlException.IsTransient"/>).</exception>
     /// <exception cref="NpgsqlException">Opening a connection for this caller failed (the server's or the network's error).</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was canceled.</exception>
     /// <exception cref="ObjectDisposedException">The pool is disposed.</exception>
@@ -157,7 +157,7 @@ public sealed class NpgsqlConnectionPool : IConnectionPool<NpgsqlConnection>
         {
             pending = _pool.AcquireAsync(cancellationToken);
         }
-        catch (Exception ex) when (ex is PoolExhaustedException or ResourceCreationException)
+        catch (Exception ex) when (PoolKitNpgsqlException.IsTranslated(ex))
         {
             throw PoolKitNpgsqlException.Translate(Name, ex);
         }
@@ -222,7 +222,7 @@ public sealed class NpgsqlConnectionPool : IConnectionPool<NpgsqlConnection>
         {
             return await pending.ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is PoolExhaustedException or ResourceCreationException)
+        catch (Exception ex) when (PoolKitNpgsqlException.IsTranslated(ex))
         {
             throw PoolKitNpgsqlException.Translate(Name, ex);
         }
@@ -275,8 +275,8 @@ public sealed class NpgsqlConnectionPool : IConnectionPool<NpgsqlConnection>
         bool enlist = builder.ConnectionStringBuilder.Enlist;
         ConnectionStringRules.Apply(builder.ConnectionStringBuilder);
 
-        // Npgsql's own meter reports every data source under its Name, which defaults to the connection string
-        // (host and user in a metric label): name it after the pool instead.
+        // Npgsql's own meter tags its operation metrics with the data source's Name, which defaults to the connection
+        // string (host and user in a metric label): name it after the pool instead.
         builder.Name ??= options.Pool.Name;
 
         options.ResetMode = options.EffectiveResetMode; // the snapshot's own copy: Discard becomes RollbackOnly behind a transaction pooler
@@ -291,8 +291,22 @@ public sealed class NpgsqlConnectionPool : IConnectionPool<NpgsqlConnection>
             Logger(loggerFactory).QueuedResetUnavailable(options.Pool.Name, typeof(NpgsqlConnection).Assembly.GetName().Version?.ToString());
         }
 
+        if (!NpgsqlServerHangup.Probe())
+        {
+            Logger(loggerFactory).HangupCheckUnavailable(options.Pool.Name, typeof(NpgsqlConnection).Assembly.GetName().Version?.ToString());
+        }
+
         NpgsqlConnectionStringBuilder settings = builder.ConnectionStringBuilder;
-        return new Prepared(builder.Build(), options, settings.Host ?? "(default host)", settings.Port, settings.Database ?? "(default database)", enlist);
+        NpgsqlDataSource dataSource = builder.Build();
+
+        // Npgsql's meter would report every connection PoolKit holds as "used" (the inner data source does not pool):
+        // PoolKit's own meter reports the real split, so the inner data source leaves Npgsql's connection series.
+        if (!NpgsqlMeterConnectionSeries.TryRemove(dataSource))
+        {
+            Logger(loggerFactory).NpgsqlMeterSeriesKept(options.Pool.Name, typeof(NpgsqlConnection).Assembly.GetName().Version?.ToString());
+        }
+
+        return new Prepared(dataSource, options, settings.Host ?? "(default host)", settings.Port, settings.Database ?? "(default database)", enlist);
     }
 
     private static ILogger Logger(ILoggerFactory? loggerFactory) =>

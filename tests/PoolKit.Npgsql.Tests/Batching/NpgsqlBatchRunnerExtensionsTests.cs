@@ -112,7 +112,11 @@ public sealed class NpgsqlBatchRunnerExtensionsTests(PostgresServerFixture fixtu
         Assert.True(kills > 0, "no backend was terminated while the batch ran");
         Assert.True(result.Succeeded, result.ToString());
         Assert.Equal(Count, result.Committed);
-        Assert.True(result.Retries > 0, result.ToString());
+
+        // A kill cut a running unit (retried) or an idle connection, which the pool destroys before handing it out
+        // (the socket look of NpgsqlConnectionPolicy.IsUsable): either way it was met, and nothing failed.
+        long caughtIdle = (await QuietStatisticsAsync(pool)).DestroyedBy.Unusable;
+        Assert.True(result.Retries + caughtIdle > 0, $"{result}; {caughtIdle} dead idle connections destroyed before hand-out");
         Assert.Equal((Count, Count, Count, 0L, Count - 1L), await TableStatsAsync(table));
     }
 
