@@ -10,8 +10,9 @@ namespace PoolKit.Npgsql;
 /// </summary>
 /// <remarks>
 /// <para><b>Per-item SQL</b> (<c>RunAsync(items, commandText, bindParameters)</c>): one command per item, a unit's
-/// commands sent as a single <see cref="NpgsqlBatch"/> (one round trip for <see cref="BatchRunnerOptions.ItemsPerTransaction"/>
-/// items).</para>
+/// commands sent as a single <see cref="NpgsqlBatch"/> together with the unit's <c>BEGIN</c>, the record of its
+/// transaction's id and its <c>COMMIT</c>: one round trip per unit of <see cref="BatchRunnerOptions.ItemsPerTransaction"/>
+/// items, like one autocommitted statement.</para>
 /// <para><b>Binary COPY</b> (<c>RunCopyAsync(items, copyCommand, writeRow)</c>): each unit is written with one
 /// <c>COPY ... FROM STDIN (FORMAT BINARY)</c>, the fastest way to load rows.</para>
 /// <para>Exactly once: every unit runs inside its own transaction and is committed by the runner, so a unit that
@@ -176,7 +177,7 @@ public static class NpgsqlBatchRunnerExtensions
         ArgumentNullException.ThrowIfNull(runner);
         ArgumentException.ThrowIfNullOrWhiteSpace(commandText);
         ArgumentNullException.ThrowIfNull(bindParameters);
-        return new NpgsqlCommandBatchOperation<TItem>(commandText, bindParameters);
+        return new NpgsqlCommandBatchOperation<TItem>(commandText, bindParameters, runner.Handler as NpgsqlTransactionHandler);
     }
 
     private static NpgsqlCopyOperation<TItem> CopyOperation<TItem>(

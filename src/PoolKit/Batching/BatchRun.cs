@@ -245,7 +245,12 @@ internal sealed class BatchRun<TResource, TTransaction, TItem> : IDisposable
             try
             {
                 await _operation(new BatchUnit<TResource, TTransaction, TItem>(lease.Resource, transaction, items, firstIndex, attempt), token).ConfigureAwait(false);
-                token.ThrowIfCancellationRequested();
+
+                // A unit the operation committed itself (one round trip with its COMMIT) is committed, canceled or not.
+                if (!_handler.IsCommitted(transaction))
+                {
+                    token.ThrowIfCancellationRequested();
+                }
             }
             catch (Exception ex)
             {

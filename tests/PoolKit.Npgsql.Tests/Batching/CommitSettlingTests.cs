@@ -85,6 +85,66 @@ public sealed class CommitSettlingTests(DedicatedServerFixture fixture, ITestOut
         Assert.All(rows, r => Assert.Equal(1L, r.Value));
     }
 
+    /// <summary>
+    /// Backends killed (<c>pg_terminate_backend</c>) while their COMMIT waits for a synchronous standby (committed
+    /// locally): the server survives, so every unit of the per-item SQL mode (BEGIN, the record of the transaction's
+    /// id, the statements and COMMIT in one round trip) is settled committed, and none is run again.
+    /// </summary>
+    [Fact]
+    public async Task Run_BackendsKilledWhileCommitsWaitForASynchronousStandby_SettledCommittedAndNeverRunTwice()
+    {
+        string app = AppName();
+        string table = await CreateTableAsync(slowCommitTrigger: false);
+        await ExecuteAsync("ALTER SYSTEM SET synchronous_commit = on; ALTER SYSTEM SET synchronous_standby_names = 'poolkit_nobody'; SELECT pg_reload_conf()");
+        System.Collections.Concurrent.ConcurrentDictionary<long, int> runs = new();
+        BatchResult result;
+        try
+        {
+            await using NpgsqlConnectionPool pool = CreatePool(Server, app, o => o.MaxSize = Parallelism);
+            var runner = pool.CreateBatchRunner(new BatchRunnerOptions
+            {
+                ItemsPerTransaction = PerUnit,
+                MaxDegreeOfParallelism = Parallelism,
+                FailurePolicy = BatchFailurePolicy.ContinueOnFailure,
+                RetryBackoffInitial = TimeSpan.FromMilliseconds(50),
+                MaxRetriesPerUnit = 20,
+            });
+            Task<BatchResult> run = runner.RunAsync(
+                Enumerable.Range(0, Units * PerUnit).Select(i => (long)i),
+                $"INSERT INTO {table} (id) VALUES ($1)",
+                (p, id) =>
+                {
+                    if (id % PerUnit == 0)
+                    {
+                        runs.AddOrUpdate(id, 1, static (_, n) => n + 1);
+                    }
+
+                    p.Add(new NpgsqlParameter<long> { TypedValue = id });
+                });
+
+            await WaitUntilAsync(async () => await WaitingAsync(app, "SyncRep") == Parallelism || run.IsCompleted, TimeSpan.FromSeconds(20), $"{Parallelism} commits wait on SyncRep");
+            Assert.False(run.IsCompleted, "the run ended before its commits were held");
+            Assert.Equal(Parallelism, await Server.TerminateBackendsAsync(app));
+            await ExecuteAsync("ALTER SYSTEM RESET synchronous_standby_names; ALTER SYSTEM RESET synchronous_commit; SELECT pg_reload_conf()");
+            result = await run.WaitAsync(TimeSpan.FromSeconds(60));
+        }
+        finally
+        {
+            await ExecuteAsync("ALTER SYSTEM RESET synchronous_standby_names; ALTER SYSTEM RESET synchronous_commit; SELECT pg_reload_conf()");
+        }
+
+        output.WriteLine(result.ToString());
+        Assert.Equal(Units * PerUnit, result.Committed);
+        Assert.Equal(0, result.Unknown);
+        Assert.Equal(0, result.Failed);
+        Assert.Equal(0, result.Retries);
+        Assert.Equal(Units, runs.Count);
+        Assert.All(runs, r => Assert.Equal(1, r.Value));
+        Dictionary<long, long> rows = await RowsByKeyAsync(table);
+        Assert.Equal(Units * PerUnit, rows.Count);
+        Assert.All(rows, r => Assert.Equal(1L, r.Value));
+    }
+
     /// <summary>Runs the batch; when every worker's COMMIT waits on <paramref name="waitEvent"/>, restarts the server, then runs <paramref name="afterRestart"/>.</summary>
     private async Task<BatchResult> RunWithRestartWhileAsync(string app, string table, bool settle, string waitEvent, Func<Task> afterRestart)
     {
