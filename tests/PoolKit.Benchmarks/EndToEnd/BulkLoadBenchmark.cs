@@ -27,6 +27,7 @@ public static class BulkLoadBenchmark
 {
     private const string Seed = "seed: Npgsql pool, autocommit INSERT per row";
     private const string PerItem = "runner SQL mode, 1 item per transaction";
+    private const string PerItemNoSettle = "runner SQL mode, 1 item per transaction, settling off";
     private const string InsertOne = "runner insert mode, 1 item per transaction";
     private const string Chunked = "hand-written: Npgsql pool, multi-row INSERT of 1,000 rows";
     private const string Batch1000 = "runner SQL mode, 1,000 items per transaction (NpgsqlBatch)";
@@ -77,6 +78,7 @@ public static class BulkLoadBenchmark
             {
                 (Seed, rowLoads, () => new SeedLoad(connection, parallelism)),
                 (PerItem, rowLoads, () => new RunnerLoad(connection, parallelism, 1, RunnerMode.Sql)),
+                (PerItemNoSettle, rowLoads, () => new RunnerLoad(connection, parallelism, 1, RunnerMode.Sql, settle: false)),
                 (InsertOne, rowLoads, () => new RunnerLoad(connection, parallelism, 1, RunnerMode.Insert)),
                 (Chunked, rows, () => new ChunkedInsertLoad(connection, parallelism, 1_000)),
                 (Batch1000, rows, () => new RunnerLoad(connection, parallelism, 1_000, RunnerMode.Sql)),
@@ -229,10 +231,11 @@ public static class BulkLoadBenchmark
         private readonly ParallelBatchRunner<NpgsqlConnection, NpgsqlTransaction> _runner;
         private readonly RunnerMode _mode;
 
-        public RunnerLoad(string connectionString, int parallelism, int itemsPerTransaction, RunnerMode mode)
+        public RunnerLoad(string connectionString, int parallelism, int itemsPerTransaction, RunnerMode mode, bool settle = true)
         {
             _pool = SelectOneScenarios.CreatePoolKit(connectionString, parallelism, NpgsqlResetMode.RollbackOnly, "poolkit-bulk-runner");
-            _runner = _pool.CreateBatchRunner(new BatchRunnerOptions { ItemsPerTransaction = itemsPerTransaction });
+            NpgsqlTransactionHandler handler = settle ? NpgsqlTransactionHandler.Default : new NpgsqlTransactionHandler(System.Data.IsolationLevel.Unspecified, TimeSpan.Zero);
+            _runner = _pool.CreateBatchRunner(handler, new BatchRunnerOptions { ItemsPerTransaction = itemsPerTransaction });
             _mode = mode;
         }
 
@@ -340,6 +343,7 @@ public static class BulkLoadBenchmark
         string Ratio(Measured row) => row.Name switch
         {
             PerItem => Versus(row, Seed, " (target >= 1.2)"),
+            PerItemNoSettle => Versus(row, Seed, " (no record: a lost connection leaves the unit unknown)"),
             InsertOne => Versus(row, Seed, string.Empty),
             Batch1000 => Versus(row, Chunked, string.Empty),
             Insert1000 => Versus(row, Chunked, " (target >= 1.0)"),
