@@ -92,7 +92,8 @@ internal static class NpgsqlCommitSettler
     /// in the <c>COMMIT</c> itself (a deferred constraint, a serialization failure) ends the transaction rolled back.
     /// Never canceled: once sent, the unit's <c>COMMIT</c> is allowed to finish, so its outcome is known.
     /// </remarks>
-    public static async Task RunUnitAsync(NpgsqlBatch batch, StrongBox<CommitRecord?>? record)
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
+    public static async ValueTask RunUnitAsync(NpgsqlBatch batch, StrongBox<CommitRecord?>? record)
     {
         if (record is not null)
         {

@@ -114,6 +114,7 @@ public sealed class NpgsqlTransactionHandler : ITransactionHandler<NpgsqlConnect
     /// <remarks>When the connection is lost during the <c>COMMIT</c>, the outcome is settled first (see the class remarks):
     /// this method then returns normally if the server reports the transaction committed, and throws an error
     /// <see cref="Classify"/> reports <see cref="BatchErrorKind.Transient"/> if it reports it rolled back.</remarks>
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask CommitAsync(NpgsqlTransaction transaction, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(transaction);
@@ -191,7 +192,8 @@ public sealed class NpgsqlTransactionHandler : ITransactionHandler<NpgsqlConnect
     /// the record arrived (the COMMIT never ran: transient), <see cref="CommitRolledBackException"/> (settled rolled back:
     /// transient) or <see cref="CommitOutcomeUnknownException"/> (the server cannot tell: unknown).
     /// </summary>
-    internal async Task RunUnitAsync(NpgsqlBatch batch, NpgsqlTransaction transaction)
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
+    internal async ValueTask RunUnitAsync(NpgsqlBatch batch, NpgsqlTransaction transaction)
     {
         NpgsqlConnection connection = transaction.Connection ?? throw new InvalidOperationException("The unit's transaction has no connection; this is a bug in PoolKit.Npgsql.");
         StrongBox<CommitRecord?>? record = CommitOutcomeTimeout > TimeSpan.Zero ? new() : null;

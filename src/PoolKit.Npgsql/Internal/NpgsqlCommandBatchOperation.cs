@@ -28,6 +28,7 @@ internal sealed class NpgsqlCommandBatchOperation<TItem>
         _pipeline = pipeline;
     }
 
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask ExecuteAsync(BatchUnit<NpgsqlConnection, NpgsqlTransaction, TItem> unit, CancellationToken cancellationToken)
     {
         var batch = new NpgsqlBatch(unit.Resource, unit.Transaction);

@@ -42,6 +42,7 @@ internal sealed class NpgsqlInsertOperation<TItem>
         _copy = $"COPY {insert.Table} ({columns}) FROM STDIN (FORMAT BINARY)";
     }
 
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask ExecuteAsync(BatchUnit<NpgsqlConnection, NpgsqlTransaction, TItem> unit, CancellationToken cancellationToken)
     {
         if (unit.Items.Length >= _copyThreshold)
