@@ -200,6 +200,43 @@ public sealed class NpgsqlBatchRunnerExtensionsTests(PostgresServerFixture fixtu
         Assert.Equal((Count, Count, Count, 0L, Count - 1L), await TableStatsAsync(table));
     }
 
+    /// <summary>
+    /// Units sent in one round trip that fail in a statement (a CHECK violation: the server skips the rest, COMMIT
+    /// included) or in their COMMIT (a deferred UNIQUE violation: the server ends the transaction rolled back) are
+    /// reported failed with the server's error, and their connections go back to the pool clean and are reused: no
+    /// backend is left in a transaction and none was replaced (a COMMIT that failed is not rolled back again).
+    /// </summary>
+    [Fact]
+    public async Task RunAsync_StatementOrCommitFails_FailedItemsReportedAndConnectionsReusedClean()
+    {
+        const int Count = 400;
+        string app = AppName();
+        string table = "bt_" + Guid.NewGuid().ToString("N")[..12];
+        await ExecuteAsync($"CREATE TABLE {table} (id bigint NOT NULL, payload int NOT NULL CHECK (payload >= 0), CONSTRAINT {table}_id UNIQUE (id) DEFERRABLE INITIALLY DEFERRED)");
+        await using NpgsqlConnectionPool pool = TestSupport.CreatePool(fixture.Server, app, o => o.MaxSize = 2, NpgsqlResetMode.RollbackOnly);
+        var runner = pool.CreateBatchRunner(new BatchRunnerOptions { ItemsPerTransaction = 1, FailurePolicy = BatchFailurePolicy.ContinueOnFailure });
+
+        // Ids 10 and 20 come again at the end (their COMMIT fails); ids 50 and 60 carry a negative payload (their INSERT fails).
+        IEnumerable<Row> rows = Rows(Count).Select(static r => r.Id is 50 or 60 ? r with { Payload = -1 } : r).Concat([new Row(10, 1), new Row(20, 1)]);
+        BatchResult result = await runner.RunAsync(rows, InsertCommand(table), Bind, static r => r.Id).WaitAsync(RunLimit);
+        output.WriteLine(result.ToString());
+
+        Assert.Equal(Count - 2, result.Committed);
+        Assert.Equal(4, result.Failed);
+        Assert.Equal(0, result.Retries);
+        Assert.Equal(
+            [(10L, PostgresErrorCodes.UniqueViolation), (20L, PostgresErrorCodes.UniqueViolation), (50L, PostgresErrorCodes.CheckViolation), (60L, PostgresErrorCodes.CheckViolation)],
+            result.Failures.Select(static f => ((long)f.Key!, Assert.IsType<PostgresException>(f.Exception).SqlState)).Order());
+        Assert.Equal((Count - 2L, Count - 2L, Count, 0L, Count - 1L), await TableStatsAsync(table));
+
+        // What the server sees: the pool's sessions idle, never in a transaction, and no connection was replaced.
+        await using NpgsqlConnection admin = await fixture.OpenConnectionAsync("poolkit-batch-setup");
+        await using NpgsqlCommand states = new("SELECT coalesce(string_agg(state, ','), '') FROM pg_stat_activity WHERE application_name = $1", admin) { Parameters = { new() { Value = app } } };
+        string seen = (string)(await states.ExecuteScalarAsync())!;
+        Assert.All(seen.Split(','), static state => Assert.Equal("idle", state));
+        Assert.InRange(pool.GetStatistics().TotalCreated, 1, 2);
+    }
+
     [Theory]
     [InlineData(1)]
     [InlineData(100)]
