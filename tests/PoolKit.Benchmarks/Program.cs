@@ -31,7 +31,7 @@ public static class Program
               End-to-end SELECT 1 scenarios. Without --connection, starts a throwaway PostgreSQL with
               PoolKit.Testing (or uses POOLKIT_TEST_CONNECTION_STRING).
 
-          bulk [--connection <npgsql connection string>] [--rows 200000] [--row-loads 20000] [--parallel 8]
+          bulk [--connection <npgsql connection string>] [--rows 200000] [--row-loads 10000] [--rounds 3] [--parallel 8]
                [--only <text>] [--markdown file.md]
               End-to-end bulk load, one run each, rows/s, ratios and bytes per row: three hand-written anchors
               (autocommit INSERT per row and chunked 1,000-row INSERT on Npgsql's pool, one binary COPY stream)

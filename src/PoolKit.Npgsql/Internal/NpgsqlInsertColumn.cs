@@ -12,6 +12,9 @@ internal abstract class NpgsqlInsertColumn<TItem>(string name)
     /// <summary>Creates the array parameter holding the column's value of every item of a unit.</summary>
     public abstract NpgsqlParameter CreateArrayParameter(ReadOnlySpan<TItem> items);
 
+    /// <summary>Creates the parameter holding the column's value of one item (a unit of one row).</summary>
+    public abstract NpgsqlParameter CreateParameter(TItem item);
+
     /// <summary>Writes one item's value into a binary COPY row.</summary>
     public abstract Task WriteAsync(NpgsqlBinaryImporter importer, TItem item, CancellationToken cancellationToken);
 }
@@ -33,6 +36,17 @@ internal sealed class NpgsqlInsertColumn<TItem, TValue>(string name, Func<TItem,
         if (dbType is { } type)
         {
             parameter.NpgsqlDbType = NpgsqlDbType.Array | type;
+        }
+
+        return parameter;
+    }
+
+    public override NpgsqlParameter CreateParameter(TItem item)
+    {
+        var parameter = new NpgsqlParameter<TValue> { TypedValue = value(item) };
+        if (dbType is { } type)
+        {
+            parameter.NpgsqlDbType = type;
         }
 
         return parameter;

@@ -22,6 +22,7 @@ internal sealed class NpgsqlInsertOperation<TItem>
 {
     private readonly NpgsqlInsertColumn<TItem>[] _columns;
     private readonly string _insert;
+    private readonly string _insertOne;
     private readonly string _copy;
     private readonly int _copyThreshold;
     private readonly NpgsqlTransactionHandler? _pipeline;
@@ -39,6 +40,7 @@ internal sealed class NpgsqlInsertOperation<TItem>
         }
 
         _insert = $"INSERT INTO {insert.Table} ({columns}) SELECT * FROM unnest({unnest})";
+        _insertOne = $"INSERT INTO {insert.Table} ({columns}) VALUES ({unnest})";
         _copy = $"COPY {insert.Table} ({columns}) FROM STDIN (FORMAT BINARY)";
     }
 
@@ -51,11 +53,12 @@ internal sealed class NpgsqlInsertOperation<TItem>
             return;
         }
 
-        var command = new NpgsqlBatchCommand(_insert);
+        // PERF: a unit of one row binds plain values (VALUES): arrays of one cost the server an unnest for nothing.
         ReadOnlySpan<TItem> items = unit.Items.Span;
+        var command = new NpgsqlBatchCommand(items.Length == 1 ? _insertOne : _insert);
         foreach (NpgsqlInsertColumn<TItem> column in _columns)
         {
-            command.Parameters.Add(column.CreateArrayParameter(items));
+            command.Parameters.Add(items.Length == 1 ? column.CreateParameter(items[0]) : column.CreateArrayParameter(items));
         }
 
         var batch = new NpgsqlBatch(unit.Resource, unit.Transaction) { BatchCommands = { command } };

@@ -18,9 +18,10 @@ namespace PoolKit.Benchmarks.EndToEnd;
 /// <remarks>
 /// Every PoolKit row runs on an <see cref="NpgsqlConnectionPool"/> of MaxSize = parallelism with
 /// <see cref="NpgsqlResetMode.RollbackOnly"/> (each unit ends its transaction, so a return costs no round trip). Each
-/// row is warmed up on a small load first, and the table's row count is checked after every measured load. The
-/// 1-item rows load <c>--row-loads</c> rows (default 20,000), the others <c>--rows</c> (default 200,000), so that one
-/// run stays under about three minutes on a shared 2-core machine. Allocation is the process's allocated bytes
+/// row is warmed up on a small load first, then all rows are measured in <c>--rounds</c> (3) interleaved rounds and the
+/// median counts; the table's row count is checked after every measured load. The 1-item rows load
+/// <c>--row-loads</c> rows (default 10,000), the others <c>--rows</c> (default 200,000), so that one run stays under
+/// about three minutes on a shared 2-core machine. Allocation is the process's allocated bytes
 /// (every thread) during the measured load, divided by its rows.
 /// </remarks>
 public static class BulkLoadBenchmark
@@ -43,8 +44,9 @@ public static class BulkLoadBenchmark
     {
         string? connection = null;
         int rows = 200_000;
-        int rowLoads = 20_000;
+        int rowLoads = 10_000;
         int parallelism = 8;
+        int roundCount = 3;
         string? only = null;
         string? markdown = null;
         for (int i = 0; i < args.Length; i++)
@@ -56,6 +58,7 @@ public static class BulkLoadBenchmark
                 case "--rows": rows = int.Parse(Value(), CultureInfo.InvariantCulture); break;
                 case "--row-loads": rowLoads = int.Parse(Value(), CultureInfo.InvariantCulture); break;
                 case "--parallel": parallelism = int.Parse(Value(), CultureInfo.InvariantCulture); break;
+                case "--rounds": roundCount = int.Parse(Value(), CultureInfo.InvariantCulture); break;
                 case "--only": only = Value(); break;
                 case "--markdown": markdown = Value(); break;
                 default:
@@ -88,26 +91,48 @@ public static class BulkLoadBenchmark
                 (CopyMode, rows, () => new RunnerLoad(connection, parallelism, 10_000, RunnerMode.Copy)),
             };
 
-            var results = new List<Measured>();
+            // Every load is created and warmed first (pools open, as in a running application), then measured in
+            // interleaved rounds, so a change of load on a shared machine hits every row alike; the median round counts.
+            var active = new List<(string Name, int Rows, BulkLoad Load)>();
             foreach ((string name, int count, Func<BulkLoad> create) in loads)
             {
-                if (only is not null && !name.Contains(only, StringComparison.OrdinalIgnoreCase) && !name.StartsWith("seed", StringComparison.Ordinal) && !name.StartsWith("hand-written", StringComparison.Ordinal))
+                if (only is null || name.Contains(only, StringComparison.OrdinalIgnoreCase) || name.StartsWith("seed", StringComparison.Ordinal) || name.StartsWith("hand-written", StringComparison.Ordinal))
                 {
-                    continue;
-                }
-
-                // Pools and connections are created and warmed before the measured load, as in a running application.
-                BulkLoad load = create();
-                await using (load.ConfigureAwait(false))
-                {
+                    BulkLoad load = create();
+                    active.Add((name, count, load));
                     _ = await MeasureAsync(connection, name, load, Math.Min(5_000, count)).ConfigureAwait(false);
-                    long allocated = GC.GetTotalAllocatedBytes(precise: true);
-                    TimeSpan elapsed = await MeasureAsync(connection, name, load, count).ConfigureAwait(false);
-                    double perRow = (GC.GetTotalAllocatedBytes(precise: true) - allocated) / (double)count;
-                    results.Add(new Measured(name, count, count / elapsed.TotalSeconds, elapsed, perRow));
-                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name}: {elapsed.TotalSeconds:0.000} s, {count / elapsed.TotalSeconds:N0} rows/s, {perRow:N0} B/row"));
                 }
             }
+
+            var rounds = active.ToDictionary(static a => a.Name, static _ => new List<(double RowsPerSecond, TimeSpan Elapsed, double BytesPerRow)>());
+            try
+            {
+                for (int round = 1; round <= roundCount; round++)
+                {
+                    foreach ((string name, int count, BulkLoad load) in active)
+                    {
+                        long allocated = GC.GetTotalAllocatedBytes(precise: true);
+                        TimeSpan elapsed = await MeasureAsync(connection, name, load, count).ConfigureAwait(false);
+                        double perRow = (GC.GetTotalAllocatedBytes(precise: true) - allocated) / (double)count;
+                        rounds[name].Add((count / elapsed.TotalSeconds, elapsed, perRow));
+                        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"round {round}: {name}: {elapsed.TotalSeconds:0.000} s, {count / elapsed.TotalSeconds:N0} rows/s, {perRow:N0} B/row"));
+                    }
+                }
+            }
+            finally
+            {
+                foreach ((_, _, BulkLoad load) in active)
+                {
+                    await load.DisposeAsync().ConfigureAwait(false);
+                }
+            }
+
+            var results = active.Select(a =>
+            {
+                var sorted = rounds[a.Name].OrderBy(static r => r.RowsPerSecond).ToList();
+                (double rate, TimeSpan elapsed, double perRow) = sorted[sorted.Count / 2];
+                return new Measured(a.Name, a.Rows, rate, elapsed, perRow, sorted[0].RowsPerSecond, sorted[^1].RowsPerSecond);
+            }).ToList();
 
             string table = Format(results, parallelism);
             Console.WriteLine();
@@ -353,11 +378,11 @@ public static class BulkLoadBenchmark
         };
 
         var text = new StringBuilder();
-        text.Append(CultureInfo.InvariantCulture, $"rows (bigint key, int, text) into a fresh table, {parallelism} parallel, pools warm; one run each after a 5,000-row warm-up on the same pool; {Environment.ProcessorCount} cores\n\n");
-        text.Append("| load | rows | seconds | rows/s | ratio | allocated per row |\n| --- | ---: | ---: | ---: | --- | ---: |\n");
+        text.Append(CultureInfo.InvariantCulture, $"rows (bigint key, int, text) into a fresh table, {parallelism} parallel, pools warm (a 5,000-row warm-up each); median of interleaved rounds (slowest–fastest shown); {Environment.ProcessorCount} cores\n\n");
+        text.Append("| load | rows | seconds | rows/s (median) | rows/s (range) | ratio | allocated per row |\n| --- | ---: | ---: | ---: | ---: | --- | ---: |\n");
         foreach (Measured row in results)
         {
-            text.Append(CultureInfo.InvariantCulture, $"| {row.Name} | {row.Rows:N0} | {row.Elapsed.TotalSeconds:0.000} | {row.RowsPerSecond:N0} | {Ratio(row)} | {row.BytesPerRow:N0} B |\n");
+            text.Append(CultureInfo.InvariantCulture, $"| {row.Name} | {row.Rows:N0} | {row.Elapsed.TotalSeconds:0.000} | {row.RowsPerSecond:N0} | {row.Slowest:N0}–{row.Fastest:N0} | {Ratio(row)} | {row.BytesPerRow:N0} B |\n");
         }
 
         return text.ToString();
@@ -370,5 +395,5 @@ public static class BulkLoadBenchmark
         _ => "one COPY stream",
     };
 
-    private sealed record Measured(string Name, int Rows, double RowsPerSecond, TimeSpan Elapsed, double BytesPerRow);
+    private sealed record Measured(string Name, int Rows, double RowsPerSecond, TimeSpan Elapsed, double BytesPerRow, double Slowest, double Fastest);
 }
