@@ -16,11 +16,11 @@ namespace PoolKit.Npgsql;
 /// otherwise be given its id inside the <c>COMMIT</c>. In the built-in modes (<see cref="RunUnitAsync"/>) the record is
 /// the unit's first statement, right after <c>BEGIN</c>, and the unit's statements and <c>COMMIT</c> follow in the
 /// same round trip.</para>
-/// <para>A connection lost before the record arrived proves the <c>COMMIT</c> never ran: the server writes the record
-/// to the socket at the Sync that precedes the unit's statements and <c>COMMIT</c>, before it reads them, and a server
-/// process that read the <c>COMMIT</c> has read everything the client sent, so its socket closes in order (a FIN after
-/// every byte it wrote, never a reset that could drop them). Only the death of the server's machine itself could lose
-/// bytes already written; the handler documents this.</para>
+/// <para>A session the server ended before the record arrived proves the <c>COMMIT</c> never ran: the server writes
+/// the record at the Sync that precedes the unit's statements and <c>COMMIT</c>, before it reads them, and its FATAL
+/// message (terminated, shutting down) follows on the same stream, so a FATAL received without the record means the
+/// record was never written. A connection lost otherwise (a client timeout, a proxy, the network) proves nothing: the
+/// server may hold the whole unit in its input and still run it.</para>
 /// <para>The answer is trusted only where the server asked has the history the transaction was written in: the same
 /// timeline (the same server, restarted), or a later timeline whose server replayed WAL past the transaction's writes
 /// before it was promoted. Otherwise — a standby promoted before it received the transaction, whose transaction ids

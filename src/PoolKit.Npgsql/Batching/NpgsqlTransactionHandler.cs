@@ -31,10 +31,11 @@ namespace PoolKit.Npgsql;
 /// server reports committed completes normally; one it reports rolled back fails with an error classified
 /// <see cref="BatchErrorKind.Transient"/> (nothing of it was committed, so the runner may run it again); only when the
 /// server cannot tell (the id is past its horizon, or the answering server is a promoted standby that never received
-/// the transaction) does the error stay <see cref="BatchErrorKind.OutcomeUnknown"/>. A connection lost before the
-/// record arrived is transient: the server sends the record before it reads the <c>COMMIT</c>, so the <c>COMMIT</c>
-/// never ran (see <see cref="NpgsqlCommitSettler"/>; only the loss of the server's machine itself, with bytes it had
-/// written still in flight, could break that argument). Needs PostgreSQL 13 or later;
+/// the transaction) does the error stay <see cref="BatchErrorKind.OutcomeUnknown"/>. A session the server ended (a
+/// FATAL error: terminated, shut down) before the record arrived is transient: the server sends the record before it
+/// reads the <c>COMMIT</c>, and its FATAL message follows on the same stream, so the <c>COMMIT</c> never ran. A
+/// connection lost otherwise before the record arrived (a client timeout, a proxy, the network) leaves the unit
+/// unknown: the server may still hold it and run it. Needs PostgreSQL 13 or later;
 /// against older servers the commit is a plain <c>COMMIT</c>.</para>
 /// <para>The handler is stateless and thread-safe; one instance serves any number of runners.</para>
 /// </remarks>
@@ -157,7 +158,12 @@ public sealed class NpgsqlTransactionHandler : ITransactionHandler<NpgsqlConnect
             await DisposeQuietlyAsync(transaction).ConfigureAwait(false);
             if (record.Value is not { } recorded)
             {
-                throw NeverReachedCommit(ex);
+                if (EndedByServer(ex))
+                {
+                    throw NeverReachedCommit(ex);
+                }
+
+                throw; // Lost without the server saying so (a timeout, the network): nothing is proven.
             }
 
             switch (await NpgsqlCommitSettler.SettleAsync(connection, recorded, CommitOutcomeTimeout).ConfigureAwait(false))
@@ -213,7 +219,16 @@ public sealed class NpgsqlTransactionHandler : ITransactionHandler<NpgsqlConnect
 
             if (record.Value is not { } recorded)
             {
-                throw NeverReachedCommit(ex);
+                if (EndedByServer(ex))
+                {
+                    throw NeverReachedCommit(ex);
+                }
+
+                // Lost without the server saying so (a client timeout, a proxy or the network): the server may still
+                // hold the whole unit, COMMIT included, and run it; nothing is proven.
+                throw new CommitOutcomeUnknownException(
+                    "The connection was lost after the unit's statements and COMMIT were sent, before the transaction's record arrived, and not by the server ending the session: whether it committed is unknown.",
+                    ex);
             }
 
             switch (await NpgsqlCommitSettler.SettleAsync(connection, recorded, CommitOutcomeTimeout).ConfigureAwait(false))
@@ -319,8 +334,16 @@ public sealed class NpgsqlTransactionHandler : ITransactionHandler<NpgsqlConnect
         "The connection was lost during COMMIT, and the server reported afterwards that the transaction did not commit (pg_xact_status): nothing of it was committed, so it is safe to run again.",
         lost);
 
+    /// <summary>
+    /// Whether the server itself ended the session (a FATAL or PANIC error: terminated, shutting down, crashed): its
+    /// message comes in order on the same stream as the record, so a record not received before it was never sent.
+    /// A connection lost otherwise (a client timeout, a proxy, the network) proves nothing: the server may still hold
+    /// the unit and run it.
+    /// </summary>
+    private static bool EndedByServer(Exception exception) => exception is PostgresException { InvariantSeverity: "FATAL" or "PANIC" };
+
     private static NeverReachedCommitException NeverReachedCommit(Exception lost) => new(
-        "The connection was lost before the transaction's record arrived, which the server sends before it reads the COMMIT: the COMMIT never ran, so nothing was committed and it is safe to run again.",
+        "The server ended the session before the transaction's record arrived, which it sends before it reads the COMMIT: the COMMIT never ran, so nothing was committed and it is safe to run again.",
         lost);
 
     private static async ValueTask DisposeQuietlyAsync(NpgsqlTransaction transaction)

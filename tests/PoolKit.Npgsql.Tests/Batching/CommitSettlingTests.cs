@@ -145,6 +145,43 @@ public sealed class CommitSettlingTests(DedicatedServerFixture fixture, ITestOut
         Assert.All(rows, r => Assert.Equal(1L, r.Value));
     }
 
+    /// <summary>
+    /// A unit sent whole (BEGIN, record, INSERT, COMMIT) to a server that stopped answering: the client's command
+    /// timeout ends the connection before the record arrives, but the server still holds the unit and may run it when
+    /// it resumes, so the unit is Unknown, never run again (a lost connection is read as "COMMIT never ran" only when
+    /// the server itself ended the session with a FATAL error).
+    /// </summary>
+    [Fact]
+    public async Task Run_ClientTimesOutBeforeTheRecordArrives_UnknownAndNotRunAgain()
+    {
+        string app = AppName();
+        string table = await CreateTableAsync(slowCommitTrigger: false);
+        var connectionString = new NpgsqlConnectionStringBuilder(Server.GetConnectionString(app)) { CommandTimeout = 1, CancellationTimeout = 500 };
+        await using NpgsqlConnectionPool pool = NpgsqlConnectionPool.Create(connectionString.ConnectionString, new ConnectionPoolOptions { Name = app, MaxSize = 1 }, NpgsqlResetMode.RollbackOnly);
+        await UseOnceAsync(pool);
+        var runner = pool.CreateBatchRunner(
+            new NpgsqlTransactionHandler(System.Data.IsolationLevel.Unspecified, TimeSpan.FromSeconds(1)),
+            new BatchRunnerOptions { ItemsPerTransaction = 1, MaxDegreeOfParallelism = 1, FailurePolicy = BatchFailurePolicy.ContinueOnFailure, MaxRetriesPerUnit = 3, RetryBackoffInitial = TimeSpan.FromMilliseconds(10), RollbackTimeout = TimeSpan.FromSeconds(1) });
+        BatchResult result;
+        await Server.FreezeAsync();
+        try
+        {
+            Stopwatch frozen = Stopwatch.StartNew();
+            result = await runner.RunAsync([1L], $"INSERT INTO {table} (id) VALUES ($1)", static (p, id) => p.Add(new NpgsqlParameter<long> { TypedValue = id })).WaitAsync(TimeSpan.FromSeconds(60));
+            output.WriteLine($"ended {frozen.ElapsedMilliseconds} ms after the freeze");
+        }
+        finally
+        {
+            await Server.ThawAsync();
+        }
+
+        output.WriteLine(result.ToString());
+        Assert.Equal(1, result.Unknown);
+        Assert.Equal(0, result.Retries);
+        Assert.Equal(BatchItemOutcome.Unknown, Assert.Single(result.Failures).Outcome);
+        Assert.InRange((await RowsByKeyAsync(table)).Values.Sum(), 0, 1);
+    }
+
     /// <summary>Runs the batch; when every worker's COMMIT waits on <paramref name="waitEvent"/>, restarts the server, then runs <paramref name="afterRestart"/>.</summary>
     private async Task<BatchResult> RunWithRestartWhileAsync(string app, string table, bool settle, string waitEvent, Func<Task> afterRestart)
     {
