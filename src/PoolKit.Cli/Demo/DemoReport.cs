@@ -15,12 +15,13 @@ internal static class DemoReport
         bool fromServer = result.Runs.Any(static r => r.Ran && r.ConnectionsFromServer);
         var table = new Table()
             .Border(TableBorder.Rounded)
-            .Title(string.Create(CultureInfo.InvariantCulture, $"The same inserts, {result.Parallelism} at a time: Npgsql's pool against PoolKit"))
+            .Title(string.Create(CultureInfo.InvariantCulture, $"The same inserts, {result.Parallelism} at a time: hand-written code on Npgsql against PoolKit"))
             .AddColumn("way")
             .AddColumn(new TableColumn("rows").RightAligned())
             .AddColumn(new TableColumn("seconds").RightAligned())
             .AddColumn(new TableColumn("rows/s").RightAligned())
             .AddColumn(new TableColumn("vs Npgsql pool").RightAligned())
+            .AddColumn(new TableColumn("vs by hand").RightAligned())
             .AddColumn(new TableColumn(fromServer ? "connections" : "connections*").RightAligned())
             .AddColumn("table");
 
@@ -28,7 +29,7 @@ internal static class DemoReport
         {
             if (!run.Ran)
             {
-                table.AddRow(Markup.Escape(run.Label), "-", "-", "-", "-", "-", "[grey]not run (stopped)[/]");
+                table.AddRow(Markup.Escape(run.Label), "-", "-", "-", "-", "-", "-", "[grey]not run (stopped)[/]");
                 continue;
             }
 
@@ -40,13 +41,15 @@ internal static class DemoReport
                 Format($"{run.Elapsed.TotalSeconds:0.00}"),
                 Format($"{run.RowsPerSecond:N0}"),
                 speedUp,
+                VersusByHand(result, run),
                 Format($"{run.ConnectionsOpened:N0}"),
                 Check(run));
         }
 
         console.Write(table);
         console.MarkupLine("[grey]conn per insert: each insert opens (or leases) a connection, autocommits, closes it. Pools: defaults, same max.[/]");
-        console.MarkupLine("[grey]runner: ParallelBatchRunner, a transaction per insert or per chunk. no pool: a sample, a new connection each.[/]");
+        console.MarkupLine("[grey]runner: ParallelBatchRunner, a transaction per insert or per chunk, every row's outcome known. no pool: a sample, a new connection each.[/]");
+        console.MarkupLine("[grey]vs by hand: the runner against the best hand-written code for the same job (conn per insert on Npgsql's pool; chunked INSERT; one COPY stream).[/]");
         if (fromServer)
         {
             console.MarkupLine("[grey]connections: opened on the server (change of pg_stat_database.sessions once the way's sessions closed).[/]");
@@ -69,6 +72,20 @@ internal static class DemoReport
                     $"[yellow]Stopped by Ctrl+C during \"{run.Label}\": {run.Committed:N0} of {run.RequestedRows:N0} inserts committed, and the table held {run.TableRows:N0} rows.[/]");
             }
         }
+    }
+
+    /// <summary>A runner way's speed against the hand-written anchor of its job, or "-" for the anchors themselves.</summary>
+    private static string VersusByHand(DemoResult result, DemoRunResult run)
+    {
+        DemoWay? anchor = run.Way switch
+        {
+            DemoWay.PoolPerInsert => DemoWay.NpgsqlPool,
+            DemoWay.PoolChunked or DemoWay.PoolInsert => DemoWay.HandChunked,
+            DemoWay.PoolCopy => DemoWay.HandCopy,
+            _ => null,
+        };
+        DemoRunResult? by = anchor is null ? null : result.Runs.FirstOrDefault(r => r.Way == anchor && r.Ran && r.RowsPerSecond > 0);
+        return by is null ? "-" : Format($"{run.RowsPerSecond / by.RowsPerSecond:0.00}x");
     }
 
     private static string Check(DemoRunResult run)

@@ -6,8 +6,9 @@ namespace PoolKit.Cli.Demo;
 
 /// <summary>
 /// Runs <c>poolkit demo</c> on a server: creates the scratch table, inserts the same rows each way (the seed's
-/// connection per insert on Npgsql's pool and on PoolKit's, PoolKit's batch runner with one insert and with a chunk per
-/// transaction, then a small sample without a pool) with a progress bar each, counts the server's sessions and the
+/// connection per insert on Npgsql's pool and on PoolKit's, PoolKit's batch runner with one insert per transaction,
+/// the best hand-written chunked INSERT and the runner's chunked SQL and insert modes, one hand-written COPY stream and
+/// the runner's COPY units, then a small sample without a pool) with a progress bar each, counts the server's sessions and the
 /// table after each, and drops the table at the end, also when stopped.
 /// </summary>
 internal sealed class DemoRunner(DemoOptions options, IAnsiConsole console)
@@ -24,7 +25,13 @@ internal sealed class DemoRunner(DemoOptions options, IAnsiConsole console)
             new ConnectionPerInsert(DemoWay.NpgsqlPool, options.Parallelism),
             new ConnectionPerInsert(DemoWay.PoolKitPerInsert, options.Parallelism),
             new PooledInserts(DemoWay.PoolPerInsert, options.Parallelism, itemsPerTransaction: 1),
+            new HandWrittenInserts(DemoWay.HandChunked, options.Parallelism, options.ChunkSize),
             new PooledInserts(DemoWay.PoolChunked, options.Parallelism, options.ChunkSize),
+            new PooledInserts(DemoWay.PoolInsert, options.Parallelism, options.ChunkSize),
+            new HandWrittenInserts(DemoWay.HandCopy, options.Parallelism, options.ChunkSize),
+
+            // COPY units as large as the load allows with every worker busy, up to 10,000 rows.
+            new PooledInserts(DemoWay.PoolCopy, options.Parallelism, Math.Clamp(options.Rows / options.Parallelism, 1, PooledInserts.CopyUnit)),
         ];
         if (options.NoPoolRows > 0)
         {

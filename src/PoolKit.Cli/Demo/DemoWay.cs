@@ -17,4 +17,16 @@ internal enum DemoWay
 
     /// <summary>The same pattern and code on PoolKit's <see cref="PoolKit.Npgsql.NpgsqlConnectionPool"/> with its defaults.</summary>
     PoolKitPerInsert = 4,
+
+    /// <summary>Hand-written on Npgsql's pool: one autocommitted multi-row <c>INSERT ... VALUES</c> per chunk. The anchor of the chunked ways.</summary>
+    HandChunked = 5,
+
+    /// <summary>The runner's insert mode, a chunk per transaction written as one <c>INSERT ... SELECT * FROM unnest(...)</c>.</summary>
+    PoolInsert = 6,
+
+    /// <summary>Hand-written: one binary COPY stream of every row on one connection. The anchor of the COPY way.</summary>
+    HandCopy = 7,
+
+    /// <summary>The runner's insert mode with units of 10,000 rows, each written with binary COPY.</summary>
+    PoolCopy = 8,
 }

@@ -14,6 +14,10 @@ internal sealed class InsertProgress : IProgress<BatchProgress>
     /// <summary>Counts one more committed row.</summary>
     public void AddOne() => Interlocked.Increment(ref _committed);
 
+    /// <summary>Counts <paramref name="rows"/> more committed rows (a hand-written chunk or COPY that committed).</summary>
+    /// <param name="rows">How many rows committed.</param>
+    public void Add(long rows) => Interlocked.Add(ref _committed, rows);
+
     /// <inheritdoc />
     public void Report(BatchProgress value)
     {

@@ -9,11 +9,16 @@ namespace PoolKit.Cli.Demo;
 /// <summary>
 /// The seed's inserts through PoolKit: an <see cref="NpgsqlConnectionPool"/> of MaxSize = parallelism and
 /// <see cref="ParallelBatchRunner{TResource, TTransaction}"/>, committing <see cref="ItemsPerTransaction"/> inserts
-/// per transaction (sent as one <c>NpgsqlBatch</c>).
+/// per transaction: per-item SQL (sent as one <c>NpgsqlBatch</c> with the unit's BEGIN and COMMIT), or the insert
+/// mode (<see cref="DemoWay.PoolInsert"/>: one <c>unnest</c> statement per unit; <see cref="DemoWay.PoolCopy"/>: one
+/// binary COPY per unit).
 /// </summary>
 /// <remarks>The pool runs with its default options (reset <see cref="NpgsqlResetMode.Discard"/>, queued with the next command).</remarks>
 internal sealed class PooledInserts(DemoWay way, int parallelism, int itemsPerTransaction) : IInsertStrategy
 {
+    /// <summary>The runner's insert mode writes 10,000-row units with COPY (its threshold is 5,000).</summary>
+    public const int CopyUnit = 10_000;
+
     /// <summary>Gets how many units run at once (and the pool's MaxSize).</summary>
     public int Parallelism { get; } = parallelism;
 
@@ -24,9 +29,13 @@ internal sealed class PooledInserts(DemoWay way, int parallelism, int itemsPerTr
     public DemoWay Way { get; } = way;
 
     /// <inheritdoc />
-    public string Label => ItemsPerTransaction == 1
-        ? "PoolKit runner: 1 per tx"
-        : string.Create(CultureInfo.InvariantCulture, $"PoolKit runner: {ItemsPerTransaction:N0} per tx");
+    public string Label => Way switch
+    {
+        DemoWay.PoolCopy => string.Create(CultureInfo.InvariantCulture, $"PoolKit runner: {ItemsPerTransaction:N0} per tx (COPY)"),
+        DemoWay.PoolInsert => string.Create(CultureInfo.InvariantCulture, $"PoolKit runner: {ItemsPerTransaction:N0} per tx (insert)"),
+        _ when ItemsPerTransaction == 1 => "PoolKit runner: 1 per tx",
+        _ => string.Create(CultureInfo.InvariantCulture, $"PoolKit runner: {ItemsPerTransaction:N0} per tx (SQL)"),
+    };
 
     /// <inheritdoc />
     public async Task<InsertOutcome> RunAsync(string connectionString, ScratchTable table, int rows, InsertProgress progress, CancellationToken cancellationToken)
@@ -51,7 +60,9 @@ internal sealed class PooledInserts(DemoWay way, int parallelism, int itemsPerTr
                 ProgressInterval = TimeSpan.FromMilliseconds(100),
             });
             IEnumerable<long> ids = Enumerable.Range(1, rows).Select(static i => (long)i);
-            result = await runner.RunAsync(ids, table.InsertSql, ScratchTable.Bind, keySelector: null, progress, cancellationToken);
+            result = Way is DemoWay.PoolInsert or DemoWay.PoolCopy
+                ? await runner.RunInsertAsync(ids, Way == DemoWay.PoolCopy ? table.CopyRows : table.Rows, keySelector: null, progress, cancellationToken)
+                : await runner.RunAsync(ids, table.InsertSql, ScratchTable.Bind, keySelector: null, progress, cancellationToken);
             clock.Stop();
         }
         finally

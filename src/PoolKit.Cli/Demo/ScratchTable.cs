@@ -17,6 +17,12 @@ internal sealed class ScratchTable
         _admin = admin;
         Name = name;
         InsertSql = $"INSERT INTO {name} (id, payload) VALUES ($1, $2)";
+        Rows = new PoolKit.Npgsql.NpgsqlRowInsert<long>(name)
+            .Column("id", static id => id)
+            .Column("payload", Payload);
+        CopyRows = new PoolKit.Npgsql.NpgsqlRowInsert<long>(name) { CopyThreshold = 1 }
+            .Column("id", static id => id)
+            .Column("payload", Payload);
     }
 
     /// <summary>Gets the table's name (<c>poolkit_demo_</c> and 12 hex digits).</summary>
@@ -24,6 +30,17 @@ internal sealed class ScratchTable
 
     /// <summary>Gets the INSERT of one row, with the id as <c>$1</c> and the payload as <c>$2</c>.</summary>
     public string InsertSql { get; }
+
+    /// <summary>Gets the row for the runner's insert mode: the id and the payload, as <see cref="Bind"/> binds them.</summary>
+    public PoolKit.Npgsql.NpgsqlRowInsert<long> Rows { get; }
+
+    /// <summary>Gets the same row, written with binary COPY whatever the unit's size.</summary>
+    public PoolKit.Npgsql.NpgsqlRowInsert<long> CopyRows { get; }
+
+    /// <summary>The payload of row <paramref name="id"/>.</summary>
+    /// <param name="id">The row's id.</param>
+    /// <returns>The payload text.</returns>
+    public static string Payload(long id) => string.Create(CultureInfo.InvariantCulture, $"row {id}");
 
     /// <summary>Creates the table through <paramref name="admin"/>.</summary>
     /// <param name="admin">An open connection, used for the table's DDL and counts (not concurrently).</param>
@@ -43,7 +60,7 @@ internal sealed class ScratchTable
     public static void Bind(NpgsqlParameterCollection parameters, long id)
     {
         parameters.Add(new NpgsqlParameter<long> { TypedValue = id });
-        parameters.Add(new NpgsqlParameter<string> { TypedValue = string.Create(CultureInfo.InvariantCulture, $"row {id}") });
+        parameters.Add(new NpgsqlParameter<string> { TypedValue = Payload(id) });
     }
 
     /// <summary>Empties the table before a way runs.</summary>

@@ -10,8 +10,9 @@ namespace PoolKit.Npgsql;
 /// </summary>
 /// <remarks>
 /// <para><b>Per-item SQL</b> (<c>RunAsync(items, commandText, bindParameters)</c>): one command per item, a unit's
-/// commands sent as a single <see cref="NpgsqlBatch"/> (one round trip for <see cref="BatchRunnerOptions.ItemsPerTransaction"/>
-/// items).</para>
+/// commands sent as a single <see cref="NpgsqlBatch"/> together with the unit's <c>BEGIN</c>, the record of its
+/// transaction's id and its <c>COMMIT</c>: one round trip per unit of <see cref="BatchRunnerOptions.ItemsPerTransaction"/>
+/// items, like one autocommitted statement.</para>
 /// <para><b>Binary COPY</b> (<c>RunCopyAsync(items, copyCommand, writeRow)</c>): each unit is written with one
 /// <c>COPY ... FROM STDIN (FORMAT BINARY)</c>, the fastest way to load rows.</para>
 /// <para>Exactly once: every unit runs inside its own transaction and is committed by the runner, so a unit that
@@ -168,6 +169,73 @@ public static class NpgsqlBatchRunnerExtensions
         return runner.RunAsync(items, operation.ExecuteAsync, keySelector, progress, cancellationToken);
     }
 
+    /// <summary>
+    /// Writes the items as rows of one table, described once by <paramref name="insert"/>: each unit is one statement
+    /// (<c>INSERT ... SELECT * FROM unnest(...)</c>, one array per column), or one binary <c>COPY</c> from
+    /// <see cref="NpgsqlRowInsert{TItem}.CopyThreshold"/> items on, in its own transaction.
+    /// </summary>
+    /// <typeparam name="TItem">The item type; one item is one row.</typeparam>
+    /// <param name="runner">The runner. Its <see cref="BatchRunnerOptions.IdempotentOperation"/> must be <see langword="false"/>.</param>
+    /// <param name="items">The input, read lazily.</param>
+    /// <param name="insert">The table, its columns and how each value is read from an item.</param>
+    /// <param name="keySelector">Gives an item's key for the failure report; optional.</param>
+    /// <param name="progress">Receives progress reports; optional.</param>
+    /// <param name="cancellationToken">Stops the batch; the report is still returned.</param>
+    /// <returns>The report: every item committed, failed (a poison row, found by bisecting its unit), unknown or not started.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="runner"/>, <paramref name="items"/> or <paramref name="insert"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="insert"/> has no columns, or the runner declares the operation idempotent (a replayed INSERT would write its rows twice).</exception>
+    public static Task<BatchResult> RunInsertAsync<TItem>(
+        this ParallelBatchRunner<NpgsqlConnection, NpgsqlTransaction> runner,
+        IEnumerable<TItem> items,
+        NpgsqlRowInsert<TItem> insert,
+        Func<TItem, object?>? keySelector = null,
+        IProgress<BatchProgress>? progress = null,
+        CancellationToken cancellationToken = default)
+    {
+        NpgsqlInsertOperation<TItem> operation = InsertOperation(runner, insert);
+        return runner.RunAsync(items, operation.ExecuteAsync, keySelector, progress, cancellationToken);
+    }
+
+    /// <summary>
+    /// Writes the items of an asynchronous stream as rows of one table, described once by <paramref name="insert"/>
+    /// (see the other overload).
+    /// </summary>
+    /// <typeparam name="TItem">The item type; one item is one row.</typeparam>
+    /// <param name="runner">The runner. Its <see cref="BatchRunnerOptions.IdempotentOperation"/> must be <see langword="false"/>.</param>
+    /// <param name="items">The input, read lazily.</param>
+    /// <param name="insert">The table, its columns and how each value is read from an item.</param>
+    /// <param name="keySelector">Gives an item's key for the failure report; optional.</param>
+    /// <param name="progress">Receives progress reports; optional.</param>
+    /// <param name="cancellationToken">Stops the batch; the report is still returned.</param>
+    /// <returns>The report: every item committed, failed (a poison row, found by bisecting its unit), unknown or not started.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="runner"/>, <paramref name="items"/> or <paramref name="insert"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="insert"/> has no columns, or the runner declares the operation idempotent (a replayed INSERT would write its rows twice).</exception>
+    public static Task<BatchResult> RunInsertAsync<TItem>(
+        this ParallelBatchRunner<NpgsqlConnection, NpgsqlTransaction> runner,
+        IAsyncEnumerable<TItem> items,
+        NpgsqlRowInsert<TItem> insert,
+        Func<TItem, object?>? keySelector = null,
+        IProgress<BatchProgress>? progress = null,
+        CancellationToken cancellationToken = default)
+    {
+        NpgsqlInsertOperation<TItem> operation = InsertOperation(runner, insert);
+        return runner.RunAsync(items, operation.ExecuteAsync, keySelector, progress, cancellationToken);
+    }
+
+    private static NpgsqlInsertOperation<TItem> InsertOperation<TItem>(ParallelBatchRunner<NpgsqlConnection, NpgsqlTransaction> runner, NpgsqlRowInsert<TItem> insert)
+    {
+        ArgumentNullException.ThrowIfNull(runner);
+        ArgumentNullException.ThrowIfNull(insert);
+        if (runner.Options.IdempotentOperation)
+        {
+            throw new ArgumentException(
+                "The runner has IdempotentOperation = true, but an INSERT or COPY replayed after a commit whose outcome was unknown would write its rows twice. Use a runner with IdempotentOperation = false (such units are then reported as Unknown), or the per-item SQL mode with an idempotent statement.",
+                nameof(runner));
+        }
+
+        return new NpgsqlInsertOperation<TItem>(insert, runner.Handler as NpgsqlTransactionHandler);
+    }
+
     private static NpgsqlCommandBatchOperation<TItem> CommandOperation<TItem>(
         ParallelBatchRunner<NpgsqlConnection, NpgsqlTransaction> runner,
         string commandText,
@@ -176,7 +244,7 @@ public static class NpgsqlBatchRunnerExtensions
         ArgumentNullException.ThrowIfNull(runner);
         ArgumentException.ThrowIfNullOrWhiteSpace(commandText);
         ArgumentNullException.ThrowIfNull(bindParameters);
-        return new NpgsqlCommandBatchOperation<TItem>(commandText, bindParameters);
+        return new NpgsqlCommandBatchOperation<TItem>(commandText, bindParameters, runner.Handler as NpgsqlTransactionHandler);
     }
 
     private static NpgsqlCopyOperation<TItem> CopyOperation<TItem>(

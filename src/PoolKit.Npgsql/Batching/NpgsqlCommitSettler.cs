@@ -8,9 +8,19 @@ namespace PoolKit.Npgsql;
 /// server on a fresh connection whether that transaction committed (<c>pg_xact_status</c>).
 /// </summary>
 /// <remarks>
-/// <para>The record — <c>pg_current_xact_id_if_assigned()</c>, the WAL insert position and the WAL timeline — is
-/// read by a statement sent in the same round trip as the <c>COMMIT</c> (one <see cref="NpgsqlBatch"/> with error
-/// barriers), so it costs no extra round trip; it reaches the client before the <c>COMMIT</c> starts.</para>
+/// <para>The record — <c>pg_current_xact_id()</c>, the WAL insert position and the WAL timeline — is read by a
+/// statement sent in the same round trip as the <c>COMMIT</c>, followed by an error barrier (a Sync): the server
+/// flushes its answer at that Sync, before it reads the <c>COMMIT</c>, so the record costs no extra round trip and
+/// reaches the client before the <c>COMMIT</c> starts. <c>pg_current_xact_id()</c> assigns the id if the transaction has
+/// none yet, so every recorded transaction can be settled — also one whose only effect is a <c>NOTIFY</c>, which would
+/// otherwise be given its id inside the <c>COMMIT</c>. In the built-in modes (<see cref="RunUnitAsync"/>) the record is
+/// the unit's first statement, right after <c>BEGIN</c>, and the unit's statements and <c>COMMIT</c> follow in the
+/// same round trip.</para>
+/// <para>A session the server ended before the record arrived proves the <c>COMMIT</c> never ran: the server writes
+/// the record at the Sync that precedes the unit's statements and <c>COMMIT</c>, before it reads them, and its FATAL
+/// message (terminated, shutting down) follows on the same stream, so a FATAL received without the record means the
+/// record was never written. A connection lost otherwise (a client timeout, a proxy, the network) proves nothing: the
+/// server may hold the whole unit in its input and still run it.</para>
 /// <para>The answer is trusted only where the server asked has the history the transaction was written in: the same
 /// timeline (the same server, restarted), or a later timeline whose server replayed WAL past the transaction's writes
 /// before it was promoted. Otherwise — a standby promoted before it received the transaction, whose transaction ids
@@ -21,7 +31,7 @@ namespace PoolKit.Npgsql;
 internal static class NpgsqlCommitSettler
 {
     private const string RecordSql =
-        "SELECT pg_current_xact_id_if_assigned()::text, "
+        "SELECT pg_current_xact_id()::text, "
         + "CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_insert_lsn()::text END, "
         + "CASE WHEN pg_is_in_recovery() THEN NULL ELSE substr(pg_walfile_name(pg_current_wal_insert_lsn()), 1, 8) END";
 
@@ -70,13 +80,53 @@ internal static class NpgsqlCommitSettler
         }
     }
 
+    /// <summary>
+    /// Runs a unit in one round trip: the record right after the (pending) <c>BEGIN</c>, with an error barrier, then the
+    /// statements already in <paramref name="batch"/>, then <c>COMMIT</c>. Returns when the <c>COMMIT</c> succeeded;
+    /// throws otherwise, with <paramref name="record"/> set when the record arrived before the failure. Without a
+    /// <paramref name="record"/> box (settling off), no record is read: one statement and one Sync fewer.
+    /// </summary>
+    /// <remarks>
+    /// Npgsql sends a batch's statements up to the next Sync as one pipeline: an error in a statement makes the server
+    /// skip the rest, the <c>COMMIT</c> included, and leaves the transaction aborted (the caller rolls it back); an error
+    /// in the <c>COMMIT</c> itself (a deferred constraint, a serialization failure) ends the transaction rolled back.
+    /// Never canceled: once sent, the unit's <c>COMMIT</c> is allowed to finish, so its outcome is known.
+    /// </remarks>
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
+    public static async ValueTask RunUnitAsync(NpgsqlBatch batch, StrongBox<CommitRecord?>? record)
+    {
+        if (record is not null)
+        {
+            batch.BatchCommands.Insert(0, new NpgsqlBatchCommand(RecordSql) { AppendErrorBarrier = true });
+        }
+
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("COMMIT"));
+        NpgsqlDataReader reader = await batch.ExecuteReaderAsync(CancellationToken.None).ConfigureAwait(false);
+        await using (reader.ConfigureAwait(false))
+        {
+            if (record is not null && await reader.ReadAsync(CancellationToken.None).ConfigureAwait(false))
+            {
+                record.Value = new CommitRecord(
+                    reader.IsDBNull(0) ? null : reader.GetString(0),
+                    reader.IsDBNull(1) ? null : reader.GetString(1),
+                    reader.IsDBNull(2) ? null : reader.GetString(2));
+            }
+
+            // The statements' and the COMMIT's answers: the first error is thrown here or when the reader closes.
+            while (await reader.NextResultAsync(CancellationToken.None).ConfigureAwait(false))
+            {
+            }
+        }
+    }
+
     /// <summary>Asks the server, on fresh connections, until <paramref name="timeout"/>, how the recorded transaction ended.</summary>
     public static async Task<CommitOutcome> SettleAsync(NpgsqlConnection lost, CommitRecord record, TimeSpan timeout)
     {
         if (record.TransactionId is null)
         {
-            // No transaction id was assigned: the transaction wrote nothing, so nothing of it can be committed.
-            return CommitOutcome.RolledBack;
+            // No id to ask about (the record is always read with pg_current_xact_id(), so this is not expected): a
+            // transaction without an id can still get one inside its COMMIT (a NOTIFY does), so nothing is proven.
+            return CommitOutcome.Unknown;
         }
 
         using CancellationTokenSource deadline = new(timeout);

@@ -53,7 +53,7 @@ internal sealed class NpgsqlCopyOperation<TItem>
         await importer.DisposeAsync().ConfigureAwait(false);
     }
 
-    private static async ValueTask DisposeQuietlyAsync(NpgsqlBinaryImporter importer)
+    public static async ValueTask DisposeQuietlyAsync(NpgsqlBinaryImporter importer)
     {
         try
         {

@@ -120,6 +120,8 @@ internal sealed class BatchRun<TResource, TTransaction, TItem> : IDisposable
 
     public void Dispose() => _stop.Dispose();
 
+    // PERF: pooled state machines: a run of 1-item units settles every unit asynchronously.
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask RunUnitAsync(PendingUnit<TItem> unit, CancellationToken token)
     {
         Interlocked.Add(ref _inFlight, unit.Items.Length);
@@ -134,7 +136,8 @@ internal sealed class BatchRun<TResource, TTransaction, TItem> : IDisposable
     }
 
     /// <summary>Runs a unit until it commits, fails for good (bisecting first if it can), ends unknown, or the run stops.</summary>
-    private async Task SettleAsync(ReadOnlyMemory<TItem> items, long firstIndex, CancellationToken token)
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask SettleAsync(ReadOnlyMemory<TItem> items, long firstIndex, CancellationToken token)
     {
         for (int attempt = 1; ; attempt++)
         {
@@ -205,7 +208,8 @@ internal sealed class BatchRun<TResource, TTransaction, TItem> : IDisposable
     }
 
     /// <summary>One try: acquire, begin, run, commit. Never throws; the result says what happened.</summary>
-    private async Task<Attempt> AttemptAsync(ReadOnlyMemory<TItem> items, long firstIndex, int attempt, CancellationToken token)
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<Attempt> AttemptAsync(ReadOnlyMemory<TItem> items, long firstIndex, int attempt, CancellationToken token)
     {
         PoolLease<TResource> lease;
         try
@@ -245,7 +249,12 @@ internal sealed class BatchRun<TResource, TTransaction, TItem> : IDisposable
             try
             {
                 await _operation(new BatchUnit<TResource, TTransaction, TItem>(lease.Resource, transaction, items, firstIndex, attempt), token).ConfigureAwait(false);
-                token.ThrowIfCancellationRequested();
+
+                // A unit the operation committed itself (one round trip with its COMMIT) is committed, canceled or not.
+                if (!_handler.IsCommitted(transaction))
+                {
+                    token.ThrowIfCancellationRequested();
+                }
             }
             catch (Exception ex)
             {

@@ -34,6 +34,16 @@ public interface ITransactionHandler<TResource, TTransaction>
     /// <returns>A task that completes when the transaction is rolled back.</returns>
     ValueTask RollbackAsync(TTransaction transaction, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Tells whether the caller's operation already committed <paramref name="transaction"/>: a handler whose
+    /// operations send their <c>COMMIT</c> in the same round trip as their statements (PoolKit.Npgsql's built-in modes)
+    /// says so here. The runner then counts the unit committed even if the run was canceled meanwhile, and still calls
+    /// <see cref="CommitAsync"/>, which only releases the transaction.
+    /// </summary>
+    /// <param name="transaction">The transaction the operation ran in.</param>
+    /// <returns><see langword="true"/> if the transaction is committed; by default <see langword="false"/>.</returns>
+    bool IsCommitted(TTransaction transaction) => false;
+
     /// <summary>Classifies an error raised in <paramref name="phase"/>.</summary>
     /// <param name="exception">The error.</param>
     /// <param name="phase">Where it happened.</param>

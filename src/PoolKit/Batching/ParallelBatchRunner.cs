@@ -61,6 +61,9 @@ public sealed class ParallelBatchRunner<TResource, TTransaction>
     /// <summary>Gets how many units run at once.</summary>
     public int MaxDegreeOfParallelism { get; }
 
+    /// <summary>Gets the handler that begins, commits and rolls back the units' transactions and classifies their errors.</summary>
+    public ITransactionHandler<TResource, TTransaction> Handler => _handler;
+
     /// <summary>Gets a copy of the runner's options.</summary>
     public BatchRunnerOptions Options => _options.Clone();
 

@@ -9,26 +9,33 @@ using PoolKit.Testing;
 namespace PoolKit.Benchmarks.EndToEnd;
 
 /// <summary>
-/// The <c>bulk</c> part: loads the same rows into a fresh table several ways, once each, and prints rows/s with
-/// ratios. The seed's pattern (one INSERT per operation, each in its own transaction, on Npgsql's built-in pool,
-/// 8 in parallel) against <see cref="ParallelBatchRunner{TResource, TTransaction}"/> per item, with 1,000 items per
-/// transaction, in COPY mode, and a single binary COPY stream as the physical reference.
+/// The <c>bulk</c> part: loads the same rows into a fresh table several ways, once each, and prints rows/s, ratios and
+/// bytes allocated per row. Three hand-written anchors, each the best a team would write for its job, against the
+/// runner in each mode: the seed's autocommitted INSERT per row on Npgsql's pool (anchor of the 1-item units), a
+/// chunked multi-row INSERT of 1,000 rows per statement on Npgsql's pool (anchor of the 1,000-item units), and one
+/// binary COPY stream (anchor of the COPY units).
 /// </summary>
 /// <remarks>
 /// Every PoolKit row runs on an <see cref="NpgsqlConnectionPool"/> of MaxSize = parallelism with
-/// <see cref="NpgsqlResetMode.RollbackOnly"/> (each unit ends its transaction, so a return costs no round trip),
-/// except the row named "reset Discard", which shows the price of the default reset (one <c>DISCARD ALL</c> round trip
-/// per return; Npgsql's pool pipelines its own reset with the next command instead). Each row is warmed up on a
-/// small load first, and the table's row count is checked after every measured load.
+/// <see cref="NpgsqlResetMode.RollbackOnly"/> (each unit ends its transaction, so a return costs no round trip). Each
+/// row is warmed up on a small load first, then all rows are measured in <c>--rounds</c> (3) interleaved rounds and the
+/// median counts; the table's row count is checked after every measured load. The 1-item rows load
+/// <c>--row-loads</c> rows (default 10,000), the others <c>--rows</c> (default 200,000), so that one run stays under
+/// about three minutes on a shared 2-core machine. Allocation is the process's allocated bytes
+/// (every thread) during the measured load, divided by its rows.
 /// </remarks>
 public static class BulkLoadBenchmark
 {
-    private const string Seed = "seed: Npgsql pool, INSERT + COMMIT per item";
-    private const string PerItem = "runner per item (1 item per transaction)";
-    private const string PerItemDiscard = "runner per item, reset Discard";
-    private const string Chunked = "runner, 1,000 items per transaction (one NpgsqlBatch)";
-    private const string CopyMode = "runner COPY mode";
-    private const string SingleCopy = "single binary COPY stream (1 connection)";
+    private const string Seed = "seed: Npgsql pool, autocommit INSERT per row";
+    private const string PerItem = "runner SQL mode, 1 item per transaction";
+    private const string PerItemNoSettle = "runner SQL mode, 1 item per transaction, settling off";
+    private const string InsertOne = "runner insert mode, 1 item per transaction";
+    private const string Chunked = "hand-written: Npgsql pool, multi-row INSERT of 1,000 rows";
+    private const string Batch1000 = "runner SQL mode, 1,000 items per transaction (NpgsqlBatch)";
+    private const string Insert1000 = "runner insert mode, 1,000 items per transaction (unnest)";
+    private const string SingleCopy = "hand-written: one binary COPY stream (1 connection)";
+    private const string InsertCopy = "runner insert mode, 10,000 items per transaction (COPY)";
+    private const string CopyMode = "runner COPY mode, 10,000 items per transaction";
 
     /// <summary>Parses the options, provides a server, runs the loads and prints the table.</summary>
     /// <param name="args">The arguments after <c>bulk</c>.</param>
@@ -36,9 +43,10 @@ public static class BulkLoadBenchmark
     public static async Task<int> RunAsync(string[] args)
     {
         string? connection = null;
-        int rows = 100_000;
+        int rows = 200_000;
+        int rowLoads = 10_000;
         int parallelism = 8;
-        int[] copyItems = [1_000, 10_000];
+        int roundCount = 3;
         string? only = null;
         string? markdown = null;
         for (int i = 0; i < args.Length; i++)
@@ -48,8 +56,9 @@ public static class BulkLoadBenchmark
             {
                 case "--connection": connection = Value(); break;
                 case "--rows": rows = int.Parse(Value(), CultureInfo.InvariantCulture); break;
+                case "--row-loads": rowLoads = int.Parse(Value(), CultureInfo.InvariantCulture); break;
                 case "--parallel": parallelism = int.Parse(Value(), CultureInfo.InvariantCulture); break;
-                case "--copy-items": copyItems = Value().Split(',').Select(static v => int.Parse(v, CultureInfo.InvariantCulture)).ToArray(); break;
+                case "--rounds": roundCount = int.Parse(Value(), CultureInfo.InvariantCulture); break;
                 case "--only": only = Value(); break;
                 case "--markdown": markdown = Value(); break;
                 default:
@@ -68,40 +77,64 @@ public static class BulkLoadBenchmark
                 Console.WriteLine($"server: {server}");
             }
 
-            var loads = new List<(string Name, Func<BulkLoad> Create)>
+            var loads = new List<(string Name, int Rows, Func<BulkLoad> Create)>
             {
-                (Seed, () => new SeedLoad(connection, parallelism)),
-                (PerItem, () => new RunnerLoad(connection, parallelism, 1, copy: false, NpgsqlResetMode.RollbackOnly)),
-                (PerItemDiscard, () => new RunnerLoad(connection, parallelism, 1, copy: false, NpgsqlResetMode.Discard)),
-                (Chunked, () => new RunnerLoad(connection, parallelism, 1_000, copy: false, NpgsqlResetMode.RollbackOnly)),
+                (Seed, rowLoads, () => new SeedLoad(connection, parallelism)),
+                (PerItem, rowLoads, () => new RunnerLoad(connection, parallelism, 1, RunnerMode.Sql)),
+                (PerItemNoSettle, rowLoads, () => new RunnerLoad(connection, parallelism, 1, RunnerMode.Sql, settle: false)),
+                (InsertOne, rowLoads, () => new RunnerLoad(connection, parallelism, 1, RunnerMode.Insert)),
+                (Chunked, rows, () => new ChunkedInsertLoad(connection, parallelism, 1_000)),
+                (Batch1000, rows, () => new RunnerLoad(connection, parallelism, 1_000, RunnerMode.Sql)),
+                (Insert1000, rows, () => new RunnerLoad(connection, parallelism, 1_000, RunnerMode.Insert)),
+                (SingleCopy, rows, () => new SingleCopyLoad(connection)),
+                (InsertCopy, rows, () => new RunnerLoad(connection, parallelism, 10_000, RunnerMode.Insert)),
+                (CopyMode, rows, () => new RunnerLoad(connection, parallelism, 10_000, RunnerMode.Copy)),
             };
-            foreach (int items in copyItems)
+
+            // Every load is created and warmed first (pools open, as in a running application), then measured in
+            // interleaved rounds, so a change of load on a shared machine hits every row alike; the median round counts.
+            var active = new List<(string Name, int Rows, BulkLoad Load)>();
+            foreach ((string name, int count, Func<BulkLoad> create) in loads)
             {
-                loads.Add((string.Create(CultureInfo.InvariantCulture, $"{CopyMode}, {items:N0} rows per transaction"), () => new RunnerLoad(connection, parallelism, items, copy: true, NpgsqlResetMode.RollbackOnly)));
-            }
-
-            loads.Add((SingleCopy, () => new SingleCopyLoad(connection)));
-
-            var results = new List<(string Name, double RowsPerSecond, TimeSpan Elapsed)>();
-            foreach ((string name, Func<BulkLoad> create) in loads)
-            {
-                if (only is not null && !name.Contains(only, StringComparison.OrdinalIgnoreCase) && name != SingleCopy)
+                if (only is null || name.Contains(only, StringComparison.OrdinalIgnoreCase) || name.StartsWith("seed", StringComparison.Ordinal) || name.StartsWith("hand-written", StringComparison.Ordinal))
                 {
-                    continue;
-                }
-
-                // Pools and connections are created and warmed before the measured load, as in a running application.
-                BulkLoad load = create();
-                await using (load.ConfigureAwait(false))
-                {
-                    await MeasureAsync(connection, name, load, Math.Min(5_000, rows)).ConfigureAwait(false);
-                    TimeSpan elapsed = await MeasureAsync(connection, name, load, rows).ConfigureAwait(false);
-                    results.Add((name, rows / elapsed.TotalSeconds, elapsed));
-                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name}: {elapsed.TotalSeconds:0.000} s, {rows / elapsed.TotalSeconds:N0} rows/s"));
+                    BulkLoad load = create();
+                    active.Add((name, count, load));
+                    _ = await MeasureAsync(connection, name, load, Math.Min(5_000, count)).ConfigureAwait(false);
                 }
             }
 
-            string table = Format(results, rows, parallelism);
+            var rounds = active.ToDictionary(static a => a.Name, static _ => new List<(double RowsPerSecond, TimeSpan Elapsed, double BytesPerRow)>());
+            try
+            {
+                for (int round = 1; round <= roundCount; round++)
+                {
+                    foreach ((string name, int count, BulkLoad load) in active)
+                    {
+                        long allocated = GC.GetTotalAllocatedBytes(precise: true);
+                        TimeSpan elapsed = await MeasureAsync(connection, name, load, count).ConfigureAwait(false);
+                        double perRow = (GC.GetTotalAllocatedBytes(precise: true) - allocated) / (double)count;
+                        rounds[name].Add((count / elapsed.TotalSeconds, elapsed, perRow));
+                        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"round {round}: {name}: {elapsed.TotalSeconds:0.000} s, {count / elapsed.TotalSeconds:N0} rows/s, {perRow:N0} B/row"));
+                    }
+                }
+            }
+            finally
+            {
+                foreach ((_, _, BulkLoad load) in active)
+                {
+                    await load.DisposeAsync().ConfigureAwait(false);
+                }
+            }
+
+            var results = active.Select(a =>
+            {
+                var sorted = rounds[a.Name].OrderBy(static r => r.RowsPerSecond).ToList();
+                (double rate, TimeSpan elapsed, double perRow) = sorted[sorted.Count / 2];
+                return new Measured(a.Name, a.Rows, rate, elapsed, perRow, sorted[0].RowsPerSecond, sorted[^1].RowsPerSecond);
+            }).ToList();
+
+            string table = Format(results, parallelism);
             Console.WriteLine();
             Console.WriteLine(table);
             if (markdown is not null)
@@ -146,7 +179,7 @@ public static class BulkLoadBenchmark
         public abstract ValueTask DisposeAsync();
     }
 
-    /// <summary>The seed: each item opens a pooled connection, begins, inserts, commits and closes, 8 at a time.</summary>
+    /// <summary>The seed: each row opens a pooled connection, runs one autocommitted INSERT and closes, 8 at a time.</summary>
     private sealed class SeedLoad(string connectionString, int parallelism) : BulkLoad
     {
         private readonly NpgsqlDataSource _dataSource = NpgsqlDataSource.Create(
@@ -160,14 +193,9 @@ public static class BulkLoadBenchmark
                 NpgsqlConnection connection = await _dataSource.OpenConnectionAsync(ct).ConfigureAwait(false);
                 await using (connection.ConfigureAwait(false))
                 {
-                    NpgsqlTransaction transaction = await connection.BeginTransactionAsync(ct).ConfigureAwait(false);
-                    await using (transaction.ConfigureAwait(false))
-                    {
-                        using var command = new NpgsqlCommand(sql, connection, transaction);
-                        Bind(command.Parameters, i);
-                        _ = await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
-                        await transaction.CommitAsync(ct).ConfigureAwait(false);
-                    }
+                    using var command = new NpgsqlCommand(sql, connection);
+                    Bind(command.Parameters, i);
+                    _ = await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
                 }
             });
         }
@@ -175,26 +203,76 @@ public static class BulkLoadBenchmark
         public override ValueTask DisposeAsync() => _dataSource.DisposeAsync();
     }
 
+    /// <summary>
+    /// What a team writes by hand for bulk rows: chunks of 1,000, each one autocommitted
+    /// <c>INSERT ... VALUES ($1, $2, $3), ($4, $5, $6), ...</c> on a pooled connection, 8 chunks at a time.
+    /// </summary>
+    private sealed class ChunkedInsertLoad(string connectionString, int parallelism, int chunk) : BulkLoad
+    {
+        private readonly NpgsqlDataSource _dataSource = NpgsqlDataSource.Create(
+            new NpgsqlConnectionStringBuilder(connectionString) { Pooling = true, MaxPoolSize = parallelism, ApplicationName = "poolkit-bulk-chunked" }.ConnectionString);
+
+        public override Task LoadAsync(string table, int rows)
+        {
+            var sql = new StringBuilder($"INSERT INTO {table} (id, payload, label) VALUES ");
+            for (int r = 0; r < chunk; r++)
+            {
+                sql.Append(CultureInfo.InvariantCulture, $"{(r == 0 ? string.Empty : ", ")}(${(3 * r) + 1}, ${(3 * r) + 2}, ${(3 * r) + 3})");
+            }
+
+            string full = sql.ToString();
+            return Parallel.ForEachAsync(Enumerable.Range(0, (rows + chunk - 1) / chunk), new ParallelOptions { MaxDegreeOfParallelism = parallelism }, async (c, ct) =>
+            {
+                int first = c * chunk;
+                int count = Math.Min(chunk, rows - first);
+                NpgsqlConnection connection = await _dataSource.OpenConnectionAsync(ct).ConfigureAwait(false);
+                await using (connection.ConfigureAwait(false))
+                {
+                    using var command = new NpgsqlCommand(count == chunk ? full : full[..full.IndexOf($"(${(3 * count) + 1},", StringComparison.Ordinal)].TrimEnd(',', ' '), connection);
+                    for (int i = first; i < first + count; i++)
+                    {
+                        Bind(command.Parameters, i);
+                    }
+
+                    _ = await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+                }
+            });
+        }
+
+        public override ValueTask DisposeAsync() => _dataSource.DisposeAsync();
+    }
+
+    private enum RunnerMode
+    {
+        Sql,
+        Insert,
+        Copy,
+    }
+
     /// <summary>ParallelBatchRunner on an NpgsqlConnectionPool of MaxSize = parallelism.</summary>
     private sealed class RunnerLoad : BulkLoad
     {
         private readonly NpgsqlConnectionPool _pool;
         private readonly ParallelBatchRunner<NpgsqlConnection, NpgsqlTransaction> _runner;
-        private readonly bool _copy;
+        private readonly RunnerMode _mode;
 
-        public RunnerLoad(string connectionString, int parallelism, int itemsPerTransaction, bool copy, NpgsqlResetMode resetMode)
+        public RunnerLoad(string connectionString, int parallelism, int itemsPerTransaction, RunnerMode mode, bool settle = true)
         {
-            _pool = SelectOneScenarios.CreatePoolKit(connectionString, parallelism, resetMode, "poolkit-bulk-runner");
-            _runner = _pool.CreateBatchRunner(new BatchRunnerOptions { ItemsPerTransaction = itemsPerTransaction });
-            _copy = copy;
+            _pool = SelectOneScenarios.CreatePoolKit(connectionString, parallelism, NpgsqlResetMode.RollbackOnly, "poolkit-bulk-runner");
+            NpgsqlTransactionHandler handler = settle ? NpgsqlTransactionHandler.Default : new NpgsqlTransactionHandler(System.Data.IsolationLevel.Unspecified, TimeSpan.Zero);
+            _runner = _pool.CreateBatchRunner(handler, new BatchRunnerOptions { ItemsPerTransaction = itemsPerTransaction });
+            _mode = mode;
         }
 
         public override async Task LoadAsync(string table, int rows)
         {
             IEnumerable<int> items = Enumerable.Range(0, rows);
-            BatchResult result = _copy
-                ? await _runner.RunCopyAsync(items, Copy(table), WriteRowAsync).ConfigureAwait(false)
-                : await _runner.RunAsync(items, Insert(table), Bind).ConfigureAwait(false);
+            BatchResult result = _mode switch
+            {
+                RunnerMode.Copy => await _runner.RunCopyAsync(items, Copy(table), WriteRowAsync).ConfigureAwait(false),
+                RunnerMode.Insert => await _runner.RunInsertAsync(items, Rows(table)).ConfigureAwait(false),
+                _ => await _runner.RunAsync(items, Insert(table), Bind).ConfigureAwait(false),
+            };
             if (!result.Succeeded)
             {
                 throw new InvalidOperationException($"the batch did not succeed: {result}");
@@ -235,6 +313,11 @@ public static class BulkLoadBenchmark
 
     private static string Insert(string table) => $"INSERT INTO {table} (id, payload, label) VALUES ($1, $2, $3)";
 
+    private static NpgsqlRowInsert<int> Rows(string table) => new NpgsqlRowInsert<int>(table)
+        .Column("id", static i => (long)i)
+        .Column("payload", static i => i % 1_000)
+        .Column("label", static _ => "item");
+
     private static string Copy(string table) => $"COPY {table} (id, payload, label) FROM STDIN (FORMAT BINARY)";
 
     private static void Bind(NpgsqlParameterCollection parameters, int i)
@@ -273,27 +356,44 @@ public static class BulkLoadBenchmark
         }
     }
 
-    private static string Format(List<(string Name, double RowsPerSecond, TimeSpan Elapsed)> results, int rows, int parallelism)
+    private static string Format(List<Measured> results, int parallelism)
     {
-        double Rate(string name) => results.FirstOrDefault(r => r.Name == name).RowsPerSecond;
-        string Ratio(string name) => name switch
+        Measured? Find(string name) => results.Find(r => r.Name == name);
+        string Versus(Measured row, string anchor, string target)
         {
-            PerItem => string.Create(CultureInfo.InvariantCulture, $"{Rate(name) / Rate(Seed):0.00}x seed (target >= 1)"),
-            PerItemDiscard => string.Create(CultureInfo.InvariantCulture, $"{Rate(name) / Rate(Seed):0.00}x seed (information: the default reset's round trip)"),
-            Chunked => string.Create(CultureInfo.InvariantCulture, $"{Rate(name) / Rate(Seed):0.0}x seed (target >= 10)"),
-            _ when name.StartsWith(CopyMode, StringComparison.Ordinal) => string.Create(CultureInfo.InvariantCulture, $"{Rate(name) / Rate(SingleCopy):0.00}x single COPY (target >= 0.8); {Rate(name) / Rate(Seed):0}x seed"),
-            SingleCopy => string.Create(CultureInfo.InvariantCulture, $"{Rate(name) / Rate(Seed):0}x seed"),
+            Measured? a = Find(anchor);
+            return a is null ? "(anchor not run)" : string.Create(CultureInfo.InvariantCulture, $"{row.RowsPerSecond / a.RowsPerSecond:0.00}x {ShortName(anchor)}{target}");
+        }
+
+        string Ratio(Measured row) => row.Name switch
+        {
+            PerItem => Versus(row, Seed, " (target >= 1.2)"),
+            PerItemNoSettle => Versus(row, Seed, " (no record: a lost connection leaves the unit unknown)"),
+            InsertOne => Versus(row, Seed, string.Empty),
+            Batch1000 => Versus(row, Chunked, string.Empty),
+            Insert1000 => Versus(row, Chunked, " (target >= 1.0)"),
+            InsertCopy => Versus(row, SingleCopy, " (target >= 0.9)"),
+            CopyMode => Versus(row, SingleCopy, " (target >= 0.9)"),
             _ => "anchor",
         };
 
         var text = new StringBuilder();
-        text.Append(CultureInfo.InvariantCulture, $"{rows:N0} rows (bigint key, int, text), {parallelism} parallel, pools warm; one run each after a 5,000-row warm-up on the same pool; {Environment.ProcessorCount} cores\n\n");
-        text.Append("| load | seconds | rows/s | ratio |\n| --- | ---: | ---: | --- |\n");
-        foreach ((string name, double rate, TimeSpan elapsed) in results)
+        text.Append(CultureInfo.InvariantCulture, $"rows (bigint key, int, text) into a fresh table, {parallelism} parallel, pools warm (a 5,000-row warm-up each); median of interleaved rounds (slowest–fastest shown); {Environment.ProcessorCount} cores\n\n");
+        text.Append("| load | rows | seconds | rows/s (median) | rows/s (range) | ratio | allocated per row |\n| --- | ---: | ---: | ---: | ---: | --- | ---: |\n");
+        foreach (Measured row in results)
         {
-            text.Append(CultureInfo.InvariantCulture, $"| {name} | {elapsed.TotalSeconds:0.000} | {rate:N0} | {Ratio(name)} |\n");
+            text.Append(CultureInfo.InvariantCulture, $"| {row.Name} | {row.Rows:N0} | {row.Elapsed.TotalSeconds:0.000} | {row.RowsPerSecond:N0} | {row.Slowest:N0}–{row.Fastest:N0} | {Ratio(row)} | {row.BytesPerRow:N0} B |\n");
         }
 
         return text.ToString();
     }
+
+    private static string ShortName(string anchor) => anchor switch
+    {
+        Seed => "seed",
+        Chunked => "chunked INSERT",
+        _ => "one COPY stream",
+    };
+
+    private sealed record Measured(string Name, int Rows, double RowsPerSecond, TimeSpan Elapsed, double BytesPerRow, double Slowest, double Fastest);
 }

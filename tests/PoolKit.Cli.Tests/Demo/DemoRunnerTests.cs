@@ -35,7 +35,9 @@ public sealed partial class DemoRunnerTests(PostgresServerFixture fixture, ITest
 
         Assert.True(result.Succeeded);
         Assert.False(result.Canceled);
-        Assert.Equal([DemoWay.NpgsqlPool, DemoWay.PoolKitPerInsert, DemoWay.PoolPerInsert, DemoWay.PoolChunked, DemoWay.NoPool], result.Runs.Select(static r => r.Way));
+        Assert.Equal(
+            [DemoWay.NpgsqlPool, DemoWay.PoolKitPerInsert, DemoWay.PoolPerInsert, DemoWay.HandChunked, DemoWay.PoolChunked, DemoWay.PoolInsert, DemoWay.HandCopy, DemoWay.PoolCopy, DemoWay.NoPool],
+            result.Runs.Select(static r => r.Way));
         Assert.All(result.Runs, static run =>
         {
             int expected = run.Way == DemoWay.NoPool ? Sample : Rows;
@@ -61,7 +63,9 @@ public sealed partial class DemoRunnerTests(PostgresServerFixture fixture, ITest
             Assert.Equal(pooled.ClientConnectionsOpened, pooled.ConnectionsOpened);
         }
 
-        Assert.Equal(4, Regex.Count(console.Output, "ok: 300 distinct"));
+        Assert.Equal(8, Regex.Count(console.Output, "ok: 300 distinct"));
+        Assert.Contains("vs by hand", console.Output, StringComparison.Ordinal);
+        Assert.Contains("hand-written: one COPY stream", console.Output, StringComparison.Ordinal);
         Assert.Contains("ok: 120 distinct", console.Output, StringComparison.Ordinal);
         Assert.Contains("1.0x", console.Output, StringComparison.Ordinal);
     }
@@ -106,7 +110,7 @@ public sealed partial class DemoRunnerTests(PostgresServerFixture fixture, ITest
         Assert.Equal(string.Empty, cli.Error.ToString());
         Match port = ThrowawayPort().Match(cli.Console.Output);
         Assert.True(port.Success, "the output names the throwaway server");
-        Assert.Equal(5, Regex.Count(cli.Console.Output, "ok: 50 distinct"));
+        Assert.Equal(9, Regex.Count(cli.Console.Output, "ok: 50 distinct"));
 
         // Gone: nothing listens on its port any more.
         var builder = new NpgsqlConnectionStringBuilder { Host = "127.0.0.1", Port = int.Parse(port.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), Username = "postgres", Timeout = 5, Pooling = false };
@@ -124,7 +128,7 @@ public sealed partial class DemoRunnerTests(PostgresServerFixture fixture, ITest
 
         Assert.Equal(0, exitCode);
         Assert.Contains("(from --connection)", cli.Console.Output, StringComparison.Ordinal);
-        Assert.Equal(5, Regex.Count(cli.Console.Output, "ok: 40 distinct"));
+        Assert.Equal(9, Regex.Count(cli.Console.Output, "ok: 40 distinct"));
         Assert.DoesNotContain(password, cli.Everything, StringComparison.Ordinal);
     }
 

@@ -85,6 +85,103 @@ public sealed class CommitSettlingTests(DedicatedServerFixture fixture, ITestOut
         Assert.All(rows, r => Assert.Equal(1L, r.Value));
     }
 
+    /// <summary>
+    /// Backends killed (<c>pg_terminate_backend</c>) while their COMMIT waits for a synchronous standby (committed
+    /// locally): the server survives, so every unit of the per-item SQL mode (BEGIN, the record of the transaction's
+    /// id, the statements and COMMIT in one round trip) is settled committed, and none is run again.
+    /// </summary>
+    [Fact]
+    public async Task Run_BackendsKilledWhileCommitsWaitForASynchronousStandby_SettledCommittedAndNeverRunTwice()
+    {
+        string app = AppName();
+        string table = await CreateTableAsync(slowCommitTrigger: false);
+        await ExecuteAsync("ALTER SYSTEM SET synchronous_commit = on; ALTER SYSTEM SET synchronous_standby_names = 'poolkit_nobody'; SELECT pg_reload_conf()");
+        System.Collections.Concurrent.ConcurrentDictionary<long, int> runs = new();
+        BatchResult result;
+        try
+        {
+            await using NpgsqlConnectionPool pool = CreatePool(Server, app, o => o.MaxSize = Parallelism);
+            var runner = pool.CreateBatchRunner(new BatchRunnerOptions
+            {
+                ItemsPerTransaction = PerUnit,
+                MaxDegreeOfParallelism = Parallelism,
+                FailurePolicy = BatchFailurePolicy.ContinueOnFailure,
+                RetryBackoffInitial = TimeSpan.FromMilliseconds(50),
+                MaxRetriesPerUnit = 20,
+            });
+            Task<BatchResult> run = runner.RunAsync(
+                Enumerable.Range(0, Units * PerUnit).Select(i => (long)i),
+                $"INSERT INTO {table} (id) VALUES ($1)",
+                (p, id) =>
+                {
+                    if (id % PerUnit == 0)
+                    {
+                        runs.AddOrUpdate(id, 1, static (_, n) => n + 1);
+                    }
+
+                    p.Add(new NpgsqlParameter<long> { TypedValue = id });
+                });
+
+            await WaitUntilAsync(async () => await WaitingAsync(app, "SyncRep") == Parallelism || run.IsCompleted, TimeSpan.FromSeconds(20), $"{Parallelism} commits wait on SyncRep");
+            Assert.False(run.IsCompleted, "the run ended before its commits were held");
+            Assert.Equal(Parallelism, await Server.TerminateBackendsAsync(app));
+            await ExecuteAsync("ALTER SYSTEM RESET synchronous_standby_names; ALTER SYSTEM RESET synchronous_commit; SELECT pg_reload_conf()");
+            result = await run.WaitAsync(TimeSpan.FromSeconds(60));
+        }
+        finally
+        {
+            await ExecuteAsync("ALTER SYSTEM RESET synchronous_standby_names; ALTER SYSTEM RESET synchronous_commit; SELECT pg_reload_conf()");
+        }
+
+        output.WriteLine(result.ToString());
+        Assert.Equal(Units * PerUnit, result.Committed);
+        Assert.Equal(0, result.Unknown);
+        Assert.Equal(0, result.Failed);
+        Assert.Equal(0, result.Retries);
+        Assert.Equal(Units, runs.Count);
+        Assert.All(runs, r => Assert.Equal(1, r.Value));
+        Dictionary<long, long> rows = await RowsByKeyAsync(table);
+        Assert.Equal(Units * PerUnit, rows.Count);
+        Assert.All(rows, r => Assert.Equal(1L, r.Value));
+    }
+
+    /// <summary>
+    /// A unit sent whole (BEGIN, record, INSERT, COMMIT) to a server that stopped answering: the client's command
+    /// timeout ends the connection before the record arrives, but the server still holds the unit and may run it when
+    /// it resumes, so the unit is Unknown, never run again (a lost connection is read as "COMMIT never ran" only when
+    /// the server itself ended the session with a FATAL error).
+    /// </summary>
+    [Fact]
+    public async Task Run_ClientTimesOutBeforeTheRecordArrives_UnknownAndNotRunAgain()
+    {
+        string app = AppName();
+        string table = await CreateTableAsync(slowCommitTrigger: false);
+        var connectionString = new NpgsqlConnectionStringBuilder(Server.GetConnectionString(app)) { CommandTimeout = 1, CancellationTimeout = 500 };
+        await using NpgsqlConnectionPool pool = NpgsqlConnectionPool.Create(connectionString.ConnectionString, new ConnectionPoolOptions { Name = app, MaxSize = 1 }, NpgsqlResetMode.RollbackOnly);
+        await UseOnceAsync(pool);
+        var runner = pool.CreateBatchRunner(
+            new NpgsqlTransactionHandler(System.Data.IsolationLevel.Unspecified, TimeSpan.FromSeconds(1)),
+            new BatchRunnerOptions { ItemsPerTransaction = 1, MaxDegreeOfParallelism = 1, FailurePolicy = BatchFailurePolicy.ContinueOnFailure, MaxRetriesPerUnit = 3, RetryBackoffInitial = TimeSpan.FromMilliseconds(10), RollbackTimeout = TimeSpan.FromSeconds(1) });
+        BatchResult result;
+        await Server.FreezeAsync();
+        try
+        {
+            Stopwatch frozen = Stopwatch.StartNew();
+            result = await runner.RunAsync([1L], $"INSERT INTO {table} (id) VALUES ($1)", static (p, id) => p.Add(new NpgsqlParameter<long> { TypedValue = id })).WaitAsync(TimeSpan.FromSeconds(60));
+            output.WriteLine($"ended {frozen.ElapsedMilliseconds} ms after the freeze");
+        }
+        finally
+        {
+            await Server.ThawAsync();
+        }
+
+        output.WriteLine(result.ToString());
+        Assert.Equal(1, result.Unknown);
+        Assert.Equal(0, result.Retries);
+        Assert.Equal(BatchItemOutcome.Unknown, Assert.Single(result.Failures).Outcome);
+        Assert.InRange((await RowsByKeyAsync(table)).Values.Sum(), 0, 1);
+    }
+
     /// <summary>Runs the batch; when every worker's COMMIT waits on <paramref name="waitEvent"/>, restarts the server, then runs <paramref name="afterRestart"/>.</summary>
     private async Task<BatchResult> RunWithRestartWhileAsync(string app, string table, bool settle, string waitEvent, Func<Task> afterRestart)
     {

@@ -15,6 +15,8 @@ public sealed class NpgsqlBatchRunnerExtensionsTests(PostgresServerFixture fixtu
 {
     private const string Sql = "sql";
     private const string Copy = "copy";
+    private const string Insert = "insert";
+    private const string InsertCopy = "insert-copy";
     private const int Parallelism = 8;
 
     /// <summary>A bound for a whole test's run, generous for a busy 2-core machine.</summary>
@@ -24,6 +26,8 @@ public sealed class NpgsqlBatchRunnerExtensionsTests(PostgresServerFixture fixtu
     [InlineData(Sql, 1)]
     [InlineData(Sql, 1_000)]
     [InlineData(Copy, 1_000)]
+    [InlineData(Insert, 1_000)]
+    [InlineData(InsertCopy, 1_000)]
     public async Task Run_100000Items_EveryItemCommittedExactlyOnce(string mode, int itemsPerTransaction)
     {
         const int Count = 100_000;
@@ -46,6 +50,9 @@ public sealed class NpgsqlBatchRunnerExtensionsTests(PostgresServerFixture fixtu
     [InlineData(Sql, 1)]
     [InlineData(Sql, 500)]
     [InlineData(Copy, 500)]
+    [InlineData(Insert, 1)]
+    [InlineData(Insert, 500)]
+    [InlineData(InsertCopy, 500)]
     public async Task Run_PoisonItems_ExactlyThoseFailAndTheRestCommit(string mode, int itemsPerTransaction)
     {
         const int Count = 20_000;
@@ -160,6 +167,80 @@ public sealed class NpgsqlBatchRunnerExtensionsTests(PostgresServerFixture fixtu
         Assert.InRange(count, result.Committed, Count);
     }
 
+    /// <summary>
+    /// Backends terminated three times while the insert mode runs (one statement per unit, or COPY): every unit is
+    /// settled, none is left unknown (a kill during COMMIT is settled with the transaction id read before it), and the
+    /// table holds every item exactly once.
+    /// </summary>
+    [Theory]
+    [InlineData(Insert, 20)]
+    [InlineData(InsertCopy, 100)]
+    public async Task RunInsertAsync_BackendsTerminatedMidRun_NothingUnknownAndEveryItemCommittedExactlyOnce(string mode, int itemsPerTransaction)
+    {
+        const int Count = 20_000;
+        string app = AppName() + mode;
+        string table = await CreateTableAsync();
+        await using NpgsqlConnectionPool pool = CreatePool(app);
+        BatchRunnerOptions options = RetryingOptions(itemsPerTransaction, idempotent: false);
+        options.FailurePolicy = BatchFailurePolicy.ContinueOnFailure;
+        var runner = pool.CreateBatchRunner(options);
+        var progress = new RecordingProgress();
+        using var done = new CancellationTokenSource();
+        Task<int> killer = KillBackendsAsync(app, progress, Count, done.Token);
+
+        BatchResult result = await runner.RunInsertAsync(
+            PacedRowsAsync(Count, every: 25),
+            RowInsert(table, copyThreshold: mode == InsertCopy ? 1 : int.MaxValue),
+            static r => r.Id,
+            progress).WaitAsync(RunLimit);
+        output.WriteLine(result.ToString());
+        await done.CancelAsync();
+        int kills = await killer.WaitAsync(Limit);
+        output.WriteLine($"{kills} backends terminated");
+
+        Assert.True(kills > 0, "no backend was terminated while the batch ran");
+        Assert.True(result.Succeeded, result.ToString());
+        Assert.Equal(Count, result.Committed);
+        Assert.Equal((Count, Count, Count, 0L, Count - 1L), await TableStatsAsync(table));
+    }
+
+    /// <summary>
+    /// Units sent in one round trip that fail in a statement (a CHECK violation: the server skips the rest, COMMIT
+    /// included) or in their COMMIT (a deferred UNIQUE violation: the server ends the transaction rolled back) are
+    /// reported failed with the server's error, and their connections go back to the pool clean and are reused: no
+    /// backend is left in a transaction and none was replaced (a COMMIT that failed is not rolled back again).
+    /// </summary>
+    [Fact]
+    public async Task RunAsync_StatementOrCommitFails_FailedItemsReportedAndConnectionsReusedClean()
+    {
+        const int Count = 400;
+        string app = AppName();
+        string table = "bt_" + Guid.NewGuid().ToString("N")[..12];
+        await ExecuteAsync($"CREATE TABLE {table} (id bigint NOT NULL, payload int NOT NULL CHECK (payload >= 0), CONSTRAINT {table}_id UNIQUE (id) DEFERRABLE INITIALLY DEFERRED)");
+        await using NpgsqlConnectionPool pool = TestSupport.CreatePool(fixture.Server, app, o => o.MaxSize = 2, NpgsqlResetMode.RollbackOnly);
+        var runner = pool.CreateBatchRunner(new BatchRunnerOptions { ItemsPerTransaction = 1, FailurePolicy = BatchFailurePolicy.ContinueOnFailure });
+
+        // Ids 10 and 20 come again at the end (their COMMIT fails); ids 50 and 60 carry a negative payload (their INSERT fails).
+        IEnumerable<Row> rows = Rows(Count).Select(static r => r.Id is 50 or 60 ? r with { Payload = -1 } : r).Concat([new Row(10, 1), new Row(20, 1)]);
+        BatchResult result = await runner.RunAsync(rows, InsertCommand(table), Bind, static r => r.Id).WaitAsync(RunLimit);
+        output.WriteLine(result.ToString());
+
+        Assert.Equal(Count - 2, result.Committed);
+        Assert.Equal(4, result.Failed);
+        Assert.Equal(0, result.Retries);
+        Assert.Equal(
+            [(10L, PostgresErrorCodes.UniqueViolation), (20L, PostgresErrorCodes.UniqueViolation), (50L, PostgresErrorCodes.CheckViolation), (60L, PostgresErrorCodes.CheckViolation)],
+            result.Failures.Select(static f => ((long)f.Key!, Assert.IsType<PostgresException>(f.Exception).SqlState)).Order());
+        Assert.Equal((Count - 2L, Count - 2L, Count, 0L, Count - 1L), await TableStatsAsync(table));
+
+        // What the server sees: the pool's sessions idle, never in a transaction, and no connection was replaced.
+        await using NpgsqlConnection admin = await fixture.OpenConnectionAsync("poolkit-batch-setup");
+        await using NpgsqlCommand states = new("SELECT coalesce(string_agg(state, ','), '') FROM pg_stat_activity WHERE application_name = $1", admin) { Parameters = { new() { Value = app } } };
+        string seen = (string)(await states.ExecuteScalarAsync())!;
+        Assert.All(seen.Split(','), static state => Assert.Equal("idle", state));
+        Assert.InRange(pool.GetStatistics().TotalCreated, 1, 2);
+    }
+
     [Theory]
     [InlineData(1)]
     [InlineData(100)]
@@ -203,6 +284,7 @@ public sealed class NpgsqlBatchRunnerExtensionsTests(PostgresServerFixture fixtu
     [Theory]
     [InlineData(Sql)]
     [InlineData(Copy)]
+    [InlineData(Insert)]
     public async Task Run_CanceledMidway_TableHoldsExactlyTheItemsReportedCommitted(string mode)
     {
         const int Count = 100_000;
@@ -211,7 +293,7 @@ public sealed class NpgsqlBatchRunnerExtensionsTests(PostgresServerFixture fixtu
         await using NpgsqlConnectionPool pool = CreatePool(app);
         var runner = pool.CreateBatchRunner(new BatchRunnerOptions
         {
-            ItemsPerTransaction = mode == Copy ? 200 : 50,
+            ItemsPerTransaction = mode is Copy or Insert ? 200 : 50,
             ProgressInterval = TimeSpan.FromMilliseconds(10),
         });
         using var cancel = new CancellationTokenSource();
@@ -278,7 +360,7 @@ public sealed class NpgsqlBatchRunnerExtensionsTests(PostgresServerFixture fixtu
     }
 
     [Fact]
-    public async Task RunCopyAsync_IdempotentRunnerOrTextCopy_RefusedUpFront()
+    public async Task RunCopyAndInsert_IdempotentRunnerTextCopyOrBadInsert_RefusedUpFront()
     {
         await using NpgsqlConnectionPool pool = CreatePool(AppName());
         var idempotent = pool.CreateBatchRunner(new BatchRunnerOptions { IdempotentOperation = true });
@@ -289,6 +371,10 @@ public sealed class NpgsqlBatchRunnerExtensionsTests(PostgresServerFixture fixtu
         Assert.Contains("IdempotentOperation", refused.Message, StringComparison.Ordinal);
         Assert.Throws<ArgumentException>(() => { _ = plain.RunCopyAsync(Rows(1), "COPY t (id, payload) FROM STDIN", WriteRowAsync); });
         Assert.Throws<ArgumentException>(() => { _ = plain.RunAsync(Rows(1), " ", Bind); });
+        Assert.Contains("IdempotentOperation", Assert.Throws<ArgumentException>(() => { _ = idempotent.RunInsertAsync(Rows(1), RowInsert("t", 1)); }).Message, StringComparison.Ordinal);
+        Assert.Contains("no columns", Assert.Throws<ArgumentException>(() => { _ = plain.RunInsertAsync(Rows(1), new NpgsqlRowInsert<Row>("t")); }).Message, StringComparison.Ordinal);
+        Assert.Throws<ArgumentException>(() => new NpgsqlRowInsert<Row>("t").Column("id", static r => r.Id).Column("id", static r => r.Payload));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new NpgsqlRowInsert<Row>("t") { CopyThreshold = 0 });
         Assert.Equal(0, pool.GetStatistics().Live);
     }
 
@@ -333,8 +419,15 @@ public sealed class NpgsqlBatchRunnerExtensionsTests(PostgresServerFixture fixtu
         {
             Sql => runner.RunAsync(rows, InsertCommand(table), Bind, static r => r.Id, progress, cancellationToken),
             Copy => runner.RunCopyAsync(rows, CopyCommand(table), WriteRowAsync, static r => r.Id, progress, cancellationToken),
+            Insert => runner.RunInsertAsync(rows, RowInsert(table, copyThreshold: int.MaxValue), static r => r.Id, progress, cancellationToken),
+            InsertCopy => runner.RunInsertAsync(rows, RowInsert(table, copyThreshold: 1), static r => r.Id, progress, cancellationToken),
             _ => throw new ArgumentOutOfRangeException(nameof(mode)),
         };
+
+    private static NpgsqlRowInsert<Row> RowInsert(string table, int copyThreshold) =>
+        new NpgsqlRowInsert<Row>(table) { CopyThreshold = copyThreshold }
+            .Column("id", static r => r.Id)
+            .Column("payload", static r => r.Payload);
 
     private static string InsertCommand(string table) => $"INSERT INTO {table} (id, payload) VALUES ($1, $2)";
 

@@ -52,15 +52,31 @@ public sealed class NpgsqlCommitSettlerTests(PostgresServerFixture fixture)
 
         Assert.Equal(CommitOutcome.RolledBack, await NpgsqlCommitSettler.SettleAsync(connection, committed with { TransactionId = xid }, TimeSpan.FromSeconds(5)));
 
-        // A transaction that wrote nothing has no id: nothing of it can be committed.
+        // The record assigns an id even to a transaction that wrote nothing (a NOTIFY gets its id only inside COMMIT),
+        // so it can always be settled; a record without an id proves nothing and stays unknown.
         CommitRecord readOnly = await CommitRecordingAsync(connection, "SELECT 1");
-        Assert.Null(readOnly.TransactionId);
-        Assert.Equal(CommitOutcome.RolledBack, await NpgsqlCommitSettler.SettleAsync(connection, readOnly, TimeSpan.FromSeconds(5)));
+        Assert.NotNull(readOnly.TransactionId);
+        Assert.Equal(CommitOutcome.Committed, await NpgsqlCommitSettler.SettleAsync(connection, readOnly, TimeSpan.FromSeconds(5)));
+        Assert.Equal(CommitOutcome.Unknown, await NpgsqlCommitSettler.SettleAsync(connection, readOnly with { TransactionId = null }, TimeSpan.FromSeconds(5)));
 
         // An id the server never handed out ("in the future"), or another timeline without the writes replayed: unknown.
         Assert.Equal(CommitOutcome.Unknown, await NpgsqlCommitSettler.SettleAsync(connection, committed with { TransactionId = "999999999999" }, TimeSpan.FromSeconds(5)));
         Assert.Equal(CommitOutcome.Unknown, await NpgsqlCommitSettler.SettleAsync(connection, committed with { Timeline = "000000FF", InsertLsn = "FF/0" }, TimeSpan.FromSeconds(5)));
         Assert.Equal(1L, await ScalarAsync(connection, $"SELECT count(*) FROM {table}"));
+    }
+
+    /// <summary>
+    /// Issue 18: a transaction whose only effect is a NOTIFY had no id when the record was read
+    /// (<c>pg_current_xact_id_if_assigned()</c>; NOTIFY gets its id inside COMMIT), and was settled "rolled back"
+    /// although it committed — a retry would notify twice. The record now assigns the id, so it settles committed.
+    /// </summary>
+    [Fact]
+    public async Task Settle_NotifyOnlyTransactionThatCommitted_SettledCommitted()
+    {
+        await using NpgsqlConnection connection = await fixture.OpenConnectionAsync(AppName());
+        CommitRecord notified = await CommitRecordingAsync(connection, "NOTIFY poolkit_settler_test, 'once'");
+        Assert.NotNull(notified.TransactionId);
+        Assert.Equal(CommitOutcome.Committed, await NpgsqlCommitSettler.SettleAsync(connection, notified, TimeSpan.FromSeconds(5)));
     }
 
     private static async Task<CommitRecord> CommitRecordingAsync(NpgsqlConnection connection, string sql)

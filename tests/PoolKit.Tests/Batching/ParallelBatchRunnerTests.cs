@@ -333,6 +333,77 @@ public sealed class ParallelBatchRunnerTests
         Assert.True(result.Committed >= 4_000 && result.Read < 1_000_000, result.ToString());
     }
 
+    /// <summary>
+    /// A handler whose operations commit in their own round trip (IsCommitted): a unit whose operation committed just as
+    /// the run was canceled is counted committed, never rolled back and reported not started.
+    /// </summary>
+    [Fact]
+    public async Task RunAsync_OperationCommittedItselfThenCanceled_CountedCommitted()
+    {
+        var db = new FakeDatabase();
+        await using var pool = CreatePool(db);
+        var handler = new SelfCommittingHandler();
+        var runner = new ParallelBatchRunner<FakeConnection, FakeTransaction>(pool, handler, new BatchRunnerOptions { ItemsPerTransaction = 10 });
+        using var cts = new CancellationTokenSource();
+
+        BatchResult result = await runner.RunAsync(
+            LongRange(1_000_000),
+            async (unit, ct) =>
+            {
+                await Task.Yield();
+                await Insert(unit, ct);
+                handler.CommitInOperation(unit.Transaction);
+                if (unit.FirstIndex == 5_000)
+                {
+                    await cts.CancelAsync();
+                }
+            },
+            cancellationToken: cts.Token).WaitAsync(s_testTimeout);
+
+        Assert.True(result.Canceled);
+        Assert.Equal(db.Rows.Count, result.Committed);
+        Assert.Contains(5_000L, db.Rows.Keys);
+        Assert.Equal(result.Read, result.Committed + result.NotStarted);
+        Assert.Equal(0, handler.CommitsAfterOperation);
+    }
+
+    /// <summary>Commits in the operation (as PoolKit.Npgsql's one-round-trip modes do) and tells the runner so.</summary>
+    private sealed class SelfCommittingHandler : ITransactionHandler<FakeConnection, FakeTransaction>
+    {
+        private readonly FakeTransactionHandler _inner = new();
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<FakeTransaction, byte> _committed = new();
+        private int _commitsAfterOperation;
+
+        public int CommitsAfterOperation => Volatile.Read(ref _commitsAfterOperation);
+
+        public void CommitInOperation(FakeTransaction transaction)
+        {
+            transaction.Connection.Database.Commit(transaction);
+            _committed[transaction] = 0;
+        }
+
+        public bool IsCommitted(FakeTransaction transaction) => _committed.ContainsKey(transaction);
+
+        public ValueTask<FakeTransaction> BeginAsync(FakeConnection resource, CancellationToken cancellationToken) => _inner.BeginAsync(resource, cancellationToken);
+
+        public ValueTask CommitAsync(FakeTransaction transaction, CancellationToken cancellationToken)
+        {
+            if (!_committed.TryRemove(transaction, out _))
+            {
+                Interlocked.Increment(ref _commitsAfterOperation);
+                return _inner.CommitAsync(transaction, cancellationToken);
+            }
+
+            return default;
+        }
+
+        public ValueTask RollbackAsync(FakeTransaction transaction, CancellationToken cancellationToken) => _inner.RollbackAsync(transaction, cancellationToken);
+
+        public BatchErrorKind Classify(Exception exception, BatchPhase phase) => _inner.Classify(exception, phase);
+
+        public bool IsConnectionBroken(Exception exception) => _inner.IsConnectionBroken(exception);
+    }
+
     [Fact]
     public async Task RunAsync_CanceledAfterEverythingCommitted_IsNotReportedAsCanceled()
     {
