@@ -19,6 +19,7 @@ public sealed partial class ConnectionPool<T>
 
         if (cancellationToken.IsCancellationRequested)
         {
+            Interlocked.Increment(ref _totalCanceled);
             return ValueTask.FromCanceled<PoolLease<T>>(cancellationToken);
         }
 

@@ -35,6 +35,72 @@ public sealed class ConnectionPoolAcquireTests
     }
 
     [Fact]
+    public async Task AcquireAsync_WaitCanceled_ValueTaskReportsCanceled()
+    {
+        await using var pool = PoolFactory.Create(out _, out _, o => o.MaxSize = 1);
+        using PoolLease<FakeResource> held = await pool.AcquireAsync();
+        using var cts = new CancellationTokenSource();
+
+        ValueTask<PoolLease<FakeResource>> waiting = pool.AcquireAsync(cts.Token);
+        Assert.False(waiting.IsCompleted);
+        cts.Cancel();
+
+        Assert.True(SpinWait.SpinUntil(() => waiting.IsCompleted, s_testTimeout));
+        Assert.True(waiting.IsCanceled);
+        Assert.False(waiting.IsCompletedSuccessfully);
+        Assert.False(waiting.IsFaulted);
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await waiting);
+    }
+
+    [Fact]
+    public async Task AcquireAsync_WaitTimedOut_ValueTaskReportsFaulted()
+    {
+        await using var pool = PoolFactory.Create(out _, out var time, o =>
+        {
+            o.MaxSize = 1;
+            o.AcquireTimeout = TimeSpan.FromSeconds(1);
+        });
+        using PoolLease<FakeResource> held = await pool.AcquireAsync();
+
+        ValueTask<PoolLease<FakeResource>> waiting = pool.AcquireAsync();
+        time.Advance(TimeSpan.FromSeconds(2));
+
+        Assert.True(SpinWait.SpinUntil(() => waiting.IsCompleted, s_testTimeout));
+        Assert.True(waiting.IsFaulted);
+        Assert.False(waiting.IsCompletedSuccessfully);
+        Assert.False(waiting.IsCanceled);
+        await Assert.ThrowsAsync<PoolExhaustedException>(async () => await waiting);
+    }
+
+    [Fact]
+    public async Task AcquireAsync_WaitHandedOff_ValueTaskReportsSuccess()
+    {
+        await using var pool = PoolFactory.Create(out _, out _, o => o.MaxSize = 1);
+        PoolLease<FakeResource> held = await pool.AcquireAsync();
+
+        ValueTask<PoolLease<FakeResource>> waiting = pool.AcquireAsync();
+        held.Dispose();
+
+        Assert.True(SpinWait.SpinUntil(() => waiting.IsCompleted, s_testTimeout));
+        Assert.True(waiting.IsCompletedSuccessfully);
+        using PoolLease<FakeResource> lease = await waiting;
+        Assert.True(lease.IsActive);
+    }
+
+    [Fact]
+    public async Task AcquireAsync_TokenAlreadyCanceled_IsCountedAsCanceled()
+    {
+        await using var pool = PoolFactory.Create(out _, out _);
+        using var cts = new CancellationTokenSource();
+        await cts.CancelAsync();
+
+        ValueTask<PoolLease<FakeResource>> acquire = pool.AcquireAsync(cts.Token);
+
+        Assert.True(acquire.IsCanceled);
+        Assert.Equal(1, pool.GetStatistics().TotalAcquiresCanceled);
+    }
+
+    [Fact]
     public async Task TryAcquire_StaleResourceValidatedSynchronously_IsHandedOut()
     {
         await using var pool = PoolFactory.Create(out _, out var time);
