@@ -70,7 +70,7 @@ namespace PoolKit;
 /// queue. Every resource is, at any instant, in exactly one place (a slot's state says which), and a waiter is
 /// completed by exactly one party (<see cref="Waiter{T}"/>'s CAS): a resource offered to a waiter that was completed
 /// meanwhile goes to the next one, or back to idle.</para>
-/// <para><b>The waiter is the acquirer's task.</b> A waiting <see cref="AcquireAsync"/> returns a
+/// <para><b>The waiter is the acquirer's task.</b> A waiting <see cref="AcquireAsync(CancellationToken)"/> returns a
 /// <see cref="ValueTask{TResult}"/> whose source is its <see cref="Waiter{T}"/>: the hand-off completes it with the slot
 /// (on a thread-pool thread, never on the releaser's stack) and the caller's continuation runs straight from there;
 /// <see cref="EndWait"/> turns the outcome into the lease or the exception when the caller takes the result, and

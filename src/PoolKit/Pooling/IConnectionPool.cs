@@ -32,6 +32,22 @@ public interface IConnectionPool<T> : IAsyncDisposable, IDisposable
     ValueTask<PoolLease<T>> AcquireAsync(CancellationToken cancellationToken = default);
 
     /// <summary>
+    /// Acquires a resource exactly like <see cref="AcquireAsync(CancellationToken)"/>, but waits at most
+    /// <paramref name="timeout"/> instead of <see cref="ConnectionPoolOptions.AcquireTimeout"/>: longer or shorter, for
+    /// this call only. It fails the same way when the time is up (a <see cref="PoolExhaustedException"/> counted in
+    /// <see cref="PoolStatistics.TotalTimeouts"/>, its message naming this timeout).
+    /// </summary>
+    /// <param name="timeout">How long this call may wait: positive, or <see cref="Timeout.InfiniteTimeSpan"/> to wait until a resource comes or <paramref name="cancellationToken"/> is canceled.</param>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <returns>A lease that must be disposed to return the resource.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="timeout"/> is zero, or negative and not <see cref="Timeout.InfiniteTimeSpan"/>.</exception>
+    /// <exception cref="PoolExhaustedException">No resource became available within <paramref name="timeout"/>, or the wait queue is full.</exception>
+    /// <exception cref="ResourceCreationException">As for <see cref="AcquireAsync(CancellationToken)"/>.</exception>
+    /// <exception cref="ObjectDisposedException">The pool has been disposed.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was canceled.</exception>
+    ValueTask<PoolLease<T>> AcquireAsync(TimeSpan timeout, CancellationToken cancellationToken = default);
+
+    /// <summary>
     /// Acquires an idle resource without waiting and without creating one.
     /// </summary>
     /// <param name="lease">The lease when the method returns <see langword="true"/>; otherwise the default lease.</param>

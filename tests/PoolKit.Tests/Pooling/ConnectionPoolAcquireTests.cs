@@ -101,6 +101,78 @@ public sealed class ConnectionPoolAcquireTests
     }
 
     [Fact]
+    public async Task AcquireAsync_PerCallTimeoutLongerThanThePools_WaitsPastThePoolsTimeout()
+    {
+        await using var pool = PoolFactory.Create(out _, out var time, o =>
+        {
+            o.MaxSize = 1;
+            o.AcquireTimeout = TimeSpan.FromSeconds(1);
+        });
+        PoolLease<FakeResource> held = await pool.AcquireAsync();
+
+        Task<PoolLease<FakeResource>> waiting = pool.AcquireAsync(TimeSpan.FromSeconds(5)).AsTask();
+        time.Advance(TimeSpan.FromSeconds(4.9));
+        Assert.False(waiting.IsCompleted);
+        held.Dispose();
+
+        using PoolLease<FakeResource> lease = await waiting.WaitAsync(s_testTimeout);
+        Assert.True(lease.IsActive);
+        Assert.Equal(0, pool.GetStatistics().TotalTimeouts);
+    }
+
+    [Fact]
+    public async Task AcquireAsync_PerCallTimeoutShorterThanThePools_FailsAtItWithTheSameErrorAndCounter()
+    {
+        await using var pool = PoolFactory.Create(out _, out var time, o =>
+        {
+            o.MaxSize = 1;
+            o.AcquireTimeout = TimeSpan.FromSeconds(10);
+        });
+        using PoolLease<FakeResource> held = await pool.AcquireAsync();
+
+        Task<PoolLease<FakeResource>> waiting = pool.AcquireAsync(TimeSpan.FromMilliseconds(500)).AsTask();
+        time.Advance(TimeSpan.FromMilliseconds(499));
+        Assert.False(waiting.IsCompleted);
+        time.Advance(TimeSpan.FromMilliseconds(2));
+
+        PoolExhaustedException ex = await Assert.ThrowsAsync<PoolExhaustedException>(() => waiting.WaitAsync(s_testTimeout));
+        Assert.Equal(PoolExhaustedReason.Timeout, ex.Reason);
+        Assert.Contains("AcquireTimeout = 500 ms", ex.Message, StringComparison.Ordinal);
+        Assert.Equal(1, pool.GetStatistics().TotalTimeouts);
+        Assert.Equal(0, pool.GetStatistics().Waiting);
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(-2)]
+    public async Task AcquireAsync_PerCallTimeoutNotPositive_Throws(int milliseconds)
+    {
+        await using var pool = PoolFactory.Create(out _, out _);
+
+        var ex = Assert.Throws<ArgumentOutOfRangeException>(() => pool.AcquireAsync(TimeSpan.FromMilliseconds(milliseconds)));
+        Assert.Equal("timeout", ex.ParamName);
+    }
+
+    [Fact]
+    public async Task AcquireAsync_PerCallTimeoutInfinite_WaitsUntilCanceled()
+    {
+        await using var pool = PoolFactory.Create(out _, out var time, o =>
+        {
+            o.MaxSize = 1;
+            o.AcquireTimeout = TimeSpan.FromSeconds(1);
+        });
+        using PoolLease<FakeResource> held = await pool.AcquireAsync();
+        using var cts = new CancellationTokenSource();
+
+        Task<PoolLease<FakeResource>> waiting = pool.AcquireAsync(Timeout.InfiniteTimeSpan, cts.Token).AsTask();
+        time.Advance(TimeSpan.FromHours(1));
+        Assert.False(waiting.IsCompleted);
+        await cts.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting.WaitAsync(s_testTimeout));
+    }
+
+    [Fact]
     public async Task TryAcquire_StaleResourceValidatedSynchronously_IsHandedOut()
     {
         await using var pool = PoolFactory.Create(out _, out var time);
