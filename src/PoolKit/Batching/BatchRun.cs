@@ -299,9 +299,10 @@ internal sealed class BatchRun<TResource, TTransaction, TItem> : IDisposable
     private async Task<bool> TryRollbackAsync(TTransaction transaction)
     {
         // Not the batch's token: a canceled batch still rolls back its units in flight. Only the timeout abandons it.
+        // TimedCancellation: a throwing callback on the token must not escape on the timer thread.
         using var timeout = _options.RollbackTimeout == Timeout.InfiniteTimeSpan
             ? null
-            : new CancellationTokenSource(_options.RollbackTimeout, _time);
+            : new TimedCancellation(_time, _options.RollbackTimeout);
         try
         {
             await _handler.RollbackAsync(transaction, timeout?.Token ?? CancellationToken.None).ConfigureAwait(false);

@@ -30,8 +30,8 @@ public sealed partial class ConnectionPool<T>
             }
         }
 
-        using var timeout = new CancellationTokenSource(limit, _time);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
+        // The bound's timer never runs a throwing callback of the policy's on the timer thread (TimedCancellation).
+        using var linked = new TimedCancellation(_time, limit, cancellationToken);
         Exception? error = null;
         bool valid;
         ValueTask<bool> validation;
@@ -144,7 +144,7 @@ public sealed partial class ConnectionPool<T>
         ITimer cancelAtBound;
         using (ExecutionContext.SuppressFlow())
         {
-            cancelAtBound = _time.CreateTimer(static s => CancelQuietly((CancellationTokenSource)s!), bound, limit, Timeout.InfiniteTimeSpan);
+            cancelAtBound = _time.CreateTimer(static s => TimedCancellation.CancelQuietly((CancellationTokenSource)s!), bound, limit, Timeout.InfiniteTimeSpan);
         }
 
         try
@@ -227,23 +227,6 @@ public sealed partial class ConnectionPool<T>
 #pragma warning restore CA1031
         {
             return (false, ex);
-        }
-    }
-
-    private static void CancelQuietly(CancellationTokenSource source)
-    {
-        try
-        {
-            source.Cancel();
-        }
-        catch (ObjectDisposedException)
-        {
-            // The check ended and its source was replaced meanwhile.
-        }
-#pragma warning disable CA1031 // A policy's token callback that throws must not end the timer thread; the check is ended anyway.
-        catch (AggregateException)
-#pragma warning restore CA1031
-        {
         }
     }
 }

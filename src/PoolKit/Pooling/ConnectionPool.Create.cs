@@ -196,7 +196,8 @@ public sealed partial class ConnectionPool<T>
     private ValueTask CreateIntoSlotAsync(Slot<T> slot)
     {
         long begin = _clock.Now;
-        CancellationTokenSource? bound = _acquireTimeoutTicks == long.MaxValue ? null : new CancellationTokenSource(_options.AcquireTimeout, _time);
+        // The bound's timer never runs a throwing callback of the policy's on the timer thread (TimedCancellation).
+        TimedCancellation? bound = _acquireTimeoutTicks == long.MaxValue ? null : new TimedCancellation(_time, _options.AcquireTimeout);
         ValueTask<T> create;
         try
         {
@@ -220,7 +221,7 @@ public sealed partial class ConnectionPool<T>
         return AwaitCreationAsync(slot, create, bound, begin);
     }
 
-    private async ValueTask AwaitCreationAsync(Slot<T> slot, ValueTask<T> create, CancellationTokenSource? bound, long begin)
+    private async ValueTask AwaitCreationAsync(Slot<T> slot, ValueTask<T> create, TimedCancellation? bound, long begin)
     {
         T resource;
         try

@@ -1,0 +1,91 @@
+using Microsoft.Extensions.Time.Testing;
+using PoolKit.Tests.Fakes;
+
+namespace PoolKit.Tests.Pooling;
+
+/// <summary>The pool's own bounds on the policy's work: creation, validation, reset and destruction.</summary>
+public sealed class ConnectionPoolBoundsTests
+{
+    private static readonly TimeSpan s_testTimeout = TimeSpan.FromSeconds(10);
+
+    [Fact]
+    public async Task CreateAsync_ThrowingCallbackOnTheBoundsToken_DoesNotEscapeOnTheTimer()
+    {
+        var policy = new ScriptedPolicy { CreateHangs = true, ThrowingCallbacks = true };
+        var time = new FakeTimeProvider();
+        await using var pool = new ConnectionPool<FakeResource>(policy, new ConnectionPoolOptions { Name = "t", MaxSize = 1, AcquireTimeout = TimeSpan.FromSeconds(1), DisposeTimeout = TimeSpan.Zero }, timeProvider: time);
+
+        Task<PoolLease<FakeResource>> acquire = pool.AcquireAsync().AsTask();
+        Exception? escaped = Record.Exception(() => time.Advance(TimeSpan.FromSeconds(1)));
+
+        Assert.Null(escaped);
+        await Assert.ThrowsAnyAsync<Exception>(() => acquire.WaitAsync(s_testTimeout));
+    }
+
+    [Fact]
+    public async Task AcquireAsync_ThrowingCallbackOnTheValidationBoundsToken_DoesNotEscapeOnTheTimer()
+    {
+        var policy = new ScriptedPolicy { ThrowingCallbacks = true };
+        var time = new FakeTimeProvider();
+        await using var pool = new ConnectionPool<FakeResource>(policy, new ConnectionPoolOptions { Name = "t", MaxSize = 1, ValidationTimeout = TimeSpan.FromSeconds(1), DisposeTimeout = TimeSpan.Zero }, timeProvider: time);
+        (await pool.AcquireAsync()).Dispose();
+        time.Advance(TimeSpan.FromSeconds(5));
+        policy.ValidateHangs = true;
+
+        Task<PoolLease<FakeResource>> acquire = pool.AcquireAsync().AsTask();
+        Exception? escaped = Record.Exception(() => time.Advance(TimeSpan.FromSeconds(1)));
+
+        Assert.Null(escaped);
+        Assert.True(SpinWait.SpinUntil(() => policy.ValidationsCanceled == 1, s_testTimeout));
+        policy.ValidateHangs = false;
+        time.Advance(TimeSpan.FromSeconds(1));
+        using PoolLease<FakeResource> lease = await acquire.WaitAsync(s_testTimeout);
+    }
+
+    /// <summary>A policy whose creations and validations can hang until canceled, and register throwing callbacks on their tokens.</summary>
+    internal sealed class ScriptedPolicy : ResourcePolicy<FakeResource>
+    {
+        private int _nextId;
+        private int _validationsCanceled;
+
+        public bool CreateHangs { get; set; }
+
+        public bool ValidateHangs { get; set; }
+
+        public bool ThrowingCallbacks { get; set; }
+
+        public int ValidationsCanceled => Volatile.Read(ref _validationsCanceled);
+
+        public override ValueTask<FakeResource> CreateAsync(CancellationToken cancellationToken)
+        {
+            if (!CreateHangs)
+            {
+                return new(new FakeResource(Interlocked.Increment(ref _nextId)));
+            }
+
+            return new(HangAsync<FakeResource>(null, cancellationToken));
+        }
+
+        public override ValueTask<bool> ValidateAsync(FakeResource resource, CancellationToken cancellationToken)
+        {
+            resource.ValidateCount++;
+            return ValidateHangs ? new(HangAsync<bool>(() => Interlocked.Increment(ref _validationsCanceled), cancellationToken)) : new(true);
+        }
+
+        private Task<TResult> HangAsync<TResult>(Action? onCanceled, CancellationToken cancellationToken)
+        {
+            var done = new TaskCompletionSource<TResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+            if (ThrowingCallbacks)
+            {
+                cancellationToken.Register(static () => throw new InvalidOperationException("a policy's callback that throws"));
+            }
+
+            cancellationToken.Register(() =>
+            {
+                onCanceled?.Invoke();
+                done.TrySetCanceled(cancellationToken);
+            });
+            return done.Task;
+        }
+    }
+}
