@@ -78,7 +78,8 @@ namespace PoolKit;
 /// continuation per contended acquire).</para>
 /// <para><b>Clocks.</b> The rent/return path reads a cached millisecond tick (<see cref="PoolClock.Cached"/>,
 /// <see cref="TickCache"/>: a field, behind the exact tick by about 10 ms at most), which is ample for the validation
-/// window, lifetimes and idle times; deadlines and timers read the exact clock. With an injected
+/// window, lifetimes and idle times; deadlines and timers read the exact clock. A validation window shorter than
+/// <see cref="PoolClock.PreciseBelow"/> (100 ms, zero excepted) is measured with the precise clock instead. With an injected
 /// <see cref="TimeProvider"/> both are that provider's.</para>
 /// </remarks>
 public sealed partial class ConnectionPool<T> : IConnectionPool<T>
@@ -180,7 +181,10 @@ public sealed partial class ConnectionPool<T> : IConnectionPool<T>
         _traits = PolicyTraits<T>.Of(policy);
         _options = options;
         _time = timeProvider ?? TimeProvider.System;
-        _clock = new PoolClock(_time);
+        // A validation window the cached millisecond tick cannot measure (it is up to ~10 ms old, and the tick itself
+        // coarse) is measured with the precise clock.
+        TimeSpan window = options.ValidationBypassWindow;
+        _clock = new PoolClock(_time, precise: window > TimeSpan.Zero && window < PoolClock.PreciseBelow);
         _logger = loggerFactory?.CreateLogger("PoolKit.ConnectionPool") ?? NullLogger.Instance;
         _slots = new Slot<T>?[options.MaxSize];
         _waiters = new WaiterQueue<T>(_time, _clock, StartCreationsForWaiters);

@@ -20,6 +20,26 @@ public sealed class ConnectionPoolValidationTests
     }
 
     [Fact]
+    public async Task AcquireAsync_WindowBelowTheCachedTicksResolution_IsHonouredOnTheSystemClock()
+    {
+        // The system clock (not a fake): the rent/return path's cached tick is ~10 ms coarse.
+        var policy = new FakePolicy();
+        await using var pool = new ConnectionPool<FakeResource>(policy, new ConnectionPoolOptions { Name = "t", MaxSize = 1, ValidationBypassWindow = TimeSpan.FromMilliseconds(1) });
+        (await pool.AcquireAsync()).Dispose();
+        FakeResource resource = Assert.Single(policy.All);
+
+        for (int i = 0; i < 20; i++)
+        {
+            // Idle 3 ms, three times the window.
+            var idle = System.Diagnostics.Stopwatch.StartNew();
+            SpinWait.SpinUntil(() => idle.Elapsed >= TimeSpan.FromMilliseconds(3));
+            (await pool.AcquireAsync()).Dispose();
+        }
+
+        Assert.Equal(20, resource.ValidateCount);
+    }
+
+    [Fact]
     public async Task AcquireAsync_IdleBeyondBypassWindow_IsValidatedBeforeHandOut()
     {
         await using var pool = PoolFactory.Create(out _, out var time);
