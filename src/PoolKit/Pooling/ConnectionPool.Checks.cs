@@ -181,7 +181,8 @@ public sealed partial class ConnectionPool<T>
         bool kept = false;
         if (ok)
         {
-            kept = Release(slot, _clock.Now);
+            // A validation that just passed is not repeated for the waiter it goes to; a reset is not a validation.
+            kept = Release(slot, _clock.Now, justChecked: onFailure == DestroyReason.ValidationFailed);
         }
         else
         {

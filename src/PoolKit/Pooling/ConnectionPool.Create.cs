@@ -281,7 +281,8 @@ public sealed partial class ConnectionPool<T>
             return false;
         }
 
-        Release(slot, slot.IdleSince);
+        // A new resource needs no validation before its first hand-out.
+        Release(slot, slot.IdleSince, justChecked: true);
 
         // Ordering: released before the permit is given back (see "No surplus creation").
         Interlocked.Decrement(ref _creating);

@@ -40,6 +40,53 @@ public sealed class ConnectionPoolValidationTests
     }
 
     [Fact]
+    public async Task AcquireAsync_ZeroWindowAsynchronousValidation_FirstAcquireOfAnEmptyPoolIsServed()
+    {
+        var policy = new YieldingPolicy();
+        await using var pool = new ConnectionPool<FakeResource>(policy, new ConnectionPoolOptions { Name = "t", MaxSize = 1, ValidationBypassWindow = TimeSpan.Zero, AcquireTimeout = TimeSpan.FromSeconds(5) });
+
+        using PoolLease<FakeResource> lease = await pool.AcquireAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.InRange(lease.Resource.ValidateCount, 0, 1);
+    }
+
+    [Fact]
+    public async Task AcquireAsync_ZeroWindowAsynchronousValidation_WaiterIsServedAfterOneValidation()
+    {
+        var policy = new YieldingPolicy();
+        await using var pool = new ConnectionPool<FakeResource>(policy, new ConnectionPoolOptions { Name = "t", MaxSize = 1, ValidationBypassWindow = TimeSpan.Zero, AcquireTimeout = TimeSpan.FromSeconds(5) });
+        PoolLease<FakeResource> held = await pool.AcquireAsync();
+        FakeResource resource = held.Resource;
+        int before = resource.ValidateCount;
+
+        Task<PoolLease<FakeResource>> waiting = pool.AcquireAsync().AsTask();
+        held.Dispose();
+        using PoolLease<FakeResource> lease = await waiting.WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.Same(resource, lease.Resource);
+        Assert.Equal(before + 1, resource.ValidateCount);
+    }
+
+    /// <summary>Creation and validation that complete asynchronously, as PoolKit.Npgsql's do.</summary>
+    private sealed class YieldingPolicy : ResourcePolicy<FakeResource>
+    {
+        private int _nextId;
+
+        public override async ValueTask<FakeResource> CreateAsync(CancellationToken cancellationToken)
+        {
+            await Task.Yield();
+            return new FakeResource(Interlocked.Increment(ref _nextId));
+        }
+
+        public override async ValueTask<bool> ValidateAsync(FakeResource resource, CancellationToken cancellationToken)
+        {
+            resource.ValidateCount++;
+            await Task.Yield();
+            return true;
+        }
+    }
+
+    [Fact]
     public async Task AcquireAsync_IdleBeyondBypassWindow_IsValidatedBeforeHandOut()
     {
         await using var pool = PoolFactory.Create(out _, out var time);
