@@ -67,10 +67,35 @@ public sealed class ConnectionPoolValidationTests
         Assert.Equal(before + 1, resource.ValidateCount);
     }
 
+    [Fact]
+    public async Task AcquireAsync_ValidatorAlwaysFails_OneAcquireCostsABoundedNumberOfCreations()
+    {
+        var policy = new YieldingPolicy();
+        await using var pool = new ConnectionPool<FakeResource>(policy, new ConnectionPoolOptions { Name = "t", MaxSize = 1, ValidationBypassWindow = TimeSpan.Zero, AcquireTimeout = TimeSpan.FromSeconds(2) });
+        PoolLease<FakeResource> first = await pool.AcquireAsync();
+        int createdBefore = policy.Created;
+        policy.ValidationResult = false;
+        Task<PoolLease<FakeResource>> second = pool.AcquireAsync().AsTask();
+        first.Dispose();
+
+        using PoolLease<FakeResource> lease = await second.WaitAsync(TimeSpan.FromSeconds(10));
+
+        // The returned one fails its validation and is destroyed; one creation replaces it, handed out as created.
+        Assert.Equal(createdBefore + 1, policy.Created);
+        Assert.Equal(1, policy.Validations);
+    }
+
     /// <summary>Creation and validation that complete asynchronously, as PoolKit.Npgsql's do.</summary>
     private sealed class YieldingPolicy : ResourcePolicy<FakeResource>
     {
         private int _nextId;
+        private int _validations;
+
+        public bool ValidationResult { get; set; } = true;
+
+        public int Created => Volatile.Read(ref _nextId);
+
+        public int Validations => Volatile.Read(ref _validations);
 
         public override async ValueTask<FakeResource> CreateAsync(CancellationToken cancellationToken)
         {
@@ -81,8 +106,9 @@ public sealed class ConnectionPoolValidationTests
         public override async ValueTask<bool> ValidateAsync(FakeResource resource, CancellationToken cancellationToken)
         {
             resource.ValidateCount++;
+            Interlocked.Increment(ref _validations);
             await Task.Yield();
-            return true;
+            return ValidationResult;
         }
     }
 
