@@ -67,10 +67,12 @@ public sealed partial class ConnectionPool<T>
 
             if (!pending.IsCompleted)
             {
-                // Given up on at the acquirer's deadline or cancellation while the validation still runs: the slot
-                // stays owned by the validation and is destroyed when it ends, whatever it says.
+                // Given up on at its bound, the acquirer's deadline or cancellation while the validation still runs
+                // (its token is canceled): the pool takes it over, destroys the resource when it ends, and abandons it
+                // if it ignores its token beyond the grace, like a reset (never a slot held for ever).
                 _logger.ValidationFailed(Name, slot.Index, error);
-                _ = DestroyWhenCheckEndsAsync(slot, pending, DestroyReason.ValidationFailed);
+                Interlocked.Increment(ref _returning);
+                _ = DestroyWhenCheckEndsAsync(slot, pending, limit);
                 cancellationToken.ThrowIfCancellationRequested();
                 return false;
             }
@@ -210,11 +212,37 @@ public sealed partial class ConnectionPool<T>
         }
     }
 
-    /// <summary>Destroys an owned slot's resource once a check given up on has ended. Never faults.</summary>
-    private async Task DestroyWhenCheckEndsAsync(Slot<T> slot, Task pending, DestroyReason reason)
+    /// <summary>
+    /// Destroys an owned slot's resource once an acquirer's validation, given up on and whose token was canceled, has
+    /// ended; abandons it (the slot freed now, the resource destroyed when it ends) if it has not ended within the
+    /// grace. The slot is counted in <see cref="_returning"/> meanwhile. Never faults.
+    /// </summary>
+    private async Task DestroyWhenCheckEndsAsync(Slot<T> slot, Task pending, TimeSpan limit)
     {
-        await pending.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        _ = DestroyOwned(slot, reason);
+        try
+        {
+            Task ended = pending.WaitAsync(AbandonGrace(limit), _time);
+            await ended.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+        finally
+        {
+            if (pending.IsCompleted)
+            {
+                _ = DestroyOwned(slot, DestroyReason.ValidationFailed);
+            }
+            else
+            {
+                _logger.CheckAbandoned(Name, slot.Index, "validation", limit.TotalMilliseconds);
+                AbandonOwned(slot, pending, DestroyReason.ValidationFailed);
+            }
+
+            // Ordering: the slot is freed (or its destruction begun) before it stops counting as on its way.
+            Interlocked.Decrement(ref _returning);
+            if (_waiters.Count > 0)
+            {
+                StartCreationsForWaiters();
+            }
+        }
     }
 
     private static (bool Ok, Exception? Error) Outcome(ValueTask<bool> completed)

@@ -42,6 +42,32 @@ public sealed class ConnectionPoolBoundsTests
         using PoolLease<FakeResource> lease = await acquire.WaitAsync(s_testTimeout);
     }
 
+    [Fact]
+    public async Task AcquireAsync_OwnValidationIgnoresItsToken_IsAbandonedAtItsBoundAndTheSlotServesAgain()
+    {
+        var policy = new ScriptedPolicy();
+        var time = new FakeTimeProvider();
+        await using var pool = new ConnectionPool<FakeResource>(policy, new ConnectionPoolOptions { Name = "t", MaxSize = 1, ValidationTimeout = TimeSpan.FromSeconds(1), AcquireTimeout = TimeSpan.FromSeconds(30), DisposeTimeout = TimeSpan.Zero }, timeProvider: time);
+        (await pool.AcquireAsync()).Dispose();
+        time.Advance(TimeSpan.FromSeconds(5));
+        policy.ValidateHangs = true;
+        policy.IgnoreTokens = true;
+
+        Task<PoolLease<FakeResource>> acquire = pool.AcquireAsync().AsTask();
+        policy.ValidateHangs = false;
+
+        // The bound (1 s) and the grace (a tenth of it) pass; nothing else happens.
+        for (int i = 0; i < 40 && !acquire.IsCompleted; i++)
+        {
+            time.Advance(TimeSpan.FromMilliseconds(100));
+            await Task.Delay(5);
+        }
+
+        using PoolLease<FakeResource> lease = await acquire.WaitAsync(s_testTimeout);
+        Assert.Equal(2, policy.CreatedCount);
+        Assert.Equal(1, pool.GetStatistics().TotalAbandoned);
+    }
+
     /// <summary>A policy whose creations and validations can hang until canceled, and register throwing callbacks on their tokens.</summary>
     internal sealed class ScriptedPolicy : ResourcePolicy<FakeResource>
     {
@@ -53,6 +79,11 @@ public sealed class ConnectionPoolBoundsTests
         public bool ValidateHangs { get; set; }
 
         public bool ThrowingCallbacks { get; set; }
+
+        /// <summary>A hanging creation or validation ignores its token: it never ends.</summary>
+        public bool IgnoreTokens { get; set; }
+
+        public int CreatedCount => Volatile.Read(ref _nextId);
 
         public int ValidationsCanceled => Volatile.Read(ref _validationsCanceled);
 
@@ -78,6 +109,11 @@ public sealed class ConnectionPoolBoundsTests
             if (ThrowingCallbacks)
             {
                 cancellationToken.Register(static () => throw new InvalidOperationException("a policy's callback that throws"));
+            }
+
+            if (IgnoreTokens)
+            {
+                return done.Task;
             }
 
             cancellationToken.Register(() =>
