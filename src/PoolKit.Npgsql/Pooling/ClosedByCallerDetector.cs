@@ -50,6 +50,8 @@ internal sealed class ClosedByCallerDetector : IResourcePolicy<NpgsqlConnection>
 
     public bool IsUsable(NpgsqlConnection resource) => _inner.IsUsable(resource);
 
+    public bool IsPermanentCreationError(Exception exception) => _inner.IsPermanentCreationError(exception);
+
     public ValueTask<bool> ValidateAsync(NpgsqlConnection resource, CancellationToken cancellationToken) => _inner.ValidateAsync(resource, cancellationToken);
 
     public ValueTask<bool> ResetAsync(NpgsqlConnection resource, CancellationToken cancellationToken)

@@ -257,6 +257,14 @@ public sealed partial class ConnectionPool<T>
                 throw Exhausted(PoolExhaustedReason.Timeout, start, now, deadline);
             }
 
+            // Fail fast: the last creation failed in a way retrying cannot fix (a wrong password), its back-off runs, and
+            // nothing live (idle, leased, being created) could serve this acquirer: waiting would only end in the same
+            // error later. The attempt after the back-off still runs (for whoever comes then), so the pool recovers.
+            if (_backoff.LastErrorIsPermanent && _backoff.IsBlocked(now) && Volatile.Read(ref _live) == 0 && _backoff.LastError is { } permanent)
+            {
+                throw CreatePermanentFailureException(permanent);
+            }
+
             // Queue up and wait for a hand-off, a creation failure, the deadline, cancellation or disposal.
             TestHookBeforeEnqueue?.Invoke();
             switch (_waiters.RentAndEnqueue(deadline, _options.MaxWaiters, out waiter))

@@ -369,12 +369,38 @@ public sealed partial class ConnectionPool<T>
     {
         Interlocked.Increment(ref _totalCreationFailures);
         Exception? previous = _backoff.LastError;
-        TimeSpan delay = _backoff.RecordFailure(error, _clock.Now);
+        TimeSpan delay = _backoff.RecordFailure(error, _clock.Now, IsPermanent(error));
         int failures = _backoff.ConsecutiveFailures;
         string kind = ErrorKind(error);
         bool news = failures == 1 || previous is null || kind != ErrorKind(previous);
         _logger.CreationFailed(news ? LogLevel.Warning : LogLevel.Debug, Name, failures, kind, delay.TotalMilliseconds, news ? error : null);
     }
+
+    /// <summary>The policy's <see cref="IResourcePolicy{T}.IsPermanentCreationError"/>; one that throws says "worth retrying".</summary>
+    private bool IsPermanent(Exception error)
+    {
+        try
+        {
+            return _policy.IsPermanentCreationError(error);
+        }
+#pragma warning disable CA1031 // A classifier that throws says "not permanent": the pool keeps retrying, as before.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// The error of an acquirer that fails fast: the last creation failed in a way retrying cannot fix, the back-off
+    /// runs and the pool holds nothing that could serve it. The message is the same for every such acquirer (no
+    /// counts or delays in it) so logs group it; the creation's error is the inner exception.
+    /// </summary>
+    private ResourceCreationException CreatePermanentFailureException(Exception error) =>
+        new(
+            Name,
+            $"Pool '{Name}' cannot create a resource: the last attempt failed with an error retrying cannot fix ({ErrorKind(error)}: {error.Message}). Acquires fail at once until an attempt succeeds; the pool still tries again once per back-off interval (at most CreationBackoffMax).",
+            error);
 
     /// <summary>Names an error by its type, a database error's SQLSTATE and its cause's type (never its message, which may vary).</summary>
     private static string ErrorKind(Exception error)

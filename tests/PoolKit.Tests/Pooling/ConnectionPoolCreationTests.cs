@@ -115,6 +115,57 @@ public sealed class ConnectionPoolCreationTests
     }
 
     [Fact]
+    public async Task AcquireAsync_PermanentCreationError_LaterAcquirersFailAtOnceAndOneAttemptPerBackOffStillRuns()
+    {
+        await using var pool = PoolFactory.Create(out FakePolicy policy, out var time, o =>
+        {
+            o.CreationBackoffInitial = TimeSpan.FromSeconds(1);
+            o.CreationBackoffMax = TimeSpan.FromSeconds(1);
+        });
+        policy.FailCreate = _ => new InvalidOperationException("password authentication failed");
+        policy.PermanentError = e => e is InvalidOperationException;
+
+        var first = await Assert.ThrowsAsync<InvalidOperationException>(async () => await pool.AcquireAsync());
+        Assert.Equal(1, policy.CreateAttempts);
+
+        // During the back-off: at once, without an attempt, with a stable message and the cause inside.
+        ValueTask<PoolLease<FakeResource>> second = pool.AcquireAsync();
+        Assert.True(second.IsFaulted);
+        var fast = await Assert.ThrowsAsync<ResourceCreationException>(async () => await second);
+        var again = await Assert.ThrowsAsync<ResourceCreationException>(async () => await pool.AcquireAsync());
+        Assert.Same(first, fast.InnerException);
+        Assert.Equal(fast.Message, again.Message);
+        Assert.Contains("retrying cannot fix", fast.Message, StringComparison.Ordinal);
+        Assert.Equal(1, policy.CreateAttempts);
+        Assert.Equal(0, pool.GetStatistics().Waiting);
+
+        // After the back-off one attempt runs; once the cause is fixed the pool recovers.
+        time.Advance(TimeSpan.FromSeconds(1));
+        policy.FailCreate = null;
+        using PoolLease<FakeResource> lease = await pool.AcquireAsync();
+        Assert.Equal(2, policy.CreateAttempts);
+    }
+
+    [Fact]
+    public async Task AcquireAsync_TransientCreationError_LaterAcquirersWaitForTheNextAttempt()
+    {
+        await using var pool = PoolFactory.Create(out FakePolicy policy, out var time, o =>
+        {
+            o.CreationBackoffInitial = TimeSpan.FromSeconds(1);
+            o.CreationBackoffMax = TimeSpan.FromSeconds(1);
+        });
+        policy.FailCreate = _ => new InvalidOperationException("connection refused");
+
+        await Assert.ThrowsAsync<InvalidOperationException>(async () => await pool.AcquireAsync());
+        ValueTask<PoolLease<FakeResource>> second = pool.AcquireAsync();
+
+        Assert.False(second.IsCompleted);
+        policy.FailCreate = null;
+        time.Advance(TimeSpan.FromSeconds(1));
+        using PoolLease<FakeResource> lease = await second.AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
     public async Task AcquireAsync_BackOffWithLeasesOutstanding_WaitsForAReturnInsteadOfFailing()
     {
         await using var pool = PoolFactory.Create(out FakePolicy policy, out _, o => o.MaxSize = 2);
