@@ -226,6 +226,7 @@ public sealed partial class ConnectionPool<T>
                 // it stops counting as on its way, so if it ended after the scan missed its slot, it is still counted
                 // here and this acquirer queues for it instead of creating a surplus one (guard:
                 // ResetEndsBetweenTheAcquirersScanAndItsDecision_…).
+                int givenBack = Volatile.Read(ref _permitsGivenBack);
                 bool onItsWay = Volatile.Read(ref _returning) != 0 || Volatile.Read(ref _creating) != 0;
                 if (TryTakeIdle(now, out Slot<T>? idle, out bool needsValidation))
                 {
@@ -237,7 +238,7 @@ public sealed partial class ConnectionPool<T>
                 // Nobody waits and nothing is on its way (no reset, no creation): create, and keep the resource if it
                 // comes at once. A resource still resetting is about to be idle: never create because of it.
                 TestHookBeforeOwnCreation?.Invoke();
-                if (!onItsWay && TryReserve(now, wanted: 1, out Slot<T>? reserved) == ReserveResult.Reserved)
+                if (!onItsWay && TryReserve(now, wanted: 1, creating: 0, givenBack, out Slot<T>? reserved) == ReserveResult.Reserved)
                 {
                     ValueTask started = CreateIntoSlotAsync(reserved!);
                     if (started.IsCompleted)
@@ -401,7 +402,7 @@ public sealed partial class ConnectionPool<T>
 
         // Ordering: the permit is given back only now that the resource is ours; then anybody who held back because
         // of it looks again.
-        Interlocked.Decrement(ref _creating);
+        GiveBackCreationPermit();
         if (_waiters.Count > 0)
         {
             StartCreationsForWaiters();

@@ -17,9 +17,13 @@ public sealed partial class ConnectionPool<T>
     {
         while (!IsDisposed)
         {
-            // Ordering: supply (returning, then creating inside TryReserve) is read before demand. A releaser hands
-            // off before it decrements its counter, so a decrement seen here comes with its waiter already dequeued.
+            // Ordering: supply (returning, then creating) is read before demand. A releaser hands off before it
+            // decrements its counter, so a decrement seen here comes with its waiter already dequeued; one that comes
+            // after the demand read is not seen (the supply read counts it still), and TryReserve's CAS from exactly
+            // this count fails if any came meanwhile (guard: SurplusCreationTests).
             int returning = Volatile.Read(ref _returning);
+            int givenBack = Volatile.Read(ref _permitsGivenBack);
+            int creating = Volatile.Read(ref _creating);
             int wanted = _waiters.Count - returning;
             if (wanted <= 0)
             {
@@ -41,7 +45,7 @@ public sealed partial class ConnectionPool<T>
                 continue;
             }
 
-            switch (TryReserve(now, wanted, out Slot<T>? slot))
+            switch (TryReserve(now, wanted, creating, givenBack, out Slot<T>? slot))
             {
                 case ReserveResult.Reserved:
                     ValueTask creation = CreateIntoSlotAsync(slot!);
@@ -57,6 +61,8 @@ public sealed partial class ConnectionPool<T>
                     }
 
                     break;
+                case ReserveResult.Changed:
+                    continue;
                 case ReserveResult.BackedOff:
                     // Nobody creates (or fails with the old error) until the back-off ends; then this runs again.
                     _waiters.WakeUpAt(_backoff.BlockedUntil);
@@ -83,8 +89,10 @@ public sealed partial class ConnectionPool<T>
     /// </summary>
     /// <param name="now">The current tick.</param>
     /// <param name="wanted">How many creations in flight the caller's demand justifies.</param>
+    /// <param name="creating">The creations in flight the caller read before it read its demand: the permit is taken by a CAS from exactly this count, so a creation that ended after the demand was read (its waiter served, the demand stale) makes this return <see cref="ReserveResult.Changed"/> instead of a surplus creation.</param>
+    /// <param name="givenBack"><see cref="_permitsGivenBack"/> as the caller read it before <paramref name="creating"/>: if it moved, a creation ended (and another may have started, leaving the count as it was) after the demand was read, and this returns <see cref="ReserveResult.Changed"/>.</param>
     /// <param name="slot">The reserved slot, in state <c>Creating</c>, counted in <see cref="_live"/> and <see cref="_creating"/>.</param>
-    private ReserveResult TryReserve(long now, int wanted, out Slot<T>? slot)
+    private ReserveResult TryReserve(long now, int wanted, int creating, int givenBack, out Slot<T>? slot)
     {
         slot = null;
         if (_backoff.IsBlocked(now))
@@ -100,26 +108,28 @@ public sealed partial class ConnectionPool<T>
 
         // While creations keep failing, one attempt at a time: the server is probed, not hammered.
         int limit = _backoff.ConsecutiveFailures > 0 ? 1 : _options.MaxConcurrentCreations;
-        int creating = Volatile.Read(ref _creating);
-        while (true)
+        if (creating >= wanted)
         {
-            if (creating >= wanted)
-            {
-                return ReserveResult.NotNeeded;
-            }
+            return ReserveResult.NotNeeded;
+        }
 
-            if (creating >= limit)
-            {
-                return ReserveResult.CreationLimit;
-            }
+        if (creating >= limit)
+        {
+            return ReserveResult.CreationLimit;
+        }
 
-            int seen = Interlocked.CompareExchange(ref _creating, creating + 1, creating);
-            if (seen == creating)
-            {
-                break;
-            }
+        if (Interlocked.CompareExchange(ref _creating, creating + 1, creating) != creating)
+        {
+            return ReserveResult.Changed;
+        }
 
-            creating = seen;
+        // ABA: the count is as read, but a creation may have ended (its waiter served, the demand read stale) and
+        // another started since. The permit just taken is given back (counted as given back, so anybody who held
+        // back because of it looks again) and the caller reads supply and demand again.
+        if (Volatile.Read(ref _permitsGivenBack) != givenBack)
+        {
+            GiveBackCreationPermit();
+            return ReserveResult.Changed;
         }
 
         TestHookAfterCreationPermit?.Invoke();
@@ -131,7 +141,7 @@ public sealed partial class ConnectionPool<T>
             if (live >= _options.MaxSize)
             {
                 TestHookBeforePermitGivenBack?.Invoke();
-                Interlocked.Decrement(ref _creating);
+                GiveBackCreationPermit();
                 return ReserveResult.Full;
             }
 
@@ -154,6 +164,13 @@ public sealed partial class ConnectionPool<T>
         slot.Generation = Volatile.Read(ref _generation);
         AssertCountersInRange();
         return ReserveResult.Reserved;
+    }
+
+    /// <summary>Gives a creation permit back. Ordering: counted as given back before the count goes down, so a reserver whose CAS saw the lower count also sees the change (see <see cref="TryReserve"/>).</summary>
+    private void GiveBackCreationPermit()
+    {
+        Interlocked.Increment(ref _permitsGivenBack);
+        Interlocked.Decrement(ref _creating);
     }
 
     private Slot<T>? TryReserveSlot()
@@ -331,7 +348,7 @@ public sealed partial class ConnectionPool<T>
         Release(slot, slot.IdleSince, justChecked: true);
 
         // Ordering: released before the permit is given back (see "No surplus creation").
-        Interlocked.Decrement(ref _creating);
+        GiveBackCreationPermit();
         return true;
     }
 
@@ -359,7 +376,7 @@ public sealed partial class ConnectionPool<T>
         slot.Resource = null;
         slot.Transition(SlotState.Creating, SlotState.Empty);
         int live = Interlocked.Decrement(ref _live);
-        Interlocked.Decrement(ref _creating);
+        GiveBackCreationPermit();
         AssertCountersInRange();
         if (IsDisposed)
         {

@@ -39,7 +39,10 @@ namespace PoolKit;
 /// resources. <see cref="StartCreationsForWaiters"/> makes that decision; it runs after every event that raises demand
 /// (an enqueue) or lowers supply or frees capacity (a reset or creation ended, a slot emptied, the back-off ended).
 /// It reads the supply counters <i>before</i> the waiter count, and a releaser hands off <i>before</i> it decrements
-/// its counter: so a reader that sees the decrement also sees the waiter already served, and never creates for it.</para>
+/// its counter: so a reader that sees the decrement also sees the waiter already served, and never creates for it. The
+/// permit is then taken by a CAS from exactly the count read, and given back if any permit was given back since
+/// (<see cref="_permitsGivenBack"/>: a creation that ended after the waiter count was read, even if another started and
+/// left the count as it was), so a decision is never made on a stale waiter count.</para>
 /// <para><b>Creation failures and the back-off.</b> A failed creation starts a back-off (exponential, jittered) and is
 /// reported to one waiter, the longest; when nothing is left that could serve the queue (<c>live == 0</c>) every waiter
 /// fails with it at once. While the back-off runs nobody creates and nobody fails with the old error: acquirers queue,
@@ -109,6 +112,9 @@ public sealed partial class ConnectionPool<T> : IConnectionPool<T>
     private int _allocated;
     private int _live;
     private int _creating;
+
+    /// <summary>How many creation permits were ever given back (wraps): lets <see cref="TryReserve"/> tell a creation count that went down and up again (ABA) from one that did not move.</summary>
+    private int _permitsGivenBack;
     private int _returning;
 
     /// <summary>The index of the slot published as idle last: a hint for the next scan, written racily (see <c>NoteIdle</c>).</summary>
