@@ -236,7 +236,7 @@ internal sealed class BatchRun<TResource, TTransaction, TItem> : IDisposable
             }
             catch (Exception ex)
             {
-                broken = _handler.IsConnectionBroken(ex);
+                broken = IsConnectionBroken(ex);
                 return ex is OperationCanceledException && token.IsCancellationRequested
                     ? Attempt.Stopped
                     : Attempt.Fail(Classify(ex, BatchPhase.Begin), ex);
@@ -249,7 +249,7 @@ internal sealed class BatchRun<TResource, TTransaction, TItem> : IDisposable
             }
             catch (Exception ex)
             {
-                broken = _handler.IsConnectionBroken(ex) | !await TryRollbackAsync(transaction).ConfigureAwait(false);
+                broken = IsConnectionBroken(ex) | !await TryRollbackAsync(transaction).ConfigureAwait(false);
                 return ex is OperationCanceledException && token.IsCancellationRequested
                     ? Attempt.Stopped
                     : Attempt.Fail(Classify(ex, BatchPhase.Execute), ex);
@@ -262,7 +262,7 @@ internal sealed class BatchRun<TResource, TTransaction, TItem> : IDisposable
             }
             catch (Exception ex)
             {
-                broken = _handler.IsConnectionBroken(ex);
+                broken = IsConnectionBroken(ex);
                 return Attempt.Fail(Classify(ex, BatchPhase.Commit), ex);
             }
 
@@ -276,6 +276,21 @@ internal sealed class BatchRun<TResource, TTransaction, TItem> : IDisposable
             }
 
             await lease.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The handler's <see cref="ITransactionHandler{TResource, TTransaction}.IsConnectionBroken"/>; one that throws says "broken" (the connection is destroyed rather than reused in an unknown state).</summary>
+    private bool IsConnectionBroken(Exception exception)
+    {
+        try
+        {
+            return _handler.IsConnectionBroken(exception);
+        }
+#pragma warning disable CA1031 // A classifier that throws must not skip the rollback or lose the report.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+            return true;
         }
     }
 

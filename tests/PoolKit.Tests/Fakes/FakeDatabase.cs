@@ -108,7 +108,11 @@ public sealed class FakeTransactionHandler : ITransactionHandler<FakeConnection,
         _ => BatchErrorKind.Permanent,
     };
 
-    public bool IsConnectionBroken(Exception exception) => exception is ConnectionLostException or CommitLostException;
+    /// <summary>When set, <see cref="IsConnectionBroken"/> throws (a careless classifier).</summary>
+    public bool IsConnectionBrokenThrows { get; set; }
+
+    public bool IsConnectionBroken(Exception exception) =>
+        IsConnectionBrokenThrows ? throw new InvalidOperationException("classifier bug") : exception is ConnectionLostException or CommitLostException;
 }
 
 public sealed class FakeConnectionPolicy(FakeDatabase database) : ResourcePolicy<FakeConnection>
