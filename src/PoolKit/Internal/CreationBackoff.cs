@@ -16,6 +16,7 @@ internal sealed class CreationBackoff
     private readonly PoolClock _clock;
     private readonly TimeSpan _initial;
     private readonly TimeSpan _max;
+    private readonly long _probeTicks;
     private int _consecutiveFailures;
     private long _blockedUntil;
     private Exception? _lastError;
@@ -28,6 +29,7 @@ internal sealed class CreationBackoff
         _clock = clock;
         _initial = initial;
         _max = max;
+        _probeTicks = clock.ToTicks(initial);
     }
 
     /// <summary>Gets the timestamp before which no creation should start (0 when creations are not backed off).</summary>
@@ -50,6 +52,14 @@ internal sealed class CreationBackoff
 
     /// <summary>Tells whether a creation may start at <paramref name="now"/>.</summary>
     public bool IsBlocked(long now) => now < Volatile.Read(ref _blockedUntil);
+
+    /// <summary>
+    /// Tells whether a creation may start at <paramref name="now"/> for a new acquirer: also during the back-off once
+    /// the initial delay has passed since the last failure. While acquirers keep coming, a server that has just come back
+    /// (a failover's new primary) is tried within the initial delay instead of at the end of a long back-off; the server
+    /// sees at most one attempt per initial delay (one at a time while creations keep failing), and none while nobody asks.
+    /// </summary>
+    public bool IsBlockedForNewcomer(long now) => IsBlocked(now) && now - Volatile.Read(ref _lastErrorAt) < _probeTicks;
 
     /// <summary>Records a failed creation and pushes the next allowed attempt out.</summary>
     /// <param name="error">The creation's error.</param>

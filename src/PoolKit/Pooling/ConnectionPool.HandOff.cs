@@ -31,7 +31,7 @@ namespace PoolKit;
 /// count including the acquirer: it hands the slot to the head. A contradiction; so a waiter never sleeps next to an
 /// idle slot. Everything else that makes a resource available (<see cref="Release"/>) goes through step 1, and
 /// everything that queues goes through step 2; capacity events (a slot emptied, a creation or reset ended, the
-/// back-off ended) do not wake waiters at all: they run <see cref="StartCreationsForWaiters"/>, whose new resources are
+/// back-off ended) do not wake waiters at all: they run <see cref="StartCreationsForWaiters()"/>, whose new resources are
 /// released by step 1.</para>
 /// <para><b>No barging.</b> A newcomer that sees anybody waiting neither scans nor creates: it queues at the tail.
 /// Capacity that frees up while somebody waits becomes a creation that the pool owns and releases to the head, so no

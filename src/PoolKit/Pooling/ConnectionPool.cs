@@ -33,10 +33,10 @@ namespace PoolKit;
 /// about to be released; it is counted in <see cref="_returning"/>, and a creation in flight in <see cref="_creating"/>.
 /// A creation starts only when <c>waiting &gt; returning + creating</c>, that is when the resources already on their way
 /// cannot serve every waiter; idle resources are handed to waiters before anybody creates (by the hand-off protocol,
-/// and by <see cref="StartCreationsForWaiters"/> itself, for a waiter that enqueued next to a slot published a moment
+/// and by <see cref="StartCreationsForWaiters()"/> itself, for a waiter that enqueued next to a slot published a moment
 /// ago and has not rescanned yet).
 /// So a sequential caller never creates because of its own previous lease, and N callers never cause more than N
-/// resources. <see cref="StartCreationsForWaiters"/> makes that decision; it runs after every event that raises demand
+/// resources. <see cref="StartCreationsForWaiters()"/> makes that decision; it runs after every event that raises demand
 /// (an enqueue) or lowers supply or frees capacity (a reset or creation ended, a slot emptied, the back-off ended).
 /// It reads the supply counters <i>before</i> the waiter count, and a releaser hands off <i>before</i> it decrements
 /// its counter: so a reader that sees the decrement also sees the waiter already served, and never creates for it. The
