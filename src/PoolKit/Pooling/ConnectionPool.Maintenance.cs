@@ -191,10 +191,10 @@ public sealed partial class ConnectionPool<T>
                 && slot.Resource is not null
                 && now - slot.LeasedAt >= _leakTicks)
             {
-                long version = slot.CurrentVersion;
-                if (slot.LeakReportedVersion != version)
+                long leasedAt = slot.LeasedAt;
+                if (slot.LeakReportedFor != leasedAt)
                 {
-                    slot.LeakReportedVersion = version;
+                    slot.LeakReportedFor = leasedAt;
                     _logger.LeakSuspected(Name, slot.Index, Elapsed(slot.LeasedAt, now).TotalMilliseconds, _options.LeakDetectionThreshold!.Value.TotalMilliseconds, slot.AcquireStackTrace);
                 }
             }
