@@ -43,6 +43,16 @@ public interface IResourcePolicy<T>
     ValueTask<bool> ResetAsync(T resource, CancellationToken cancellationToken);
 
     /// <summary>
+    /// A cheap, synchronous check run when a lease is returned, before the reset: did the lease holder close or dispose
+    /// the resource itself (for example <c>await using var conn = lease.Resource;</c>)? Such a resource is destroyed
+    /// instead of reset, and counted in <see cref="PoolDestroyedCounts.ClosedByCaller"/>, as with
+    /// <see cref="PoolLease{T}.MarkClosedByCaller"/>. It must not do I/O; one that throws says "no".
+    /// </summary>
+    /// <param name="resource">The returned resource.</param>
+    /// <returns><see langword="true"/> if the holder closed it. The default returns <see langword="false"/>.</returns>
+    bool IsClosedByCaller(T resource) => false;
+
+    /// <summary>
     /// Tells whether a creation error is one that retrying cannot fix (a wrong password, a database that does not
     /// exist): while the last creation failed that way, the pool holds no resource and its back-off runs, acquirers
     /// fail at once with a <see cref="ResourceCreationException"/> (the error as its inner exception) instead of

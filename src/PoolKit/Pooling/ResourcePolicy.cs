@@ -24,6 +24,10 @@ public abstract class ResourcePolicy<T> : IResourcePolicy<T>
     public virtual ValueTask<bool> ResetAsync(T resource, CancellationToken cancellationToken) => new(true);
 
     /// <inheritdoc />
+    /// <remarks>The default returns <see langword="false"/>.</remarks>
+    public virtual bool IsClosedByCaller(T resource) => false;
+
+    /// <inheritdoc />
     /// <remarks>The default returns <see langword="false"/>: every creation error is worth retrying.</remarks>
     public virtual bool IsPermanentCreationError(Exception exception) => false;
 

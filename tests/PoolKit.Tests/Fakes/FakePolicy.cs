@@ -60,6 +60,8 @@ public sealed class FakePolicy : IResourcePolicy<FakeResource>
 
     public bool IsPermanentCreationError(Exception exception) => PermanentError?.Invoke(exception) ?? false;
 
+    public bool IsClosedByCaller(FakeResource resource) => resource.ClosedByCaller;
+
     public ValueTask<bool> ValidateAsync(FakeResource resource, CancellationToken cancellationToken)
     {
         resource.ValidateCount++;

@@ -161,6 +161,23 @@ public sealed class ConnectionPoolValidationTests
     }
 
     [Fact]
+    public async Task Dispose_PolicySaysTheHolderClosedIt_DestroyedAndCountedAsClosedByCallerNotAsAFailedReset()
+    {
+        // Issue 19, defect 11: a connection its caller closed was counted as "reset failed".
+        await using var pool = PoolFactory.Create(out FakePolicy policy, out _);
+        PoolLease<FakeResource> lease = await pool.AcquireAsync();
+        FakeResource resource = lease.Resource;
+        resource.ClosedByCaller = true;
+
+        lease.Dispose();
+
+        Assert.True(resource.Destroyed);
+        Assert.Equal(0, resource.ResetCount);
+        Assert.Equal(1, pool.GetStatistics().DestroyedBy.ClosedByCaller);
+        Assert.Equal(0, pool.GetStatistics().DestroyedBy.ResetFailed);
+    }
+
+    [Fact]
     public async Task Dispose_LeaseMarkedBroken_DestroysTheResource()
     {
         await using var pool = PoolFactory.Create(out FakePolicy policy, out _);
