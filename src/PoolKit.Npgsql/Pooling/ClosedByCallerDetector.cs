@@ -15,11 +15,10 @@ namespace PoolKit.Npgsql;
 /// first one per pool at Warning, with the fix.
 /// </summary>
 /// <remarks>
-/// The check runs where the pool resets a returned connection (every return goes through
-/// <see cref="IResourcePolicy{T}.ResetAsync"/>), so it costs one field read per return. Concurrency:
+/// The check is the core's <see cref="IResourcePolicy{T}.IsClosedByCaller"/>, run on every return before the reset, so
+/// it costs one field read per return, and the pool counts such a destroy in
+/// <see cref="PoolDestroyedCounts.ClosedByCaller"/> (not as a failed reset). Concurrency:
 /// <see cref="_closedByCaller"/> and <see cref="_warned"/> change only by <see cref="Interlocked"/>.
-/// A core hook would be better (a destroy reason "closed by caller" in the pool's own statistics and logs); until
-/// then the pool logs such a destroy at Debug as a failed reset.
 /// </remarks>
 internal sealed class ClosedByCallerDetector : IResourcePolicy<NpgsqlConnection>
 {
@@ -50,25 +49,30 @@ internal sealed class ClosedByCallerDetector : IResourcePolicy<NpgsqlConnection>
 
     public bool IsUsable(NpgsqlConnection resource) => _inner.IsUsable(resource);
 
+    public bool IsPermanentCreationError(Exception exception) => _inner.IsPermanentCreationError(exception);
+
     public ValueTask<bool> ValidateAsync(NpgsqlConnection resource, CancellationToken cancellationToken) => _inner.ValidateAsync(resource, cancellationToken);
 
-    public ValueTask<bool> ResetAsync(NpgsqlConnection resource, CancellationToken cancellationToken)
+    /// <summary>Checked by the pool on every return, before the reset: the pool then destroys the connection and counts it in <see cref="PoolDestroyedCounts.ClosedByCaller"/>.</summary>
+    public bool IsClosedByCaller(NpgsqlConnection resource)
     {
         // Closed (not Broken): the caller closed it; a broken connection is the server's or the network's doing.
-        if (resource.FullState == ConnectionState.Closed)
+        if (resource.FullState != ConnectionState.Closed)
         {
-            Interlocked.Increment(ref _closedByCaller);
-            _counter?.Add(1, _poolTag);
-            if (Interlocked.Exchange(ref _warned, 1) == 0)
-            {
-                _logger.ConnectionClosedByCaller(_poolName);
-            }
-
-            return new ValueTask<bool>(false);
+            return false;
         }
 
-        return _inner.ResetAsync(resource, cancellationToken);
+        Interlocked.Increment(ref _closedByCaller);
+        _counter?.Add(1, _poolTag);
+        if (Interlocked.Exchange(ref _warned, 1) == 0)
+        {
+            _logger.ConnectionClosedByCaller(_poolName);
+        }
+
+        return true;
     }
+
+    public ValueTask<bool> ResetAsync(NpgsqlConnection resource, CancellationToken cancellationToken) => _inner.ResetAsync(resource, cancellationToken);
 
     public ValueTask DestroyAsync(NpgsqlConnection resource) => _inner.DestroyAsync(resource);
 }

@@ -165,6 +165,26 @@ public sealed class NpgsqlConnectionPolicy : ResourcePolicy<NpgsqlConnection>
 
     /// <inheritdoc />
     /// <remarks>
+    /// True for the server's answers that retrying the same connection string cannot change: a wrong password
+    /// (<c>28P01</c>), a login refused by <c>pg_hba.conf</c> or an unknown role (<c>28000</c>), a database that does not
+    /// exist (<c>3D000</c>) and a missing <c>CONNECT</c> privilege (<c>42501</c>). Overloads, restarts and network
+    /// errors stay worth retrying.
+    /// </remarks>
+    public override bool IsPermanentCreationError(Exception exception)
+    {
+        for (Exception? e = exception; e is not null; e = e.InnerException)
+        {
+            if (e is PostgresException { SqlState: PostgresErrorCodes.InvalidPassword or PostgresErrorCodes.InvalidAuthorizationSpecification or PostgresErrorCodes.InvalidCatalogName or PostgresErrorCodes.InsufficientPrivilege })
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
     /// True only when <see cref="NpgsqlConnection.FullState"/> is exactly <see cref="ConnectionState.Open"/>, the server
     /// has not ended the session while the connection sat idle (see the class remarks), and, for a
     /// pool whose <c>Target Session Attributes</c> is <c>primary</c>, <c>read-write</c> or <c>standby</c>, the server

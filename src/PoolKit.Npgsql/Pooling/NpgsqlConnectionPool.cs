@@ -13,7 +13,7 @@ namespace PoolKit.Npgsql;
 /// <see cref="NpgsqlConnectionPolicy"/> over a data source it builds with Npgsql's own pooling off, and owns.
 /// </summary>
 /// <remarks>
-/// <para>Lease a connection with <see cref="AcquireAsync"/> and dispose the lease to return it; do not close or
+/// <para>Lease a connection with <see cref="AcquireAsync(CancellationToken)"/> and dispose the lease to return it; do not close or
 /// dispose the connection itself (a closed connection is destroyed on return, counted in <see cref="ClosedByCaller"/>
 /// and logged once per pool at Warning). After an error, call <see cref="NpgsqlPoolLeaseExtensions.MarkBrokenIf"/> so
 /// a broken connection is never reused. Code written for a data source (Dapper, EF Core, <c>await using var conn =
@@ -158,6 +158,26 @@ public sealed class NpgsqlConnectionPool : IConnectionPool<NpgsqlConnection>
             pending = _pool.AcquireAsync(cancellationToken);
         }
         catch (Exception ex) when (PoolKitNpgsqlException.IsTranslated(ex))
+        {
+            throw PoolKitNpgsqlException.Translate(Name, ex);
+        }
+
+        return pending.IsCompletedSuccessfully ? pending : AcquireTranslatingAsync(pending);
+    }
+
+    /// <inheritdoc />
+    /// <exception cref="PoolKitNpgsqlException">The pool was exhausted within <paramref name="timeout"/> or could not create a connection in time (an <see cref="NpgsqlException"/>; see its <see cref="NpgsqlException.IsTransient"/>).</exception>
+    /// <exception cref="NpgsqlException">Opening a connection for this caller failed (the server's or the network's error).</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was canceled.</exception>
+    /// <exception cref="ObjectDisposedException">The pool is disposed.</exception>
+    public ValueTask<PoolLease<NpgsqlConnection>> AcquireAsync(TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        ValueTask<PoolLease<NpgsqlConnection>> pending;
+        try
+        {
+            pending = _pool.AcquireAsync(timeout, cancellationToken);
+        }
+        catch (Exception ex) when (ex is PoolExhaustedException or ResourceCreationException)
         {
             throw PoolKitNpgsqlException.Translate(Name, ex);
         }

@@ -240,7 +240,7 @@ internal sealed class BatchRun<TResource, TTransaction, TItem> : IDisposable
             }
             catch (Exception ex)
             {
-                broken = _handler.IsConnectionBroken(ex);
+                broken = IsConnectionBroken(ex);
                 return ex is OperationCanceledException && token.IsCancellationRequested
                     ? Attempt.Stopped
                     : Attempt.Fail(Classify(ex, BatchPhase.Begin), ex);
@@ -258,7 +258,7 @@ internal sealed class BatchRun<TResource, TTransaction, TItem> : IDisposable
             }
             catch (Exception ex)
             {
-                broken = _handler.IsConnectionBroken(ex) | !await TryRollbackAsync(transaction).ConfigureAwait(false);
+                broken = IsConnectionBroken(ex) | !await TryRollbackAsync(transaction).ConfigureAwait(false);
                 return ex is OperationCanceledException && token.IsCancellationRequested
                     ? Attempt.Stopped
                     : Attempt.Fail(Classify(ex, BatchPhase.Execute), ex);
@@ -271,7 +271,7 @@ internal sealed class BatchRun<TResource, TTransaction, TItem> : IDisposable
             }
             catch (Exception ex)
             {
-                broken = _handler.IsConnectionBroken(ex);
+                broken = IsConnectionBroken(ex);
                 return Attempt.Fail(Classify(ex, BatchPhase.Commit), ex);
             }
 
@@ -285,6 +285,21 @@ internal sealed class BatchRun<TResource, TTransaction, TItem> : IDisposable
             }
 
             await lease.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The handler's <see cref="ITransactionHandler{TResource, TTransaction}.IsConnectionBroken"/>; one that throws says "broken" (the connection is destroyed rather than reused in an unknown state).</summary>
+    private bool IsConnectionBroken(Exception exception)
+    {
+        try
+        {
+            return _handler.IsConnectionBroken(exception);
+        }
+#pragma warning disable CA1031 // A classifier that throws must not skip the rollback or lose the report.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+            return true;
         }
     }
 
@@ -308,9 +323,10 @@ internal sealed class BatchRun<TResource, TTransaction, TItem> : IDisposable
     private async Task<bool> TryRollbackAsync(TTransaction transaction)
     {
         // Not the batch's token: a canceled batch still rolls back its units in flight. Only the timeout abandons it.
+        // TimedCancellation: a throwing callback on the token must not escape on the timer thread.
         using var timeout = _options.RollbackTimeout == Timeout.InfiniteTimeSpan
             ? null
-            : new CancellationTokenSource(_options.RollbackTimeout, _time);
+            : new TimedCancellation(_time, _options.RollbackTimeout);
         try
         {
             await _handler.RollbackAsync(transaction, timeout?.Token ?? CancellationToken.None).ConfigureAwait(false);

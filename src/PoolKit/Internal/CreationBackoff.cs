@@ -16,17 +16,20 @@ internal sealed class CreationBackoff
     private readonly PoolClock _clock;
     private readonly TimeSpan _initial;
     private readonly TimeSpan _max;
+    private readonly long _probeTicks;
     private int _consecutiveFailures;
     private long _blockedUntil;
     private Exception? _lastError;
     private long _lastErrorAt;
     private long _firstErrorAt;
+    private int _lastErrorPermanent;
 
     public CreationBackoff(PoolClock clock, TimeSpan initial, TimeSpan max)
     {
         _clock = clock;
         _initial = initial;
         _max = max;
+        _probeTicks = clock.ToTicks(initial);
     }
 
     /// <summary>Gets the timestamp before which no creation should start (0 when creations are not backed off).</summary>
@@ -44,12 +47,26 @@ internal sealed class CreationBackoff
     /// <summary>Gets when the last creation error happened (timestamp).</summary>
     public long LastErrorAt => Volatile.Read(ref _lastErrorAt);
 
+    /// <summary>Gets whether the last creation error (since the last success) is one retrying cannot fix (<see cref="IResourcePolicy{T}.IsPermanentCreationError"/>).</summary>
+    public bool LastErrorIsPermanent => Volatile.Read(ref _lastErrorPermanent) != 0;
+
     /// <summary>Tells whether a creation may start at <paramref name="now"/>.</summary>
     public bool IsBlocked(long now) => now < Volatile.Read(ref _blockedUntil);
 
+    /// <summary>
+    /// Tells whether a creation may start at <paramref name="now"/> for a new acquirer: also during the back-off once
+    /// the initial delay has passed since the last failure. While acquirers keep coming, a server that has just come back
+    /// (a failover's new primary) is tried within the initial delay instead of at the end of a long back-off; the server
+    /// sees at most one attempt per initial delay (one at a time while creations keep failing), and none while nobody asks.
+    /// </summary>
+    public bool IsBlockedForNewcomer(long now) => IsBlocked(now) && now - Volatile.Read(ref _lastErrorAt) < _probeTicks;
+
     /// <summary>Records a failed creation and pushes the next allowed attempt out.</summary>
+    /// <param name="error">The creation's error.</param>
+    /// <param name="now">When it failed.</param>
+    /// <param name="permanent">Whether the policy says retrying cannot fix it.</param>
     /// <returns>The delay chosen before the next attempt.</returns>
-    public TimeSpan RecordFailure(Exception error, long now)
+    public TimeSpan RecordFailure(Exception error, long now, bool permanent = false)
     {
         lock (_lock)
         {
@@ -63,6 +80,7 @@ internal sealed class CreationBackoff
             long until = now + _clock.ToTicks(delay);
             Volatile.Write(ref _blockedUntil, until);
             Volatile.Write(ref _lastError, error);
+            Volatile.Write(ref _lastErrorPermanent, permanent ? 1 : 0);
             Volatile.Write(ref _lastErrorAt, now);
             if (failures == 1)
             {
@@ -86,6 +104,7 @@ internal sealed class CreationBackoff
             _consecutiveFailures = 0;
             Volatile.Write(ref _blockedUntil, 0);
             Volatile.Write(ref _lastError, null);
+            Volatile.Write(ref _lastErrorPermanent, 0);
         }
     }
 }

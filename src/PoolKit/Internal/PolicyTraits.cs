@@ -20,10 +20,11 @@ namespace PoolKit.Internal;
 internal readonly struct PolicyTraits<T>
     where T : class
 {
-    private PolicyTraits(bool resetsNothing, bool alwaysUsable)
+    private PolicyTraits(bool resetsNothing, bool alwaysUsable, bool neverClosedByCaller)
     {
         ResetsNothing = resetsNothing;
         AlwaysUsable = alwaysUsable;
+        NeverClosedByCaller = neverClosedByCaller;
     }
 
     /// <summary>Gets whether <see cref="IResourcePolicy{T}.ResetAsync"/> is <see cref="ResourcePolicy{T}"/>'s default, which returns <see langword="true"/> and does nothing.</summary>
@@ -31,6 +32,9 @@ internal readonly struct PolicyTraits<T>
 
     /// <summary>Gets whether <see cref="IResourcePolicy{T}.IsUsable"/> is <see cref="ResourcePolicy{T}"/>'s default, which returns <see langword="true"/>.</summary>
     public bool AlwaysUsable { get; }
+
+    /// <summary>Gets whether <see cref="IResourcePolicy{T}.IsClosedByCaller"/> is <see cref="ResourcePolicy{T}"/>'s default, which returns <see langword="false"/>.</summary>
+    public bool NeverClosedByCaller { get; }
 
     /// <summary>Inspects a policy once, at pool construction.</summary>
     [UnconditionalSuppressMessage(
@@ -47,7 +51,7 @@ internal readonly struct PolicyTraits<T>
         try
         {
             InterfaceMapping map = policy.GetType().GetInterfaceMap(typeof(IResourcePolicy<T>));
-            bool resetsNothing = false, alwaysUsable = false;
+            bool resetsNothing = false, alwaysUsable = false, neverClosedByCaller = false;
             for (int i = 0; i < map.InterfaceMethods.Length; i++)
             {
                 bool inherited = map.TargetMethods[i].DeclaringType == typeof(ResourcePolicy<T>);
@@ -59,12 +63,15 @@ internal readonly struct PolicyTraits<T>
                     case nameof(IResourcePolicy<T>.IsUsable):
                         alwaysUsable = inherited;
                         break;
+                    case nameof(IResourcePolicy<T>.IsClosedByCaller):
+                        neverClosedByCaller = inherited;
+                        break;
                     default:
                         break;
                 }
             }
 
-            return new PolicyTraits<T>(resetsNothing, alwaysUsable);
+            return new PolicyTraits<T>(resetsNothing, alwaysUsable, neverClosedByCaller);
         }
 #pragma warning disable CA1031 // Any failure means "unknown", which is the safe answer.
         catch (Exception)

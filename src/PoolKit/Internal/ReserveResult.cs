@@ -17,4 +17,7 @@ internal enum ReserveResult
 
     /// <summary>Recent creations failed and the back-off has not ended.</summary>
     BackedOff,
+
+    /// <summary>The number of creations in flight changed since the caller read it: read supply and demand again.</summary>
+    Changed,
 }

@@ -76,8 +76,12 @@ internal sealed class Slot<T>
     /// </summary>
     public CancellationTokenSource? CheckBound;
 
-    /// <summary>The lease version last reported as a suspected leak, so each lease is reported once.</summary>
-    public long LeakReportedVersion = -1;
+    /// <summary>
+    /// The <see cref="LeasedAt"/> of the lease last reported as a suspected leak, so each lease is reported once: keyed
+    /// by the lease's start, not by the slot's version, which a return advances while the slot stays leased to the
+    /// pool for its reset (a version key reported the same lease again then).
+    /// </summary>
+    public long LeakReportedFor = -1;
 
     public Slot(ConnectionPool<T> pool, int index, SlotState initial)
     {

@@ -23,4 +23,8 @@ internal static class ThrowHelper
 
     [DoesNotReturn]
     public static void ThrowAlreadyReturned(string poolName) => throw new LeaseAlreadyReturnedException(poolName);
+
+    [DoesNotReturn]
+    public static void ThrowTimeoutOutOfRange(string parameterName, TimeSpan value) =>
+        throw new ArgumentOutOfRangeException(parameterName, value, $"The acquire timeout must be positive or Timeout.InfiniteTimeSpan (got {value}).");
 }

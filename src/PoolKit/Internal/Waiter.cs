@@ -133,6 +133,7 @@ internal sealed class Waiter<T> : IValueTaskSource<WaitResult<T>>, IValueTaskSou
             return false;
         }
 
+        _result = result;
         _core.SetResult(result);
         return true;
     }
@@ -165,7 +166,27 @@ internal sealed class Waiter<T> : IValueTaskSource<WaitResult<T>>, IValueTaskSou
 
     PoolLease<T> IValueTaskSource<PoolLease<T>>.GetResult(short token) => Pool!.EndWait(this, _core.GetResult(token));
 
-    ValueTaskSourceStatus IValueTaskSource<PoolLease<T>>.GetStatus(short token) => _core.GetStatus(token);
+    /// <summary>
+    /// The acquirer's task status: the core only knows "completed", so the outcome decides whether that is a success
+    /// (a hand-off), a cancellation, or a fault (timeout, creation failure, disposal), as <see cref="ValueTask{TResult}.IsCanceled"/>
+    /// and <see cref="ValueTask{TResult}.IsFaulted"/> report it.
+    /// </summary>
+    ValueTaskSourceStatus IValueTaskSource<PoolLease<T>>.GetStatus(short token)
+    {
+        ValueTaskSourceStatus status = _core.GetStatus(token);
+        if (status != ValueTaskSourceStatus.Succeeded)
+        {
+            return status;
+        }
+
+        // _result is written before the core is completed (both completers), so a completed core shows it.
+        return _result.Outcome switch
+        {
+            WaitOutcome.HandedOff => ValueTaskSourceStatus.Succeeded,
+            WaitOutcome.Canceled => ValueTaskSourceStatus.Canceled,
+            _ => ValueTaskSourceStatus.Faulted,
+        };
+    }
 
     void IValueTaskSource<PoolLease<T>>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
         _core.OnCompleted(continuation, state, token, flags);

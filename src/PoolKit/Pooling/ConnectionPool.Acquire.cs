@@ -10,7 +10,24 @@ namespace PoolKit;
 public sealed partial class ConnectionPool<T>
 {
     /// <inheritdoc />
-    public ValueTask<PoolLease<T>> AcquireAsync(CancellationToken cancellationToken = default)
+    public ValueTask<PoolLease<T>> AcquireAsync(CancellationToken cancellationToken = default) => Acquire(_acquireTimeoutTicks, cancellationToken);
+
+    /// <inheritdoc />
+    public ValueTask<PoolLease<T>> AcquireAsync(TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        if (timeout != Timeout.InfiniteTimeSpan && timeout <= TimeSpan.Zero)
+        {
+            ThrowHelper.ThrowTimeoutOutOfRange(nameof(timeout), timeout);
+        }
+
+        return Acquire(ToTicks(timeout), cancellationToken);
+    }
+
+    /// <summary>Both <see cref="AcquireAsync(CancellationToken)"/> overloads: the fast path, then the waiting one.</summary>
+    /// <param name="timeoutTicks">How long the acquire may wait, in pool-clock ticks; <see cref="long.MaxValue"/> for ever.</param>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ValueTask<PoolLease<T>> Acquire(long timeoutTicks, CancellationToken cancellationToken)
     {
         if (IsDisposed)
         {
@@ -19,6 +36,7 @@ public sealed partial class ConnectionPool<T>
 
         if (cancellationToken.IsCancellationRequested)
         {
+            Interlocked.Increment(ref _totalCanceled);
             return ValueTask.FromCanceled<PoolLease<T>>(cancellationToken);
         }
 
@@ -33,12 +51,12 @@ public sealed partial class ConnectionPool<T>
                 return new ValueTask<PoolLease<T>>(Lease(slot, 0, now));
             }
 
-            return AcquireValidatingAsync(slot, _clock.Now, WaitStart(), cancellationToken);
+            return AcquireValidatingAsync(slot, _clock.Now, timeoutTicks, WaitStart(), cancellationToken);
         }
 
         // The exact clock from here on: the deadline is measured from it.
         long start = _clock.Now;
-        return AcquireOrWait(start, start, WaitStart(), cancellationToken);
+        return AcquireOrWait(start, start, timeoutTicks, WaitStart(), cancellationToken);
     }
 
     /// <inheritdoc />
@@ -164,8 +182,8 @@ public sealed partial class ConnectionPool<T>
     /// <summary>The precise timestamp a wait starts at, for the wait-time histogram; 0 while nobody listens.</summary>
     private long WaitStart() => _metrics.WaitTimeEnabled ? _time.GetTimestamp() : 0;
 
-    /// <summary>The deadline of an acquire that started at <paramref name="start"/> (pool clock).</summary>
-    private long DeadlineOf(long start) => _acquireTimeoutTicks == long.MaxValue ? long.MaxValue : start + _acquireTimeoutTicks;
+    /// <summary>The deadline of an acquire that started at <paramref name="start"/> and may wait <paramref name="timeoutTicks"/> (pool clock).</summary>
+    private static long DeadlineOf(long start, long timeoutTicks) => timeoutTicks == long.MaxValue ? long.MaxValue : start + timeoutTicks;
 
     /// <summary>
     /// The acquire once the fast path found nothing fresh: one more look at the slots (and a creation when nobody
@@ -180,9 +198,10 @@ public sealed partial class ConnectionPool<T>
     /// </remarks>
     /// <param name="start">When the acquire started (pool clock, exact): its deadline is measured from it.</param>
     /// <param name="now">The current tick (exact; <paramref name="start"/> itself on the first call, PERF: one clock read per acquire).</param>
+    /// <param name="timeoutTicks">How long the acquire may wait (pool clock); <see cref="long.MaxValue"/> for ever.</param>
     /// <param name="waitStart">The precise start for the wait-time histogram, or 0.</param>
     /// <param name="cancellationToken">Cancels the wait.</param>
-    private ValueTask<PoolLease<T>> AcquireOrWait(long start, long now, long waitStart, CancellationToken cancellationToken)
+    private ValueTask<PoolLease<T>> AcquireOrWait(long start, long now, long timeoutTicks, long waitStart, CancellationToken cancellationToken)
     {
         Waiter<T>? waiter;
         Slot<T>? creating = null;
@@ -200,25 +219,26 @@ public sealed partial class ConnectionPool<T>
                 return ValueTask.FromCanceled<PoolLease<T>>(cancellationToken);
             }
 
-            long deadline = DeadlineOf(start);
+            long deadline = DeadlineOf(start, timeoutTicks);
             if (_waiters.Count == 0)
             {
                 // Ordering: "is anything on its way" is read before the scan. A reset or creation releases its slot before
                 // it stops counting as on its way, so if it ended after the scan missed its slot, it is still counted
                 // here and this acquirer queues for it instead of creating a surplus one (guard:
                 // ResetEndsBetweenTheAcquirersScanAndItsDecision_…).
+                int givenBack = Volatile.Read(ref _permitsGivenBack);
                 bool onItsWay = Volatile.Read(ref _returning) != 0 || Volatile.Read(ref _creating) != 0;
                 if (TryTakeIdle(now, out Slot<T>? idle, out bool needsValidation))
                 {
                     return needsValidation
-                        ? AcquireValidatingAsync(idle, start, waitStart, cancellationToken)
+                        ? AcquireValidatingAsync(idle, start, timeoutTicks, waitStart, cancellationToken)
                         : new ValueTask<PoolLease<T>>(Lease(idle, waitStart, now));
                 }
 
                 // Nobody waits and nothing is on its way (no reset, no creation): create, and keep the resource if it
                 // comes at once. A resource still resetting is about to be idle: never create because of it.
                 TestHookBeforeOwnCreation?.Invoke();
-                if (!onItsWay && TryReserve(now, wanted: 1, out Slot<T>? reserved) == ReserveResult.Reserved)
+                if (!onItsWay && TryReserve(now, wanted: 1, creating: 0, givenBack, out Slot<T>? reserved, newcomer: true) == ReserveResult.Reserved)
                 {
                     ValueTask started = CreateIntoSlotAsync(reserved!);
                     if (started.IsCompleted)
@@ -235,7 +255,15 @@ public sealed partial class ConnectionPool<T>
 
             if (now >= deadline)
             {
-                throw Exhausted(PoolExhaustedReason.Timeout, start, now);
+                throw Exhausted(PoolExhaustedReason.Timeout, start, now, deadline);
+            }
+
+            // Fail fast: the last creation failed in a way retrying cannot fix (a wrong password), its back-off runs, and
+            // nothing live (idle, leased, being created) could serve this acquirer: waiting would only end in the same
+            // error later. The attempt after the back-off still runs (for whoever comes then), so the pool recovers.
+            if (_backoff.LastErrorIsPermanent && _backoff.IsBlocked(now) && Volatile.Read(ref _live) == 0 && _backoff.LastError is { } permanent)
+            {
+                throw CreatePermanentFailureException(permanent);
             }
 
             // Queue up and wait for a hand-off, a creation failure, the deadline, cancellation or disposal.
@@ -244,7 +272,7 @@ public sealed partial class ConnectionPool<T>
             {
                 case EnqueueResult.Full:
                     Interlocked.Increment(ref _totalRejected);
-                    throw Exhausted(PoolExhaustedReason.WaitQueueFull, start, _clock.Now);
+                    throw Exhausted(PoolExhaustedReason.WaitQueueFull, start, _clock.Now, deadline);
                 case EnqueueResult.Closed:
                     ThrowHelper.ThrowDisposed(Name);
                     break;
@@ -277,7 +305,7 @@ public sealed partial class ConnectionPool<T>
         // justify a creation.
         if (!RescanAfterEnqueue(waiter, now))
         {
-            StartCreationsForWaiters();
+            StartCreationsForWaiters(newcomer: true);
         }
 
         if (cancellationToken.CanBeCanceled)
@@ -297,6 +325,7 @@ public sealed partial class ConnectionPool<T>
     internal PoolLease<T> EndWait(Waiter<T> waiter, WaitResult<T> result)
     {
         long start = waiter.Start;
+        long deadline = waiter.Deadline;
         long waitStart = waiter.WaitStartPrecise;
         CancellationToken cancellationToken = waiter.Token;
 
@@ -317,7 +346,7 @@ public sealed partial class ConnectionPool<T>
                 ExceptionDispatchInfo.Throw(result.Error!);
                 break;
             case WaitOutcome.TimedOut:
-                throw Exhausted(PoolExhaustedReason.Timeout, start, _clock.Now);
+                throw Exhausted(PoolExhaustedReason.Timeout, start, _clock.Now, deadline);
             case WaitOutcome.Canceled:
                 Interlocked.Increment(ref _totalCanceled);
                 throw new OperationCanceledException(cancellationToken);
@@ -334,12 +363,12 @@ public sealed partial class ConnectionPool<T>
 
     /// <summary>An acquire that won a resource idle beyond the validation window: validates it, then hands it out or looks again.</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<PoolLease<T>> AcquireValidatingAsync(Slot<T> stale, long start, long waitStart, CancellationToken cancellationToken)
+    private async ValueTask<PoolLease<T>> AcquireValidatingAsync(Slot<T> stale, long start, long timeoutTicks, long waitStart, CancellationToken cancellationToken)
     {
         bool valid;
         try
         {
-            valid = await ValidateOwnedAsync(stale, DeadlineOf(start), cancellationToken).ConfigureAwait(false);
+            valid = await ValidateOwnedAsync(stale, DeadlineOf(start, timeoutTicks), cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -353,7 +382,7 @@ public sealed partial class ConnectionPool<T>
         }
 
         // It was destroyed: look again (another stale resource validates in a nested call, at most MaxSize deep).
-        return await AcquireOrWait(start, _clock.Now, waitStart, cancellationToken).ConfigureAwait(false);
+        return await AcquireOrWait(start, _clock.Now, timeoutTicks, waitStart, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Finishes an acquirer's own creation that completed synchronously: a lease, or the creation's error.</summary>
@@ -373,7 +402,7 @@ public sealed partial class ConnectionPool<T>
 
         // Ordering: the permit is given back only now that the resource is ours; then anybody who held back because
         // of it looks again.
-        Interlocked.Decrement(ref _creating);
+        GiveBackCreationPermit();
         if (_waiters.Count > 0)
         {
             StartCreationsForWaiters();
@@ -397,7 +426,12 @@ public sealed partial class ConnectionPool<T>
         }
     };
 
-    private PoolExhaustedException Exhausted(PoolExhaustedReason reason, long start, long now)
+    /// <summary>The error of an acquire that timed out or could not queue.</summary>
+    /// <param name="reason">Why.</param>
+    /// <param name="start">When the acquire started.</param>
+    /// <param name="now">Now.</param>
+    /// <param name="deadline">The acquire's deadline: the timeout the message names is the one this acquire ran with (the pool's, or its own).</param>
+    private PoolExhaustedException Exhausted(PoolExhaustedReason reason, long start, long now, long deadline)
     {
         PoolStatistics stats = GetStatistics();
         if (reason == PoolExhaustedReason.Timeout)
@@ -415,7 +449,7 @@ public sealed partial class ConnectionPool<T>
             stats,
             GetLongestHeldLeases(now, 5),
             _backoff.LastError,
-            _options.AcquireTimeout,
+            deadline == long.MaxValue ? Timeout.InfiniteTimeSpan : (deadline - start == _acquireTimeoutTicks ? _options.AcquireTimeout : Elapsed(start, deadline)),
             _options.MaxWaiters);
     }
 

@@ -30,8 +30,8 @@ public sealed partial class ConnectionPool<T>
             }
         }
 
-        using var timeout = new CancellationTokenSource(limit, _time);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
+        // The bound's timer never runs a throwing callback of the policy's on the timer thread (TimedCancellation).
+        using var linked = new TimedCancellation(_time, limit, cancellationToken);
         Exception? error = null;
         bool valid;
         ValueTask<bool> validation;
@@ -67,10 +67,12 @@ public sealed partial class ConnectionPool<T>
 
             if (!pending.IsCompleted)
             {
-                // Given up on at the acquirer's deadline or cancellation while the validation still runs: the slot
-                // stays owned by the validation and is destroyed when it ends, whatever it says.
+                // Given up on at its bound, the acquirer's deadline or cancellation while the validation still runs
+                // (its token is canceled): the pool takes it over, destroys the resource when it ends, and abandons it
+                // if it ignores its token beyond the grace, like a reset (never a slot held for ever).
                 _logger.ValidationFailed(Name, slot.Index, error);
-                _ = DestroyWhenCheckEndsAsync(slot, pending, DestroyReason.ValidationFailed);
+                Interlocked.Increment(ref _returning);
+                _ = DestroyWhenCheckEndsAsync(slot, pending, limit);
                 cancellationToken.ThrowIfCancellationRequested();
                 return false;
             }
@@ -144,7 +146,7 @@ public sealed partial class ConnectionPool<T>
         ITimer cancelAtBound;
         using (ExecutionContext.SuppressFlow())
         {
-            cancelAtBound = _time.CreateTimer(static s => CancelQuietly((CancellationTokenSource)s!), bound, limit, Timeout.InfiniteTimeSpan);
+            cancelAtBound = _time.CreateTimer(static s => TimedCancellation.CancelQuietly((CancellationTokenSource)s!), bound, limit, Timeout.InfiniteTimeSpan);
         }
 
         try
@@ -153,11 +155,11 @@ public sealed partial class ConnectionPool<T>
         }
         catch (TimeoutException)
         {
-            // It ignored its token: abandon it. The slot is freed now, the resource destroyed when the check ends.
+            // It ignored its token: abandon it within the budget (the slot is freed now, the resource destroyed when
+            // the check ends), or else wait it out.
             cancelAtBound.Dispose();
             slot.CheckBound = null;
-            _logger.CheckAbandoned(Name, slot.Index, onFailure == DestroyReason.ValidationFailed ? "validation" : "reset", limit.TotalMilliseconds);
-            AbandonOwned(slot, pending, onFailure);
+            await AbandonOrWaitOutAsync(slot, pending, onFailure, onFailure == DestroyReason.ValidationFailed ? "validation" : "reset", limit).ConfigureAwait(false);
             Interlocked.Decrement(ref _returning);
             StartCreationsForWaiters();
             return;
@@ -181,7 +183,8 @@ public sealed partial class ConnectionPool<T>
         bool kept = false;
         if (ok)
         {
-            kept = Release(slot, _clock.Now);
+            // A validation that just passed is not repeated for the waiter it goes to; a reset is not a validation.
+            kept = Release(slot, _clock.Now, justChecked: onFailure == DestroyReason.ValidationFailed);
         }
         else
         {
@@ -209,11 +212,30 @@ public sealed partial class ConnectionPool<T>
         }
     }
 
-    /// <summary>Destroys an owned slot's resource once a check given up on has ended. Never faults.</summary>
-    private async Task DestroyWhenCheckEndsAsync(Slot<T> slot, Task pending, DestroyReason reason)
+    /// <summary>
+    /// Destroys an owned slot's resource once an acquirer's validation, given up on and whose token was canceled, has
+    /// ended; abandons it (the slot freed now, the resource destroyed when it ends) if it has not ended within the
+    /// grace. The slot is counted in <see cref="_returning"/> meanwhile. Never faults.
+    /// </summary>
+    private async Task DestroyWhenCheckEndsAsync(Slot<T> slot, Task pending, TimeSpan limit)
     {
-        await pending.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        _ = DestroyOwned(slot, reason);
+        Task ended = pending.WaitAsync(AbandonGrace(limit), _time);
+        await ended.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        if (pending.IsCompleted)
+        {
+            _ = DestroyOwned(slot, DestroyReason.ValidationFailed);
+        }
+        else
+        {
+            await AbandonOrWaitOutAsync(slot, pending, DestroyReason.ValidationFailed, "validation", limit).ConfigureAwait(false);
+        }
+
+        // Ordering: the slot is freed (or its destruction begun) before it stops counting as on its way.
+        Interlocked.Decrement(ref _returning);
+        if (_waiters.Count > 0)
+        {
+            StartCreationsForWaiters();
+        }
     }
 
     private static (bool Ok, Exception? Error) Outcome(ValueTask<bool> completed)
@@ -227,23 +249,6 @@ public sealed partial class ConnectionPool<T>
 #pragma warning restore CA1031
         {
             return (false, ex);
-        }
-    }
-
-    private static void CancelQuietly(CancellationTokenSource source)
-    {
-        try
-        {
-            source.Cancel();
-        }
-        catch (ObjectDisposedException)
-        {
-            // The check ended and its source was replaced meanwhile.
-        }
-#pragma warning disable CA1031 // A policy's token callback that throws must not end the timer thread; the check is ended anyway.
-        catch (AggregateException)
-#pragma warning restore CA1031
-        {
         }
     }
 }

@@ -13,13 +13,21 @@ public sealed partial class ConnectionPool<T>
     /// surplus creation" in the type remarks). Runs after every event that raises demand or lowers supply; cheap when
     /// there is nothing to do.
     /// </summary>
-    private void StartCreationsForWaiters()
+    private void StartCreationsForWaiters() => StartCreationsForWaiters(newcomer: false);
+
+    /// <inheritdoc cref="StartCreationsForWaiters()"/>
+    /// <param name="newcomer">Run by an acquirer that just queued: during the creation back-off, an attempt may start once the initial delay has passed since the last failure (<see cref="CreationBackoff.IsBlockedForNewcomer"/>).</param>
+    private void StartCreationsForWaiters(bool newcomer)
     {
         while (!IsDisposed)
         {
-            // Ordering: supply (returning, then creating inside TryReserve) is read before demand. A releaser hands
-            // off before it decrements its counter, so a decrement seen here comes with its waiter already dequeued.
+            // Ordering: supply (returning, then creating) is read before demand. A releaser hands off before it
+            // decrements its counter, so a decrement seen here comes with its waiter already dequeued; one that comes
+            // after the demand read is not seen (the supply read counts it still), and TryReserve's CAS from exactly
+            // this count fails if any came meanwhile (guard: SurplusCreationTests).
             int returning = Volatile.Read(ref _returning);
+            int givenBack = Volatile.Read(ref _permitsGivenBack);
+            int creating = Volatile.Read(ref _creating);
             int wanted = _waiters.Count - returning;
             if (wanted <= 0)
             {
@@ -41,7 +49,7 @@ public sealed partial class ConnectionPool<T>
                 continue;
             }
 
-            switch (TryReserve(now, wanted, out Slot<T>? slot))
+            switch (TryReserve(now, wanted, creating, givenBack, out Slot<T>? slot, newcomer))
             {
                 case ReserveResult.Reserved:
                     ValueTask creation = CreateIntoSlotAsync(slot!);
@@ -57,6 +65,8 @@ public sealed partial class ConnectionPool<T>
                     }
 
                     break;
+                case ReserveResult.Changed:
+                    continue;
                 case ReserveResult.BackedOff:
                     // Nobody creates (or fails with the old error) until the back-off ends; then this runs again.
                     _waiters.WakeUpAt(_backoff.BlockedUntil);
@@ -83,11 +93,14 @@ public sealed partial class ConnectionPool<T>
     /// </summary>
     /// <param name="now">The current tick.</param>
     /// <param name="wanted">How many creations in flight the caller's demand justifies.</param>
+    /// <param name="creating">The creations in flight the caller read before it read its demand: the permit is taken by a CAS from exactly this count, so a creation that ended after the demand was read (its waiter served, the demand stale) makes this return <see cref="ReserveResult.Changed"/> instead of a surplus creation.</param>
+    /// <param name="givenBack"><see cref="_permitsGivenBack"/> as the caller read it before <paramref name="creating"/>: if it moved, a creation ended (and another may have started, leaving the count as it was) after the demand was read, and this returns <see cref="ReserveResult.Changed"/>.</param>
     /// <param name="slot">The reserved slot, in state <c>Creating</c>, counted in <see cref="_live"/> and <see cref="_creating"/>.</param>
-    private ReserveResult TryReserve(long now, int wanted, out Slot<T>? slot)
+    /// <param name="newcomer">For a new acquirer: the back-off lets it try once the initial delay has passed since the last failure.</param>
+    private ReserveResult TryReserve(long now, int wanted, int creating, int givenBack, out Slot<T>? slot, bool newcomer = false)
     {
         slot = null;
-        if (_backoff.IsBlocked(now))
+        if (newcomer ? _backoff.IsBlockedForNewcomer(now) : _backoff.IsBlocked(now))
         {
             return ReserveResult.BackedOff;
         }
@@ -100,26 +113,28 @@ public sealed partial class ConnectionPool<T>
 
         // While creations keep failing, one attempt at a time: the server is probed, not hammered.
         int limit = _backoff.ConsecutiveFailures > 0 ? 1 : _options.MaxConcurrentCreations;
-        int creating = Volatile.Read(ref _creating);
-        while (true)
+        if (creating >= wanted)
         {
-            if (creating >= wanted)
-            {
-                return ReserveResult.NotNeeded;
-            }
+            return ReserveResult.NotNeeded;
+        }
 
-            if (creating >= limit)
-            {
-                return ReserveResult.CreationLimit;
-            }
+        if (creating >= limit)
+        {
+            return ReserveResult.CreationLimit;
+        }
 
-            int seen = Interlocked.CompareExchange(ref _creating, creating + 1, creating);
-            if (seen == creating)
-            {
-                break;
-            }
+        if (Interlocked.CompareExchange(ref _creating, creating + 1, creating) != creating)
+        {
+            return ReserveResult.Changed;
+        }
 
-            creating = seen;
+        // ABA: the count is as read, but a creation may have ended (its waiter served, the demand read stale) and
+        // another started since. The permit just taken is given back (counted as given back, so anybody who held
+        // back because of it looks again) and the caller reads supply and demand again.
+        if (Volatile.Read(ref _permitsGivenBack) != givenBack)
+        {
+            GiveBackCreationPermit();
+            return ReserveResult.Changed;
         }
 
         TestHookAfterCreationPermit?.Invoke();
@@ -131,7 +146,7 @@ public sealed partial class ConnectionPool<T>
             if (live >= _options.MaxSize)
             {
                 TestHookBeforePermitGivenBack?.Invoke();
-                Interlocked.Decrement(ref _creating);
+                GiveBackCreationPermit();
                 return ReserveResult.Full;
             }
 
@@ -154,6 +169,13 @@ public sealed partial class ConnectionPool<T>
         slot.Generation = Volatile.Read(ref _generation);
         AssertCountersInRange();
         return ReserveResult.Reserved;
+    }
+
+    /// <summary>Gives a creation permit back. Ordering: counted as given back before the count goes down, so a reserver whose CAS saw the lower count also sees the change (see <see cref="TryReserve"/>).</summary>
+    private void GiveBackCreationPermit()
+    {
+        Interlocked.Increment(ref _permitsGivenBack);
+        Interlocked.Decrement(ref _creating);
     }
 
     private Slot<T>? TryReserveSlot()
@@ -196,7 +218,8 @@ public sealed partial class ConnectionPool<T>
     private ValueTask CreateIntoSlotAsync(Slot<T> slot)
     {
         long begin = _clock.Now;
-        CancellationTokenSource? bound = _acquireTimeoutTicks == long.MaxValue ? null : new CancellationTokenSource(_options.AcquireTimeout, _time);
+        // The bound's timer never runs a throwing callback of the policy's on the timer thread (TimedCancellation).
+        TimedCancellation? bound = _acquireTimeoutTicks == long.MaxValue ? null : new TimedCancellation(_time, _options.AcquireTimeout);
         ValueTask<T> create;
         try
         {
@@ -220,12 +243,35 @@ public sealed partial class ConnectionPool<T>
         return AwaitCreationAsync(slot, create, bound, begin);
     }
 
-    private async ValueTask AwaitCreationAsync(Slot<T> slot, ValueTask<T> create, CancellationTokenSource? bound, long begin)
+    private async ValueTask AwaitCreationAsync(Slot<T> slot, ValueTask<T> create, TimedCancellation? bound, long begin)
     {
         T resource;
         try
         {
-            resource = await create.ConfigureAwait(false);
+            if (bound is null)
+            {
+                resource = await create.ConfigureAwait(false);
+            }
+            else
+            {
+                // A creation that ignores its token is given up shortly after its bound (within the abandonment
+                // budget), so it stops counting as on its way: acquirers and the next attempt are not stuck behind it.
+                Task<T> pending = create.AsTask();
+                Task ended = pending.WaitAsync(_options.AcquireTimeout + AbandonGrace(_options.AcquireTimeout), _time);
+                await ended.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                if (!pending.IsCompleted && TryTakeAbandonBudget())
+                {
+                    Interlocked.Increment(ref _totalAbandoned);
+                    _logger.CheckAbandoned(Name, slot.Index, "creation", _options.AcquireTimeout.TotalMilliseconds);
+                    _ = DestroyLateCreationAsync(pending, slot.Index);
+                    throw new ResourceCreationException(
+                        Name,
+                        string.Create(CultureInfo.InvariantCulture, $"Pool '{Name}' gave up a creation that ignored its cancellation at the acquire timeout (AcquireTimeout = {_options.AcquireTimeout.TotalMilliseconds:0} ms): it was still running after {Elapsed(begin, _clock.Now).TotalMilliseconds:0} ms. Is the server reachable and responsive?"),
+                        null);
+                }
+
+                resource = await pending.ConfigureAwait(false);
+            }
         }
         catch (OperationCanceledException ex) when (bound?.IsCancellationRequested == true)
         {
@@ -240,6 +286,29 @@ public sealed partial class ConnectionPool<T>
         }
 
         Created(slot, resource, begin);
+    }
+
+    /// <summary>Destroys the resource of an abandoned creation if it ever comes, then gives the abandonment budget back. Never faults.</summary>
+    private async Task DestroyLateCreationAsync(Task<T> pending, int index)
+    {
+        try
+        {
+            await ((Task)pending).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            if (pending.IsCompletedSuccessfully)
+            {
+                await _policy.DestroyAsync(pending.Result).ConfigureAwait(false);
+            }
+        }
+#pragma warning disable CA1031 // Logged; nobody else can observe it.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            _logger.DestroyFailed(Name, index, ex);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _abandonedRunning);
+        }
     }
 
     private void Created(Slot<T> slot, T resource, long begin)
@@ -280,10 +349,11 @@ public sealed partial class ConnectionPool<T>
             return false;
         }
 
-        Release(slot, slot.IdleSince);
+        // A new resource needs no validation before its first hand-out.
+        Release(slot, slot.IdleSince, justChecked: true);
 
         // Ordering: released before the permit is given back (see "No surplus creation").
-        Interlocked.Decrement(ref _creating);
+        GiveBackCreationPermit();
         return true;
     }
 
@@ -311,7 +381,7 @@ public sealed partial class ConnectionPool<T>
         slot.Resource = null;
         slot.Transition(SlotState.Creating, SlotState.Empty);
         int live = Interlocked.Decrement(ref _live);
-        Interlocked.Decrement(ref _creating);
+        GiveBackCreationPermit();
         AssertCountersInRange();
         if (IsDisposed)
         {
@@ -367,12 +437,38 @@ public sealed partial class ConnectionPool<T>
     {
         Interlocked.Increment(ref _totalCreationFailures);
         Exception? previous = _backoff.LastError;
-        TimeSpan delay = _backoff.RecordFailure(error, _clock.Now);
+        TimeSpan delay = _backoff.RecordFailure(error, _clock.Now, IsPermanent(error));
         int failures = _backoff.ConsecutiveFailures;
         string kind = ErrorKind(error);
         bool news = failures == 1 || previous is null || kind != ErrorKind(previous);
         _logger.CreationFailed(news ? LogLevel.Warning : LogLevel.Debug, Name, failures, kind, delay.TotalMilliseconds, news ? error : null);
     }
+
+    /// <summary>The policy's <see cref="IResourcePolicy{T}.IsPermanentCreationError"/>; one that throws says "worth retrying".</summary>
+    private bool IsPermanent(Exception error)
+    {
+        try
+        {
+            return _policy.IsPermanentCreationError(error);
+        }
+#pragma warning disable CA1031 // A classifier that throws says "not permanent": the pool keeps retrying, as before.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// The error of an acquirer that fails fast: the last creation failed in a way retrying cannot fix, the back-off
+    /// runs and the pool holds nothing that could serve it. The message is the same for every such acquirer (no
+    /// counts or delays in it) so logs group it; the creation's error is the inner exception.
+    /// </summary>
+    private ResourceCreationException CreatePermanentFailureException(Exception error) =>
+        new(
+            Name,
+            $"Pool '{Name}' cannot create a resource: the last attempt failed with an error retrying cannot fix ({ErrorKind(error)}: {error.Message}). Acquires fail at once until an attempt succeeds; the pool still tries again once per back-off interval (at most CreationBackoffMax).",
+            error);
 
     /// <summary>Names an error by its type, a database error's SQLSTATE and its cause's type (never its message, which may vary).</summary>
     private static string ErrorKind(Exception error)

@@ -31,7 +31,7 @@ namespace PoolKit;
 /// count including the acquirer: it hands the slot to the head. A contradiction; so a waiter never sleeps next to an
 /// idle slot. Everything else that makes a resource available (<see cref="Release"/>) goes through step 1, and
 /// everything that queues goes through step 2; capacity events (a slot emptied, a creation or reset ended, the
-/// back-off ended) do not wake waiters at all: they run <see cref="StartCreationsForWaiters"/>, whose new resources are
+/// back-off ended) do not wake waiters at all: they run <see cref="StartCreationsForWaiters()"/>, whose new resources are
 /// released by step 1.</para>
 /// <para><b>No barging.</b> A newcomer that sees anybody waiting neither scans nor creates: it queues at the tail.
 /// Capacity that frees up while somebody waits becomes a creation that the pool owns and releases to the head, so no
@@ -172,18 +172,21 @@ public sealed partial class ConnectionPool<T>
     }
 
     /// <summary>Makes an owned, freshly reset, created or validated slot available: to the longest waiter if any, else idle.</summary>
+    /// <param name="slot">The owned slot.</param>
+    /// <param name="now">The current tick; the resource's idle time starts from it.</param>
+    /// <param name="justChecked">The resource was just created or validated: a waiter gets it without another validation (with a zero window, validating it again would release it again, for ever).</param>
     /// <returns><see langword="true"/> if the resource was kept (handed off, idle, or being validated); <see langword="false"/> if it was destroyed on the way (the gate, a failed validation, disposal).</returns>
-    private bool Release(Slot<T> slot, long now)
+    private bool Release(Slot<T> slot, long now, bool justChecked = false)
     {
         slot.IdleSince = now;
-        return MakeAvailable(slot, now);
+        return MakeAvailable(slot, now, justChecked);
     }
 
     /// <summary>Makes an owned slot available without touching its idle timestamp (step 1 of the proof).</summary>
     /// <returns>As <see cref="Release"/>.</returns>
-    private bool MakeAvailable(Slot<T> slot, long now)
+    private bool MakeAvailable(Slot<T> slot, long now, bool justChecked = false)
     {
-        if (_waiters.Count > 0 && TryHandOff(slot, now, out bool destroyed))
+        if (_waiters.Count > 0 && TryHandOff(slot, now, out bool destroyed, justChecked))
         {
             return !destroyed;
         }
@@ -192,7 +195,7 @@ public sealed partial class ConnectionPool<T>
 
         // Interlocked: a full fence, so the reads in AfterPublishIdle cannot move before the publication.
         slot.Transition(SlotState.Leased, SlotState.Idle);
-        return AfterPublishIdle(slot);
+        return AfterPublishIdle(slot, justChecked);
     }
 
     /// <summary>
@@ -237,7 +240,7 @@ public sealed partial class ConnectionPool<T>
     /// <summary>Closes the races of a slot just published as idle with waiters (step 1, second read) and with disposal.</summary>
     /// <returns><see langword="false"/> if this call destroyed the resource (the gate failed at a hand-off, or the pool is disposed); otherwise <see langword="true"/>.</returns>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private bool AfterPublishIdle(Slot<T> slot)
+    private bool AfterPublishIdle(Slot<T> slot, bool justChecked = false)
     {
         NoteIdle(slot);
 
@@ -247,11 +250,11 @@ public sealed partial class ConnectionPool<T>
             return true;
         }
 
-        return AfterPublishIdleRaces(slot);
+        return AfterPublishIdleRaces(slot, justChecked);
     }
 
     /// <summary>The part of <see cref="AfterPublishIdle"/> that closes the races.</summary>
-    private bool AfterPublishIdleRaces(Slot<T> slot)
+    private bool AfterPublishIdleRaces(Slot<T> slot, bool justChecked)
     {
         TestHookAfterPublishIdle?.Invoke();
 
@@ -259,7 +262,7 @@ public sealed partial class ConnectionPool<T>
         // missed it, so that FIFO order holds. Each round hands off, destroys, or sees the queue empty.
         while (_waiters.Count > 0 && slot.TryTransition(SlotState.Idle, SlotState.Leased))
         {
-            if (TryHandOff(slot, _clock.Now, out bool destroyed))
+            if (TryHandOff(slot, _clock.Now, out bool destroyed, justChecked))
             {
                 return !destroyed;
             }
@@ -292,7 +295,8 @@ public sealed partial class ConnectionPool<T>
     /// <param name="slot">The owned slot.</param>
     /// <param name="now">The current tick.</param>
     /// <param name="destroyed">Whether the slot left the caller's hands because its resource was destroyed (the gate, a failed validation).</param>
-    private bool TryHandOff(Slot<T> slot, long now, out bool destroyed)
+    /// <param name="justChecked">The resource was just created or validated: no validation now (see <see cref="Release"/>).</param>
+    private bool TryHandOff(Slot<T> slot, long now, out bool destroyed, bool justChecked = false)
     {
         destroyed = false;
         if (CheckOnHandOut(slot, now) is { } reason)
@@ -302,7 +306,7 @@ public sealed partial class ConnectionPool<T>
             return true;
         }
 
-        if (NeedsValidation(slot, now))
+        if (!justChecked && NeedsValidation(slot, now))
         {
             bool? valid = ValidateStaleNow(slot, now);
             if (valid != true)

@@ -147,7 +147,14 @@ public sealed partial class ConnectionPool<T>
     {
         while (!IsDisposed && Volatile.Read(ref _live) < _options.MinSize)
         {
-            if (TryReserve(_clock.Now, int.MaxValue, out Slot<T>? slot) != ReserveResult.Reserved)
+            int givenBack = Volatile.Read(ref _permitsGivenBack);
+            ReserveResult reserved = TryReserve(_clock.Now, int.MaxValue, Volatile.Read(ref _creating), givenBack, out Slot<T>? slot);
+            if (reserved == ReserveResult.Changed)
+            {
+                continue;
+            }
+
+            if (reserved != ReserveResult.Reserved)
             {
                 return;
             }
@@ -184,10 +191,10 @@ public sealed partial class ConnectionPool<T>
                 && slot.Resource is not null
                 && now - slot.LeasedAt >= _leakTicks)
             {
-                long version = slot.CurrentVersion;
-                if (slot.LeakReportedVersion != version)
+                long leasedAt = slot.LeasedAt;
+                if (slot.LeakReportedFor != leasedAt)
                 {
-                    slot.LeakReportedVersion = version;
+                    slot.LeakReportedFor = leasedAt;
                     _logger.LeakSuspected(Name, slot.Index, Elapsed(slot.LeasedAt, now).TotalMilliseconds, _options.LeakDetectionThreshold!.Value.TotalMilliseconds, slot.AcquireStackTrace);
                 }
             }

@@ -101,11 +101,31 @@ public sealed partial class ConnectionPool<T>
         return cancellationToken.CanBeCanceled ? new ValueTask(finished.WaitAsync(cancellationToken)) : new ValueTask(finished);
     }
 
+    /// <summary>The policy's <see cref="IResourcePolicy{T}.IsClosedByCaller"/>; one that throws says "no".</summary>
+    private bool IsClosedByCaller(Slot<T> slot)
+    {
+        try
+        {
+            return slot.Resource is { } resource && _policy.IsClosedByCaller(resource);
+        }
+#pragma warning disable CA1031 // A check that throws says "not closed": the reset decides then.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+            return false;
+        }
+    }
+
     private DestroyReason? CheckOnReturn(Slot<T> slot, long now)
     {
         if (slot.MarkedForDestruction != 0)
         {
             return (DestroyReason)(slot.MarkedForDestruction - 1);
+        }
+
+        if (!_traits.NeverClosedByCaller && IsClosedByCaller(slot))
+        {
+            return DestroyReason.ClosedByCaller;
         }
 
         if (IsDisposed)

@@ -33,13 +33,16 @@ namespace PoolKit;
 /// about to be released; it is counted in <see cref="_returning"/>, and a creation in flight in <see cref="_creating"/>.
 /// A creation starts only when <c>waiting &gt; returning + creating</c>, that is when the resources already on their way
 /// cannot serve every waiter; idle resources are handed to waiters before anybody creates (by the hand-off protocol,
-/// and by <see cref="StartCreationsForWaiters"/> itself, for a waiter that enqueued next to a slot published a moment
+/// and by <see cref="StartCreationsForWaiters()"/> itself, for a waiter that enqueued next to a slot published a moment
 /// ago and has not rescanned yet).
 /// So a sequential caller never creates because of its own previous lease, and N callers never cause more than N
-/// resources. <see cref="StartCreationsForWaiters"/> makes that decision; it runs after every event that raises demand
+/// resources. <see cref="StartCreationsForWaiters()"/> makes that decision; it runs after every event that raises demand
 /// (an enqueue) or lowers supply or frees capacity (a reset or creation ended, a slot emptied, the back-off ended).
 /// It reads the supply counters <i>before</i> the waiter count, and a releaser hands off <i>before</i> it decrements
-/// its counter: so a reader that sees the decrement also sees the waiter already served, and never creates for it.</para>
+/// its counter: so a reader that sees the decrement also sees the waiter already served, and never creates for it. The
+/// permit is then taken by a CAS from exactly the count read, and given back if any permit was given back since
+/// (<see cref="_permitsGivenBack"/>: a creation that ended after the waiter count was read, even if another started and
+/// left the count as it was), so a decision is never made on a stale waiter count.</para>
 /// <para><b>Creation failures and the back-off.</b> A failed creation starts a back-off (exponential, jittered) and is
 /// reported to one waiter, the longest; when nothing is left that could serve the queue (<c>live == 0</c>) every waiter
 /// fails with it at once. While the back-off runs nobody creates and nobody fails with the old error: acquirers queue,
@@ -70,7 +73,7 @@ namespace PoolKit;
 /// queue. Every resource is, at any instant, in exactly one place (a slot's state says which), and a waiter is
 /// completed by exactly one party (<see cref="Waiter{T}"/>'s CAS): a resource offered to a waiter that was completed
 /// meanwhile goes to the next one, or back to idle.</para>
-/// <para><b>The waiter is the acquirer's task.</b> A waiting <see cref="AcquireAsync"/> returns a
+/// <para><b>The waiter is the acquirer's task.</b> A waiting <see cref="AcquireAsync(CancellationToken)"/> returns a
 /// <see cref="ValueTask{TResult}"/> whose source is its <see cref="Waiter{T}"/>: the hand-off completes it with the slot
 /// (on a thread-pool thread, never on the releaser's stack) and the caller's continuation runs straight from there;
 /// <see cref="EndWait"/> turns the outcome into the lease or the exception when the caller takes the result, and
@@ -78,7 +81,8 @@ namespace PoolKit;
 /// continuation per contended acquire).</para>
 /// <para><b>Clocks.</b> The rent/return path reads a cached millisecond tick (<see cref="PoolClock.Cached"/>,
 /// <see cref="TickCache"/>: a field, behind the exact tick by about 10 ms at most), which is ample for the validation
-/// window, lifetimes and idle times; deadlines and timers read the exact clock. With an injected
+/// window, lifetimes and idle times; deadlines and timers read the exact clock. A validation window shorter than
+/// <see cref="PoolClock.PreciseBelow"/> (100 ms, zero excepted) is measured with the precise clock instead. With an injected
 /// <see cref="TimeProvider"/> both are that provider's.</para>
 /// </remarks>
 public sealed partial class ConnectionPool<T> : IConnectionPool<T>
@@ -108,6 +112,9 @@ public sealed partial class ConnectionPool<T> : IConnectionPool<T>
     private int _allocated;
     private int _live;
     private int _creating;
+
+    /// <summary>How many creation permits were ever given back (wraps): lets <see cref="TryReserve"/> tell a creation count that went down and up again (ABA) from one that did not move.</summary>
+    private int _permitsGivenBack;
     private int _returning;
 
     /// <summary>The index of the slot published as idle last: a hint for the next scan, written racily (see <c>NoteIdle</c>).</summary>
@@ -180,7 +187,10 @@ public sealed partial class ConnectionPool<T> : IConnectionPool<T>
         _traits = PolicyTraits<T>.Of(policy);
         _options = options;
         _time = timeProvider ?? TimeProvider.System;
-        _clock = new PoolClock(_time);
+        // A validation window the cached millisecond tick cannot measure (it is up to ~10 ms old, and the tick itself
+        // coarse) is measured with the precise clock.
+        TimeSpan window = options.ValidationBypassWindow;
+        _clock = new PoolClock(_time, precise: window > TimeSpan.Zero && window < PoolClock.PreciseBelow);
         _logger = loggerFactory?.CreateLogger("PoolKit.ConnectionPool") ?? NullLogger.Instance;
         _slots = new Slot<T>?[options.MaxSize];
         _waiters = new WaiterQueue<T>(_time, _clock, StartCreationsForWaiters);

@@ -6,9 +6,19 @@ namespace PoolKit;
 /// </summary>
 /// <typeparam name="T">The pooled resource type.</typeparam>
 /// <remarks>
-/// A lease is returned by disposing it. The pool never holds more than
+/// <para>A lease is returned by disposing it. The pool never holds more than
 /// <see cref="ConnectionPoolOptions.MaxSize"/> live resources (idle, leased, being created or being
-/// destroyed) at any instant.
+/// destroyed) at any instant.</para>
+/// <para><b>Abandoned work.</b> A creation, validation, reset or destruction that ignores its cancellation beyond its
+/// bound (<see cref="ConnectionPoolOptions.AcquireTimeout"/>, <see cref="ConnectionPoolOptions.ValidationTimeout"/>,
+/// <see cref="ConnectionPoolOptions.ResetTimeout"/>, each plus a grace of a tenth of it, at most one second; or
+/// <see cref="ConnectionPoolOptions.DestroyTimeout"/>) is abandoned: its slot is freed and its resource, if any, is
+/// destroyed when the work finally ends. At most <see cref="ConnectionPoolOptions.MaxSize"/> abandoned operations run
+/// at once; beyond that the pool waits for the work instead (its slot stays taken and callers wait). So the resources
+/// that exist, live ones plus those held by abandoned work (<see cref="PoolStatistics.AbandonedRunning"/>), never
+/// exceed twice <see cref="ConnectionPoolOptions.MaxSize"/>. Abandoned work is counted in
+/// <see cref="PoolStatistics.TotalAbandoned"/> when it is abandoned, and its resource in
+/// <see cref="PoolStatistics.TotalDestroyed"/> only once it was really destroyed.</para>
 /// </remarks>
 public interface IConnectionPool<T> : IAsyncDisposable, IDisposable
     where T : class
@@ -30,6 +40,22 @@ public interface IConnectionPool<T> : IAsyncDisposable, IDisposable
     /// <exception cref="ObjectDisposedException">The pool has been disposed.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was canceled.</exception>
     ValueTask<PoolLease<T>> AcquireAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Acquires a resource exactly like <see cref="AcquireAsync(CancellationToken)"/>, but waits at most
+    /// <paramref name="timeout"/> instead of <see cref="ConnectionPoolOptions.AcquireTimeout"/>: longer or shorter, for
+    /// this call only. It fails the same way when the time is up (a <see cref="PoolExhaustedException"/> counted in
+    /// <see cref="PoolStatistics.TotalTimeouts"/>, its message naming this timeout).
+    /// </summary>
+    /// <param name="timeout">How long this call may wait: positive, or <see cref="Timeout.InfiniteTimeSpan"/> to wait until a resource comes or <paramref name="cancellationToken"/> is canceled.</param>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <returns>A lease that must be disposed to return the resource.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="timeout"/> is zero, or negative and not <see cref="Timeout.InfiniteTimeSpan"/>.</exception>
+    /// <exception cref="PoolExhaustedException">No resource became available within <paramref name="timeout"/>, or the wait queue is full.</exception>
+    /// <exception cref="ResourceCreationException">As for <see cref="AcquireAsync(CancellationToken)"/>.</exception>
+    /// <exception cref="ObjectDisposedException">The pool has been disposed.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was canceled.</exception>
+    ValueTask<PoolLease<T>> AcquireAsync(TimeSpan timeout, CancellationToken cancellationToken = default);
 
     /// <summary>
     /// Acquires an idle resource without waiting and without creating one.

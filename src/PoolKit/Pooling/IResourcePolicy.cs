@@ -42,6 +42,27 @@ public interface IResourcePolicy<T>
     /// <returns><see langword="false"/> (or an exception) to destroy the resource instead of keeping it.</returns>
     ValueTask<bool> ResetAsync(T resource, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// A cheap, synchronous check run when a lease is returned, before the reset: did the lease holder close or dispose
+    /// the resource itself (for example <c>await using var conn = lease.Resource;</c>)? Such a resource is destroyed
+    /// instead of reset, and counted in <see cref="PoolDestroyedCounts.ClosedByCaller"/>, as with
+    /// <see cref="PoolLease{T}.MarkClosedByCaller"/>. It must not do I/O; one that throws says "no".
+    /// </summary>
+    /// <param name="resource">The returned resource.</param>
+    /// <returns><see langword="true"/> if the holder closed it. The default returns <see langword="false"/>.</returns>
+    bool IsClosedByCaller(T resource) => false;
+
+    /// <summary>
+    /// Tells whether a creation error is one that retrying cannot fix (a wrong password, a database that does not
+    /// exist): while the last creation failed that way, the pool holds no resource and its back-off runs, acquirers
+    /// fail at once with a <see cref="ResourceCreationException"/> (the error as its inner exception) instead of
+    /// waiting for the next attempt. One attempt per back-off interval still runs, so the pool recovers once the cause
+    /// is fixed.
+    /// </summary>
+    /// <param name="exception">The error <see cref="CreateAsync"/> threw.</param>
+    /// <returns><see langword="true"/> if retrying cannot fix it. The default returns <see langword="false"/>: every creation error is worth retrying.</returns>
+    bool IsPermanentCreationError(Exception exception) => false;
+
     /// <summary>Releases the resource for good. Exceptions are logged and otherwise ignored.</summary>
     /// <param name="resource">The resource.</param>
     /// <returns>A task that completes when the resource is released.</returns>

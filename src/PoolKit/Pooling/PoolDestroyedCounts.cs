@@ -2,7 +2,7 @@ namespace PoolKit;
 
 /// <summary>How many resources a pool destroyed, by reason.</summary>
 /// <param name="Broken">Marked broken by the lease holder (<see cref="PoolLease{T}.MarkBroken"/>).</param>
-/// <param name="ClosedByCaller">Closed by the lease holder itself, as reported by an adapter (<see cref="PoolLease{T}.MarkClosedByCaller"/>).</param>
+/// <param name="ClosedByCaller">Closed by the lease holder itself, as reported by an adapter (<see cref="PoolLease{T}.MarkClosedByCaller"/>) or found on return by the policy (<see cref="IResourcePolicy{T}.IsClosedByCaller"/>).</param>
 /// <param name="Unusable">Failed the cheap usability check (<see cref="IResourcePolicy{T}.IsUsable"/>) when about to be handed out.</param>
 /// <param name="ValidationFailed">Failed, threw or timed out in <see cref="IResourcePolicy{T}.ValidateAsync"/>.</param>
 /// <param name="ResetFailed">Refused, threw or timed out in <see cref="IResourcePolicy{T}.ResetAsync"/>.</param>

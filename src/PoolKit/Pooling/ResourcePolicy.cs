@@ -24,6 +24,14 @@ public abstract class ResourcePolicy<T> : IResourcePolicy<T>
     public virtual ValueTask<bool> ResetAsync(T resource, CancellationToken cancellationToken) => new(true);
 
     /// <inheritdoc />
+    /// <remarks>The default returns <see langword="false"/>.</remarks>
+    public virtual bool IsClosedByCaller(T resource) => false;
+
+    /// <inheritdoc />
+    /// <remarks>The default returns <see langword="false"/>: every creation error is worth retrying.</remarks>
+    public virtual bool IsPermanentCreationError(Exception exception) => false;
+
+    /// <inheritdoc />
     /// <remarks>The default disposes the resource if it is <see cref="IAsyncDisposable"/> or <see cref="IDisposable"/>.</remarks>
     public virtual ValueTask DestroyAsync(T resource)
     {

@@ -87,6 +87,57 @@ public sealed class ParallelBatchRunnerTests
         Assert.Equal([0L], db.Rows.Keys);
     }
 
+    [Fact]
+    public async Task RunAsync_IsConnectionBrokenThrows_TheUnitIsRolledBackAndReportedAndTheConnectionNotReused()
+    {
+        // Issue 19, defect 10: the rollback was skipped (the connection went back with its transaction open) and
+        // RunAsync threw instead of returning its report.
+        var db = new FakeDatabase();
+        var policy = new FakeConnectionPolicy(db);
+        await using var pool = new ConnectionPool<FakeConnection>(policy, new ConnectionPoolOptions { Name = "batch", MaxSize = 2 });
+        var handler = new FakeTransactionHandler { IsConnectionBrokenThrows = true };
+        var runner = new ParallelBatchRunner<FakeConnection, FakeTransaction>(pool, handler, new BatchRunnerOptions { MaxDegreeOfParallelism = 1 });
+
+        BatchResult result = await runner.RunAsync(
+            LongRange(3),
+            static (unit, ct) => unit.Items.Span[0] == 1 ? throw new PoisonItemException("bad item 1") : Insert(unit, ct)).WaitAsync(s_testTimeout);
+
+        Assert.Equal(1, result.Failed);
+        Assert.Equal(1, handler.RollbacksStarted);
+        Assert.Equal(1, policy.Destroyed);
+        Assert.Equal(0, pool.GetStatistics().Leased);
+        Assert.DoesNotContain(1L, db.Rows.Keys);
+    }
+
+    [Fact]
+    public async Task RunAsync_RollbackRegistersAThrowingCallback_NothingEscapesOnTheTimerAtTheRollbackBound()
+    {
+        var db = new FakeDatabase();
+        await using var pool = new ConnectionPool<FakeConnection>(new FakeConnectionPolicy(db), new ConnectionPoolOptions { Name = "batch", MaxSize = 2 });
+        var handler = new FakeTransactionHandler { RollbackHangs = true, RollbackRegistersThrowingCallback = true };
+        var time = new FakeTimeProvider();
+        var runner = new ParallelBatchRunner<FakeConnection, FakeTransaction>(
+            pool,
+            handler,
+            new BatchRunnerOptions { MaxDegreeOfParallelism = 1, RollbackTimeout = TimeSpan.FromSeconds(5) },
+            time);
+
+        Task<BatchResult> run = runner.RunAsync(
+            LongRange(3),
+            static (unit, ct) => unit.Items.Span[0] == 1 ? throw new PoisonItemException("bad item 1") : Insert(unit, ct));
+        while (handler.RollbacksStarted == 0)
+        {
+            await Task.Delay(1).WaitAsync(s_testTimeout);
+        }
+
+        // The bound's timer fires here, on this thread (a fake clock): a callback's exception would surface here.
+        Exception? escaped = Record.Exception(() => time.Advance(TimeSpan.FromSeconds(5)));
+
+        Assert.Null(escaped);
+        BatchResult result = await run.WaitAsync(s_testTimeout);
+        Assert.Equal(1, result.Failed);
+    }
+
     [Theory]
     [InlineData(0.0)]
     [InlineData(-1.0)]

@@ -77,6 +77,9 @@ public sealed class FakeTransactionHandler : ITransactionHandler<FakeConnection,
     /// <summary>When set, every rollback hangs until its token is canceled (a frozen server).</summary>
     public bool RollbackHangs { get; set; }
 
+    /// <summary>When set, a rollback registers a callback that throws on its token (a driver's careless registration).</summary>
+    public bool RollbackRegistersThrowingCallback { get; set; }
+
     private int _rollbacksStarted;
 
     public int RollbacksStarted => Volatile.Read(ref _rollbacksStarted);
@@ -84,6 +87,11 @@ public sealed class FakeTransactionHandler : ITransactionHandler<FakeConnection,
     public async ValueTask RollbackAsync(FakeTransaction transaction, CancellationToken cancellationToken)
     {
         Interlocked.Increment(ref _rollbacksStarted);
+        if (RollbackRegistersThrowingCallback)
+        {
+            cancellationToken.Register(static () => throw new InvalidOperationException("a rollback's callback that throws"));
+        }
+
         if (RollbackHangs)
         {
             await Task.Delay(Timeout.Infinite, cancellationToken);
@@ -100,7 +108,11 @@ public sealed class FakeTransactionHandler : ITransactionHandler<FakeConnection,
         _ => BatchErrorKind.Permanent,
     };
 
-    public bool IsConnectionBroken(Exception exception) => exception is ConnectionLostException or CommitLostException;
+    /// <summary>When set, <see cref="IsConnectionBroken"/> throws (a careless classifier).</summary>
+    public bool IsConnectionBrokenThrows { get; set; }
+
+    public bool IsConnectionBroken(Exception exception) =>
+        IsConnectionBrokenThrows ? throw new InvalidOperationException("classifier bug") : exception is ConnectionLostException or CommitLostException;
 }
 
 public sealed class FakeConnectionPolicy(FakeDatabase database) : ResourcePolicy<FakeConnection>

@@ -24,6 +24,9 @@ public sealed class FakePolicy : IResourcePolicy<FakeResource>
 
     public bool ResetResult { get; set; } = true;
 
+    /// <summary>When set, classifies creation errors as ones retrying cannot fix.</summary>
+    public Func<Exception, bool>? PermanentError { get; set; }
+
     /// <summary>When set, a creation that <see cref="FailCreate"/> fails completes asynchronously (after a yield) instead of at once.</summary>
     public bool FailAsynchronously { get; set; }
 
@@ -54,6 +57,10 @@ public sealed class FakePolicy : IResourcePolicy<FakeResource>
     }
 
     public bool IsUsable(FakeResource resource) => !resource.Unusable && !resource.Destroyed;
+
+    public bool IsPermanentCreationError(Exception exception) => PermanentError?.Invoke(exception) ?? false;
+
+    public bool IsClosedByCaller(FakeResource resource) => resource.ClosedByCaller;
 
     public ValueTask<bool> ValidateAsync(FakeResource resource, CancellationToken cancellationToken)
     {

@@ -19,6 +19,9 @@ public sealed class FakeResource
 
     public int ResetCount { get; set; }
 
+    /// <summary>Set by tests: the lease holder closed it.</summary>
+    public bool ClosedByCaller { get; set; }
+
     public int ValidateCount { get; set; }
 
     /// <summary>Marks the resource as used by one more owner; returns false if somebody else already uses it.</summary>

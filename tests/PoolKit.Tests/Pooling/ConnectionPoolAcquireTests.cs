@@ -35,6 +35,144 @@ public sealed class ConnectionPoolAcquireTests
     }
 
     [Fact]
+    public async Task AcquireAsync_WaitCanceled_ValueTaskReportsCanceled()
+    {
+        await using var pool = PoolFactory.Create(out _, out _, o => o.MaxSize = 1);
+        using PoolLease<FakeResource> held = await pool.AcquireAsync();
+        using var cts = new CancellationTokenSource();
+
+        ValueTask<PoolLease<FakeResource>> waiting = pool.AcquireAsync(cts.Token);
+        Assert.False(waiting.IsCompleted);
+        cts.Cancel();
+
+        Assert.True(SpinWait.SpinUntil(() => waiting.IsCompleted, s_testTimeout));
+        Assert.True(waiting.IsCanceled);
+        Assert.False(waiting.IsCompletedSuccessfully);
+        Assert.False(waiting.IsFaulted);
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await waiting);
+    }
+
+    [Fact]
+    public async Task AcquireAsync_WaitTimedOut_ValueTaskReportsFaulted()
+    {
+        await using var pool = PoolFactory.Create(out _, out var time, o =>
+        {
+            o.MaxSize = 1;
+            o.AcquireTimeout = TimeSpan.FromSeconds(1);
+        });
+        using PoolLease<FakeResource> held = await pool.AcquireAsync();
+
+        ValueTask<PoolLease<FakeResource>> waiting = pool.AcquireAsync();
+        time.Advance(TimeSpan.FromSeconds(2));
+
+        Assert.True(SpinWait.SpinUntil(() => waiting.IsCompleted, s_testTimeout));
+        Assert.True(waiting.IsFaulted);
+        Assert.False(waiting.IsCompletedSuccessfully);
+        Assert.False(waiting.IsCanceled);
+        await Assert.ThrowsAsync<PoolExhaustedException>(async () => await waiting);
+    }
+
+    [Fact]
+    public async Task AcquireAsync_WaitHandedOff_ValueTaskReportsSuccess()
+    {
+        await using var pool = PoolFactory.Create(out _, out _, o => o.MaxSize = 1);
+        PoolLease<FakeResource> held = await pool.AcquireAsync();
+
+        ValueTask<PoolLease<FakeResource>> waiting = pool.AcquireAsync();
+        held.Dispose();
+
+        Assert.True(SpinWait.SpinUntil(() => waiting.IsCompleted, s_testTimeout));
+        Assert.True(waiting.IsCompletedSuccessfully);
+        using PoolLease<FakeResource> lease = await waiting;
+        Assert.True(lease.IsActive);
+    }
+
+    [Fact]
+    public async Task AcquireAsync_TokenAlreadyCanceled_IsCountedAsCanceled()
+    {
+        await using var pool = PoolFactory.Create(out _, out _);
+        using var cts = new CancellationTokenSource();
+        await cts.CancelAsync();
+
+        ValueTask<PoolLease<FakeResource>> acquire = pool.AcquireAsync(cts.Token);
+
+        Assert.True(acquire.IsCanceled);
+        Assert.Equal(1, pool.GetStatistics().TotalAcquiresCanceled);
+    }
+
+    [Fact]
+    public async Task AcquireAsync_PerCallTimeoutLongerThanThePools_WaitsPastThePoolsTimeout()
+    {
+        await using var pool = PoolFactory.Create(out _, out var time, o =>
+        {
+            o.MaxSize = 1;
+            o.AcquireTimeout = TimeSpan.FromSeconds(1);
+        });
+        PoolLease<FakeResource> held = await pool.AcquireAsync();
+
+        Task<PoolLease<FakeResource>> waiting = pool.AcquireAsync(TimeSpan.FromSeconds(5)).AsTask();
+        time.Advance(TimeSpan.FromSeconds(4.9));
+        Assert.False(waiting.IsCompleted);
+        held.Dispose();
+
+        using PoolLease<FakeResource> lease = await waiting.WaitAsync(s_testTimeout);
+        Assert.True(lease.IsActive);
+        Assert.Equal(0, pool.GetStatistics().TotalTimeouts);
+    }
+
+    [Fact]
+    public async Task AcquireAsync_PerCallTimeoutShorterThanThePools_FailsAtItWithTheSameErrorAndCounter()
+    {
+        await using var pool = PoolFactory.Create(out _, out var time, o =>
+        {
+            o.MaxSize = 1;
+            o.AcquireTimeout = TimeSpan.FromSeconds(10);
+        });
+        using PoolLease<FakeResource> held = await pool.AcquireAsync();
+
+        Task<PoolLease<FakeResource>> waiting = pool.AcquireAsync(TimeSpan.FromMilliseconds(500)).AsTask();
+        time.Advance(TimeSpan.FromMilliseconds(499));
+        Assert.False(waiting.IsCompleted);
+        time.Advance(TimeSpan.FromMilliseconds(2));
+
+        PoolExhaustedException ex = await Assert.ThrowsAsync<PoolExhaustedException>(() => waiting.WaitAsync(s_testTimeout));
+        Assert.Equal(PoolExhaustedReason.Timeout, ex.Reason);
+        Assert.Contains("AcquireTimeout = 500 ms", ex.Message, StringComparison.Ordinal);
+        Assert.Equal(1, pool.GetStatistics().TotalTimeouts);
+        Assert.Equal(0, pool.GetStatistics().Waiting);
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(-2)]
+    public async Task AcquireAsync_PerCallTimeoutNotPositive_Throws(int milliseconds)
+    {
+        await using var pool = PoolFactory.Create(out _, out _);
+
+        var ex = Assert.Throws<ArgumentOutOfRangeException>(() => pool.AcquireAsync(TimeSpan.FromMilliseconds(milliseconds)));
+        Assert.Equal("timeout", ex.ParamName);
+    }
+
+    [Fact]
+    public async Task AcquireAsync_PerCallTimeoutInfinite_WaitsUntilCanceled()
+    {
+        await using var pool = PoolFactory.Create(out _, out var time, o =>
+        {
+            o.MaxSize = 1;
+            o.AcquireTimeout = TimeSpan.FromSeconds(1);
+        });
+        using PoolLease<FakeResource> held = await pool.AcquireAsync();
+        using var cts = new CancellationTokenSource();
+
+        Task<PoolLease<FakeResource>> waiting = pool.AcquireAsync(Timeout.InfiniteTimeSpan, cts.Token).AsTask();
+        time.Advance(TimeSpan.FromHours(1));
+        Assert.False(waiting.IsCompleted);
+        await cts.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting.WaitAsync(s_testTimeout));
+    }
+
+    [Fact]
     public async Task TryAcquire_StaleResourceValidatedSynchronously_IsHandedOut()
     {
         await using var pool = PoolFactory.Create(out _, out var time);

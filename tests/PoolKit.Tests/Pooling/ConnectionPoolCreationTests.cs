@@ -115,6 +115,121 @@ public sealed class ConnectionPoolCreationTests
     }
 
     [Fact]
+    public async Task AcquireAsync_PermanentCreationError_LaterAcquirersFailAtOnceAndOneAttemptPerBackOffStillRuns()
+    {
+        await using var pool = PoolFactory.Create(out FakePolicy policy, out var time, o =>
+        {
+            o.CreationBackoffInitial = TimeSpan.FromSeconds(1);
+            o.CreationBackoffMax = TimeSpan.FromSeconds(1);
+        });
+        policy.FailCreate = _ => new InvalidOperationException("password authentication failed");
+        policy.PermanentError = e => e is InvalidOperationException;
+
+        var first = await Assert.ThrowsAsync<InvalidOperationException>(async () => await pool.AcquireAsync());
+        Assert.Equal(1, policy.CreateAttempts);
+
+        // During the back-off: at once, without an attempt, with a stable message and the cause inside.
+        ValueTask<PoolLease<FakeResource>> second = pool.AcquireAsync();
+        Assert.True(second.IsFaulted);
+        var fast = await Assert.ThrowsAsync<ResourceCreationException>(async () => await second);
+        var again = await Assert.ThrowsAsync<ResourceCreationException>(async () => await pool.AcquireAsync());
+        Assert.Same(first, fast.InnerException);
+        Assert.Equal(fast.Message, again.Message);
+        Assert.Contains("retrying cannot fix", fast.Message, StringComparison.Ordinal);
+        Assert.Equal(1, policy.CreateAttempts);
+        Assert.Equal(0, pool.GetStatistics().Waiting);
+
+        // After the back-off one attempt runs; once the cause is fixed the pool recovers.
+        time.Advance(TimeSpan.FromSeconds(1));
+        policy.FailCreate = null;
+        using PoolLease<FakeResource> lease = await pool.AcquireAsync();
+        Assert.Equal(2, policy.CreateAttempts);
+    }
+
+    [Fact]
+    public async Task AcquireAsync_ServerBackWhileTheBackOffIsLong_ANewAcquirerAfterAQuietPeriodTriesAtOnce()
+    {
+        // Issue 19, defect 13: after a failover the first attempt at the new primary waited out a back-off of up to 2 s.
+        await using var pool = PoolFactory.Create(out FakePolicy policy, out var time, o =>
+        {
+            o.CreationBackoffInitial = TimeSpan.FromMilliseconds(100);
+            o.CreationBackoffMax = TimeSpan.FromSeconds(2);
+        });
+        policy.FailCreate = _ => new InvalidOperationException("connection refused");
+        for (int i = 0; i < 6; i++)
+        {
+            await Assert.ThrowsAsync<InvalidOperationException>(async () => await pool.AcquireAsync());
+            time.Advance(TimeSpan.FromSeconds(2));
+        }
+
+        await Assert.ThrowsAsync<InvalidOperationException>(async () => await pool.AcquireAsync());
+        int attempts = policy.CreateAttempts;
+
+        // The server is back; the back-off now runs for 1 to 2 s. A new acquirer 100 ms after the last attempt tries.
+        policy.FailCreate = null;
+        time.Advance(TimeSpan.FromMilliseconds(100));
+        ValueTask<PoolLease<FakeResource>> acquire = pool.AcquireAsync();
+
+        Assert.True(acquire.IsCompletedSuccessfully);
+        Assert.Equal(attempts + 1, policy.CreateAttempts);
+        (await acquire).Dispose();
+    }
+
+    [Fact]
+    public async Task AcquireAsync_ServerStillDown_NewAcquirersProbeAtMostOncePerInitialBackOff()
+    {
+        await using var pool = PoolFactory.Create(out FakePolicy policy, out var time, o =>
+        {
+            o.CreationBackoffInitial = TimeSpan.FromMilliseconds(100);
+            o.CreationBackoffMax = TimeSpan.FromSeconds(2);
+            o.AcquireTimeout = TimeSpan.FromSeconds(1);
+        });
+        policy.FailCreate = _ => new InvalidOperationException("connection refused");
+        for (int i = 0; i < 6; i++)
+        {
+            await Assert.ThrowsAsync<InvalidOperationException>(async () => await pool.AcquireAsync());
+            time.Advance(TimeSpan.FromSeconds(2));
+        }
+
+        await Assert.ThrowsAsync<InvalidOperationException>(async () => await pool.AcquireAsync());
+        int attempts = policy.CreateAttempts;
+
+        // Ten acquirers within 50 ms of the last attempt: none of them makes another.
+        var waiting = new List<Task<PoolLease<FakeResource>>>();
+        for (int i = 0; i < 10; i++)
+        {
+            waiting.Add(pool.AcquireAsync().AsTask());
+            time.Advance(TimeSpan.FromMilliseconds(5));
+        }
+
+        Assert.Equal(attempts, policy.CreateAttempts);
+        time.Advance(TimeSpan.FromSeconds(3));
+        foreach (Task<PoolLease<FakeResource>> w in waiting)
+        {
+            await Assert.ThrowsAnyAsync<Exception>(() => w.WaitAsync(TimeSpan.FromSeconds(10)));
+        }
+    }
+
+    [Fact]
+    public async Task AcquireAsync_TransientCreationError_LaterAcquirersWaitForTheNextAttempt()
+    {
+        await using var pool = PoolFactory.Create(out FakePolicy policy, out var time, o =>
+        {
+            o.CreationBackoffInitial = TimeSpan.FromSeconds(1);
+            o.CreationBackoffMax = TimeSpan.FromSeconds(1);
+        });
+        policy.FailCreate = _ => new InvalidOperationException("connection refused");
+
+        await Assert.ThrowsAsync<InvalidOperationException>(async () => await pool.AcquireAsync());
+        ValueTask<PoolLease<FakeResource>> second = pool.AcquireAsync();
+
+        Assert.False(second.IsCompleted);
+        policy.FailCreate = null;
+        time.Advance(TimeSpan.FromSeconds(1));
+        using PoolLease<FakeResource> lease = await second.AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
     public async Task AcquireAsync_BackOffWithLeasesOutstanding_WaitsForAReturnInsteadOfFailing()
     {
         await using var pool = PoolFactory.Create(out FakePolicy policy, out _, o => o.MaxSize = 2);

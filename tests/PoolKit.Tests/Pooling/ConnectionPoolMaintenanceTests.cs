@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using PoolKit.Tests.Fakes;
 
 namespace PoolKit.Tests.Pooling;
@@ -110,6 +111,37 @@ public sealed class ConnectionPoolMaintenanceTests
 
         // Uniform jitter over two minutes: expiring all 20 in the same minute has odds of about 2 in a million.
         Assert.InRange(afterNine, 1, 19);
+    }
+
+    [Fact]
+    public async Task LeakDetection_LeaseReturnedToASlowReset_IsReportedOnce()
+    {
+        // Issue 19, defect 12: one lease was reported at 1 s and again at 4 s (its reset still ran, the slot still
+        // leased under the next version).
+        var logs = new Microsoft.Extensions.Logging.Testing.FakeLogCollector();
+        using var loggerFactory = LoggerFactory.Create(b => b.AddProvider(new Microsoft.Extensions.Logging.Testing.FakeLoggerProvider(logs)));
+        var policy = new FakePolicy();
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UnixEpoch);
+        await using var pool = new ConnectionPool<FakeResource>(policy, new ConnectionPoolOptions { Name = "leak", MaxSize = 1, LeakDetectionThreshold = TimeSpan.FromSeconds(1), MaintenanceInterval = TimeSpan.FromSeconds(1), ResetTimeout = TimeSpan.FromSeconds(30), DisposeTimeout = TimeSpan.Zero }, loggerFactory, timeProvider: time);
+        var reset = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        policy.ResetGate = () => reset.Task;
+        PoolLease<FakeResource> lease = await pool.AcquireAsync();
+
+        for (int i = 0; i < 2; i++)
+        {
+            time.Advance(TimeSpan.FromSeconds(1));
+            await Task.Delay(20);
+        }
+
+        lease.Dispose(); // the reset runs on
+        for (int i = 0; i < 4; i++)
+        {
+            time.Advance(TimeSpan.FromSeconds(1));
+            await Task.Delay(20);
+        }
+
+        Assert.Single(logs.GetSnapshot(), r => r.Id.Id == PoolEventIds.LeakSuspected);
+        reset.SetResult();
     }
 
     [Fact]
