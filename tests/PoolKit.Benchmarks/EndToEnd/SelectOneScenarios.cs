@@ -1,3 +1,4 @@
+using System.Data.Common;
 using Npgsql;
 using PoolKit.Npgsql;
 
@@ -11,6 +12,9 @@ public static class SelectOneScenarios
 
     /// <summary>The row name of Npgsql's built-in pool without its reset on return (a like-for-like anchor for a PoolKit policy that does not reset).</summary>
     public const string NpgsqlPoolNoReset = "Npgsql built-in pool, No Reset On Close";
+
+    /// <summary>The row name of Npgsql's built-in pool driven through <see cref="DbDataSource"/> code (the anchor of the data-source row).</summary>
+    public const string NpgsqlDbDataSource = "Npgsql built-in pool, DbDataSource code";
 
     /// <summary>The row name of the unpooled anchor.</summary>
     public const string NoPooling = "no pooling (Pooling=false)";
@@ -36,7 +40,16 @@ public static class SelectOneScenarios
         new PoolKitScenario($"PoolKit NpgsqlConnectionPool, reset Discard, default (max {maxPoolSize})", CreatePoolKit(connectionString, maxPoolSize, NpgsqlResetMode.Discard, "poolkit-e2e-discard"), [NpgsqlPool, NoPooling]),
         new PoolKitScenario($"PoolKit NpgsqlConnectionPool, reset DiscardOnReturn (max {maxPoolSize})", CreatePoolKit(connectionString, maxPoolSize, NpgsqlResetMode.DiscardOnReturn, "poolkit-e2e-discard-on-return"), [NpgsqlPool]),
         new PoolKitScenario($"PoolKit NpgsqlConnectionPool, reset RollbackOnly (max {maxPoolSize})", CreatePoolKit(connectionString, maxPoolSize, NpgsqlResetMode.RollbackOnly, "poolkit-e2e-rollback-only"), [NpgsqlPoolNoReset, NoPooling]),
+        new DbDataSourceScenario(NpgsqlDbDataSource, "poolkit-e2e-npgsql-dbdatasource", CreateNpgsqlDataSource(connectionString, maxPoolSize, "poolkit-e2e-npgsql-dbdatasource"), []),
+        new DbDataSourceScenario(
+            $"PoolKitDataSource, reset Discard, DbDataSource code (max {maxPoolSize})",
+            "poolkit-e2e-datasource",
+            new PoolKitDataSource(CreatePoolKit(connectionString, maxPoolSize, NpgsqlResetMode.Discard, "poolkit-e2e-datasource"), ownsPool: true),
+            [NpgsqlDbDataSource]),
     ];
+
+    private static NpgsqlDataSource CreateNpgsqlDataSource(string connectionString, int maxPoolSize, string applicationName) =>
+        NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(connectionString) { Pooling = true, MaxPoolSize = maxPoolSize, ApplicationName = applicationName }.ConnectionString);
 
     /// <summary>Creates a PoolKit pool of <paramref name="maxPoolSize"/> connections over the server, with the given reset mode.</summary>
     /// <param name="connectionString">The server's connection string (PoolKit turns Npgsql's own pooling off).</param>
@@ -125,6 +138,50 @@ public static class SelectOneScenarios
         public override async ValueTask DisposeAsync()
         {
             await _pool.DisposeAsync().ConfigureAwait(false);
+            await base.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Opens a connection per operation through code written only against <see cref="DbDataSource"/>,
+    /// <see cref="DbConnection"/> and <see cref="DbCommand"/> (as Dapper or a repository would), so Npgsql's data source
+    /// and <see cref="PoolKitDataSource"/> run exactly the same code.
+    /// </summary>
+    private sealed class DbDataSourceScenario : Scenario
+    {
+        private readonly DbDataSource _dataSource;
+
+        public DbDataSourceScenario(string name, string applicationName, DbDataSource dataSource, IReadOnlyList<string> comparedWith)
+        {
+            Name = name;
+            ApplicationName = applicationName;
+            _dataSource = dataSource;
+            ComparedWith = comparedWith;
+        }
+
+        public override string Name { get; }
+
+        public override string? ApplicationName { get; }
+
+        public override IReadOnlyList<string> ComparedWith { get; }
+
+        public override async ValueTask ExecuteAsync(CancellationToken cancellationToken)
+        {
+            DbConnection connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+            await using (connection.ConfigureAwait(false))
+            {
+                DbCommand command = connection.CreateCommand();
+                await using (command.ConfigureAwait(false))
+                {
+                    command.CommandText = "SELECT 1";
+                    _ = await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+                }
+            }
+        }
+
+        public override async ValueTask DisposeAsync()
+        {
+            await _dataSource.DisposeAsync().ConfigureAwait(false);
             await base.DisposeAsync().ConfigureAwait(false);
         }
     }
