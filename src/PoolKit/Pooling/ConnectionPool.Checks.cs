@@ -155,11 +155,11 @@ public sealed partial class ConnectionPool<T>
         }
         catch (TimeoutException)
         {
-            // It ignored its token: abandon it. The slot is freed now, the resource destroyed when the check ends.
+            // It ignored its token: abandon it within the budget (the slot is freed now, the resource destroyed when
+            // the check ends), or else wait it out.
             cancelAtBound.Dispose();
             slot.CheckBound = null;
-            _logger.CheckAbandoned(Name, slot.Index, onFailure == DestroyReason.ValidationFailed ? "validation" : "reset", limit.TotalMilliseconds);
-            AbandonOwned(slot, pending, onFailure);
+            await AbandonOrWaitOutAsync(slot, pending, onFailure, onFailure == DestroyReason.ValidationFailed ? "validation" : "reset", limit).ConfigureAwait(false);
             Interlocked.Decrement(ref _returning);
             StartCreationsForWaiters();
             return;
@@ -219,29 +219,22 @@ public sealed partial class ConnectionPool<T>
     /// </summary>
     private async Task DestroyWhenCheckEndsAsync(Slot<T> slot, Task pending, TimeSpan limit)
     {
-        try
+        Task ended = pending.WaitAsync(AbandonGrace(limit), _time);
+        await ended.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        if (pending.IsCompleted)
         {
-            Task ended = pending.WaitAsync(AbandonGrace(limit), _time);
-            await ended.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            _ = DestroyOwned(slot, DestroyReason.ValidationFailed);
         }
-        finally
+        else
         {
-            if (pending.IsCompleted)
-            {
-                _ = DestroyOwned(slot, DestroyReason.ValidationFailed);
-            }
-            else
-            {
-                _logger.CheckAbandoned(Name, slot.Index, "validation", limit.TotalMilliseconds);
-                AbandonOwned(slot, pending, DestroyReason.ValidationFailed);
-            }
+            await AbandonOrWaitOutAsync(slot, pending, DestroyReason.ValidationFailed, "validation", limit).ConfigureAwait(false);
+        }
 
-            // Ordering: the slot is freed (or its destruction begun) before it stops counting as on its way.
-            Interlocked.Decrement(ref _returning);
-            if (_waiters.Count > 0)
-            {
-                StartCreationsForWaiters();
-            }
+        // Ordering: the slot is freed (or its destruction begun) before it stops counting as on its way.
+        Interlocked.Decrement(ref _returning);
+        if (_waiters.Count > 0)
+        {
+            StartCreationsForWaiters();
         }
     }
 

@@ -248,7 +248,30 @@ public sealed partial class ConnectionPool<T>
         T resource;
         try
         {
-            resource = await create.ConfigureAwait(false);
+            if (bound is null)
+            {
+                resource = await create.ConfigureAwait(false);
+            }
+            else
+            {
+                // A creation that ignores its token is given up shortly after its bound (within the abandonment
+                // budget), so it stops counting as on its way: acquirers and the next attempt are not stuck behind it.
+                Task<T> pending = create.AsTask();
+                Task ended = pending.WaitAsync(_options.AcquireTimeout + AbandonGrace(_options.AcquireTimeout), _time);
+                await ended.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                if (!pending.IsCompleted && TryTakeAbandonBudget())
+                {
+                    Interlocked.Increment(ref _totalAbandoned);
+                    _logger.CheckAbandoned(Name, slot.Index, "creation", _options.AcquireTimeout.TotalMilliseconds);
+                    _ = DestroyLateCreationAsync(pending, slot.Index);
+                    throw new ResourceCreationException(
+                        Name,
+                        string.Create(CultureInfo.InvariantCulture, $"Pool '{Name}' gave up a creation that ignored its cancellation at the acquire timeout (AcquireTimeout = {_options.AcquireTimeout.TotalMilliseconds:0} ms): it was still running after {Elapsed(begin, _clock.Now).TotalMilliseconds:0} ms. Is the server reachable and responsive?"),
+                        null);
+                }
+
+                resource = await pending.ConfigureAwait(false);
+            }
         }
         catch (OperationCanceledException ex) when (bound?.IsCancellationRequested == true)
         {
@@ -263,6 +286,29 @@ public sealed partial class ConnectionPool<T>
         }
 
         Created(slot, resource, begin);
+    }
+
+    /// <summary>Destroys the resource of an abandoned creation if it ever comes, then gives the abandonment budget back. Never faults.</summary>
+    private async Task DestroyLateCreationAsync(Task<T> pending, int index)
+    {
+        try
+        {
+            await ((Task)pending).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            if (pending.IsCompletedSuccessfully)
+            {
+                await _policy.DestroyAsync(pending.Result).ConfigureAwait(false);
+            }
+        }
+#pragma warning disable CA1031 // Logged; nobody else can observe it.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            _logger.DestroyFailed(Name, index, ex);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _abandonedRunning);
+        }
     }
 
     private void Created(Slot<T> slot, T resource, long begin)

@@ -43,20 +43,37 @@ public sealed partial class ConnectionPool<T>
             return Task.CompletedTask;
         }
 
-        return FinishDestroyAsync(slot, destroy.AsTask());
+        return FinishDestroyAsync(slot, destroy.AsTask(), reason);
     }
 
-    private async Task FinishDestroyAsync(Slot<T> slot, Task destroy)
+    private async Task FinishDestroyAsync(Slot<T> slot, Task destroy, DestroyReason reason)
     {
+        bool destroyed = true;
         try
         {
             await destroy.WaitAsync(_options.DestroyTimeout, _time).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
-            _logger.DestroyAbandoned(Name, slot.Index, _options.DestroyTimeout.TotalMilliseconds);
-            Interlocked.Increment(ref _totalAbandoned);
-            _ = ObserveAbandonedAsync(destroy, slot.Index);
+            if (TryTakeAbandonBudget())
+            {
+                // Abandoned: the slot is freed now and the destruction observed in the background; it counts as
+                // destroyed only once it has ended (ObserveAbandonedAsync).
+                _logger.DestroyAbandoned(Name, slot.Index, _options.DestroyTimeout.TotalMilliseconds);
+                Interlocked.Increment(ref _totalAbandoned);
+                Interlocked.Decrement(ref _destroyedBy[(int)reason]);
+                destroyed = false;
+                _ = ObserveAbandonedAsync(destroy, slot.Index, reason);
+            }
+            else
+            {
+                // Over the abandonment budget: the slot stays taken until the destruction ends (callers wait).
+                await destroy.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                if (destroy.Exception is { } late)
+                {
+                    _logger.DestroyFailed(Name, slot.Index, late.GetBaseException());
+                }
+            }
         }
 #pragma warning disable CA1031 // Destroy errors are logged and otherwise ignored (documented).
         catch (Exception ex)
@@ -66,13 +83,39 @@ public sealed partial class ConnectionPool<T>
         }
         finally
         {
-            FreeDestroyed(slot);
+            FreeDestroyed(slot, destroyed);
         }
     }
 
     /// <summary>
-    /// Gives up an owned slot whose check (reset or validation) ignored its bound: the slot is freed at once, and the
-    /// resource is destroyed in the background when the check finally ends.
+    /// Takes one unit of the abandonment budget (<see cref="AbandonBudget"/>): abandoned work still running, whose
+    /// resource still exists outside the slots, never exceeds it. Given back by whoever ends that work.
+    /// </summary>
+    /// <returns><see langword="false"/> if the budget is spent: the caller keeps waiting for the work instead of abandoning it.</returns>
+    private bool TryTakeAbandonBudget()
+    {
+        int running = Volatile.Read(ref _abandonedRunning);
+        while (running < AbandonBudget)
+        {
+            int seen = Interlocked.CompareExchange(ref _abandonedRunning, running + 1, running);
+            if (seen == running)
+            {
+                return true;
+            }
+
+            running = seen;
+        }
+
+        return false;
+    }
+
+    /// <summary>How much abandoned work may run at once: <see cref="ConnectionPoolOptions.MaxSize"/>. So live resources plus abandoned ones never exceed twice MaxSize.</summary>
+    private int AbandonBudget => _options.MaxSize;
+
+    /// <summary>
+    /// Gives up an owned slot whose check (reset or validation) ignored its bound, with a unit of the abandonment
+    /// budget already taken: the slot is freed at once, and the resource is destroyed in the background when the check
+    /// finally ends (counted destroyed then, abandoned now).
     /// </summary>
     private void AbandonOwned(Slot<T> slot, Task check, DestroyReason reason)
     {
@@ -80,15 +123,30 @@ public sealed partial class ConnectionPool<T>
         T resource = slot.Resource!;
         slot.Resource = null;
         slot.AcquireStackTrace = null;
-        Interlocked.Increment(ref _destroyedBy[(int)reason]);
         Interlocked.Increment(ref _totalAbandoned);
-        FreeDestroyed(slot);
-        _ = DestroyAbandonedAsync(check, resource, slot.Index);
+        FreeDestroyed(slot, destroyed: false);
+        _ = DestroyAbandonedAsync(check, resource, slot.Index, reason);
     }
 
-    private async Task DestroyAbandonedAsync(Task check, T resource, int index)
+    /// <summary>
+    /// Waits out a check that outlived its bound: abandons it if the budget allows (<see cref="AbandonOwned"/>), else
+    /// waits for it to end and destroys the resource (the slot stays taken meanwhile: callers wait, as with Npgsql).
+    /// </summary>
+    private async Task AbandonOrWaitOutAsync(Slot<T> slot, Task check, DestroyReason reason, string what, TimeSpan limit)
     {
-        Interlocked.Increment(ref _abandonedRunning);
+        if (TryTakeAbandonBudget())
+        {
+            _logger.CheckAbandoned(Name, slot.Index, what, limit.TotalMilliseconds);
+            AbandonOwned(slot, check, reason);
+            return;
+        }
+
+        await check.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await DestroyOwned(slot, reason).ConfigureAwait(false);
+    }
+
+    private async Task DestroyAbandonedAsync(Task check, T resource, int index, DestroyReason reason)
+    {
         try
         {
             await check.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
@@ -102,13 +160,13 @@ public sealed partial class ConnectionPool<T>
         }
         finally
         {
+            CountDestroyed(reason);
             Interlocked.Decrement(ref _abandonedRunning);
         }
     }
 
-    private async Task ObserveAbandonedAsync(Task destroy, int index)
+    private async Task ObserveAbandonedAsync(Task destroy, int index, DestroyReason reason)
     {
-        Interlocked.Increment(ref _abandonedRunning);
         try
         {
             await destroy.ConfigureAwait(false);
@@ -121,13 +179,28 @@ public sealed partial class ConnectionPool<T>
         }
         finally
         {
+            CountDestroyed(reason);
             Interlocked.Decrement(ref _abandonedRunning);
         }
     }
 
-    private void FreeDestroyed(Slot<T> slot)
+    /// <summary>Counts an abandoned resource destroyed once its destruction has really ended.</summary>
+    private void CountDestroyed(DestroyReason reason)
     {
+        Interlocked.Increment(ref _destroyedBy[(int)reason]);
         Interlocked.Increment(ref _totalDestroyed);
+    }
+
+    /// <summary>Frees a slot whose resource left.</summary>
+    /// <param name="slot">The slot, <c>Destroying</c>.</param>
+    /// <param name="destroyed">Whether the resource's destruction ended (counted destroyed); <see langword="false"/> when it was abandoned (counted when it ends).</param>
+    private void FreeDestroyed(Slot<T> slot, bool destroyed = true)
+    {
+        if (destroyed)
+        {
+            Interlocked.Increment(ref _totalDestroyed);
+        }
+
         slot.Transition(SlotState.Destroying, SlotState.Empty);
         OnSlotFreed();
     }

@@ -26,7 +26,11 @@ public sealed class ConnectionPoolOptions
     /// <value>Default: 100. Between 1 and <see cref="MaxSizeLimit"/>.</value>
     public int MaxSize { get; set; } = 100;
 
-    /// <summary>Gets or sets how long an acquire may wait for a resource, including the time to create one.</summary>
+    /// <summary>
+    /// Gets or sets how long an acquire may wait for a resource, including the time to create one. It is also the
+    /// bound of each creation: its token is canceled then, and a creation that ignores it is abandoned a tenth of it
+    /// later (at most one second), within the abandonment budget described on <see cref="IConnectionPool{T}"/>.
+    /// </summary>
     /// <value>Default: 15 seconds. Positive, or <see cref="Timeout.InfiniteTimeSpan"/>.</value>
     public TimeSpan AcquireTimeout { get; set; } = TimeSpan.FromSeconds(15);
 
@@ -48,14 +52,16 @@ public sealed class ConnectionPoolOptions
     /// <summary>
     /// Gets or sets the longest an asynchronous <see cref="IResourcePolicy{T}.ResetAsync"/> may run. Its token is
     /// canceled then and the resource destroyed; a reset that ignores its token is abandoned shortly after (a tenth of
-    /// this, at most one second): its slot is freed, and the resource destroyed when the reset finally ends.
+    /// this, at most one second): its slot is freed, and the resource destroyed when the reset finally ends (within the
+    /// abandonment budget described on <see cref="IConnectionPool{T}"/>; beyond it the pool waits for the reset).
     /// </summary>
     /// <value>Default: 10 seconds. Positive, or <see cref="Timeout.InfiniteTimeSpan"/> for no bound.</value>
     public TimeSpan ResetTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>
     /// Gets or sets the longest the pool waits for <see cref="IResourcePolicy{T}.DestroyAsync"/>; a destruction still
-    /// running then is abandoned (logged and counted in <see cref="PoolStatistics.TotalAbandoned"/>) and its slot freed.
+    /// running then is abandoned (logged and counted in <see cref="PoolStatistics.TotalAbandoned"/>) and its slot freed,
+    /// within the abandonment budget described on <see cref="IConnectionPool{T}"/> (beyond it the pool waits).
     /// </summary>
     /// <value>Default: 10 seconds. Positive, or <see cref="Timeout.InfiniteTimeSpan"/> for no bound.</value>
     public TimeSpan DestroyTimeout { get; set; } = TimeSpan.FromSeconds(10);

@@ -6,9 +6,19 @@ namespace PoolKit;
 /// </summary>
 /// <typeparam name="T">The pooled resource type.</typeparam>
 /// <remarks>
-/// A lease is returned by disposing it. The pool never holds more than
+/// <para>A lease is returned by disposing it. The pool never holds more than
 /// <see cref="ConnectionPoolOptions.MaxSize"/> live resources (idle, leased, being created or being
-/// destroyed) at any instant.
+/// destroyed) at any instant.</para>
+/// <para><b>Abandoned work.</b> A creation, validation, reset or destruction that ignores its cancellation beyond its
+/// bound (<see cref="ConnectionPoolOptions.AcquireTimeout"/>, <see cref="ConnectionPoolOptions.ValidationTimeout"/>,
+/// <see cref="ConnectionPoolOptions.ResetTimeout"/>, each plus a grace of a tenth of it, at most one second; or
+/// <see cref="ConnectionPoolOptions.DestroyTimeout"/>) is abandoned: its slot is freed and its resource, if any, is
+/// destroyed when the work finally ends. At most <see cref="ConnectionPoolOptions.MaxSize"/> abandoned operations run
+/// at once; beyond that the pool waits for the work instead (its slot stays taken and callers wait). So the resources
+/// that exist, live ones plus those held by abandoned work (<see cref="PoolStatistics.AbandonedRunning"/>), never
+/// exceed twice <see cref="ConnectionPoolOptions.MaxSize"/>. Abandoned work is counted in
+/// <see cref="PoolStatistics.TotalAbandoned"/> when it is abandoned, and its resource in
+/// <see cref="PoolStatistics.TotalDestroyed"/> only once it was really destroyed.</para>
 /// </remarks>
 public interface IConnectionPool<T> : IAsyncDisposable, IDisposable
     where T : class

@@ -47,9 +47,9 @@ public readonly record struct PoolStatistics(
     /// <summary>Gets the destroyed resources by reason; their sum is <see cref="TotalDestroyed"/> once every destruction has finished.</summary>
     public PoolDestroyedCounts DestroyedBy { get; init; }
 
-    /// <summary>Gets the resets, validations and destructions the pool gave up waiting for because they outlived their bound (<see cref="ConnectionPoolOptions.ResetTimeout"/>, <see cref="ConnectionPoolOptions.ValidationTimeout"/>, <see cref="ConnectionPoolOptions.DestroyTimeout"/>).</summary>
+    /// <summary>Gets the creations, resets, validations and destructions the pool gave up waiting for because they outlived their bound (<see cref="ConnectionPoolOptions.AcquireTimeout"/>, <see cref="ConnectionPoolOptions.ResetTimeout"/>, <see cref="ConnectionPoolOptions.ValidationTimeout"/>, <see cref="ConnectionPoolOptions.DestroyTimeout"/>). Their resources are not counted in <see cref="TotalDestroyed"/> until they were really destroyed.</summary>
     public long TotalAbandoned { get; init; }
 
-    /// <summary>Gets the abandoned resets, validations and destructions still running: resources that still exist, outside <see cref="Live"/>.</summary>
+    /// <summary>Gets the abandoned creations, resets, validations and destructions still running: resources that (may) still exist, outside <see cref="Live"/>. At most <see cref="MaxSize"/>: beyond that the pool waits for the work instead of abandoning it, so <c>Live + AbandonedRunning &lt;= 2 * MaxSize</c>.</summary>
     public int AbandonedRunning { get; init; }
 }

@@ -68,6 +68,37 @@ public sealed class ConnectionPoolBoundsTests
         Assert.Equal(1, pool.GetStatistics().TotalAbandoned);
     }
 
+    [Fact]
+    public async Task AcquireAsync_CreationIgnoresItsToken_IsGivenUpAtItsBoundAndLaterAcquirersCreate()
+    {
+        // Issue 19, defect 4: it counted as "on its way" for ever, so lone acquirers queued behind it.
+        var policy = new ScriptedPolicy { CreateHangs = true, IgnoreTokens = true };
+        var time = new FakeTimeProvider();
+        await using var pool = new ConnectionPool<FakeResource>(policy, new ConnectionPoolOptions { Name = "t", MaxSize = 4, AcquireTimeout = TimeSpan.FromSeconds(1), DisposeTimeout = TimeSpan.Zero }, timeProvider: time);
+
+        Task<PoolLease<FakeResource>> first = pool.AcquireAsync().AsTask();
+        policy.CreateHangs = false;
+        for (int i = 0; i < 20 && pool.GetStatistics().Creating != 0; i++)
+        {
+            time.Advance(TimeSpan.FromMilliseconds(100));
+            await Task.Delay(5);
+        }
+
+        await Assert.ThrowsAnyAsync<Exception>(() => first.WaitAsync(s_testTimeout));
+        Assert.Equal(0, pool.GetStatistics().Creating);
+        Assert.Equal(1, pool.GetStatistics().TotalAbandoned);
+        Assert.Equal(1, pool.GetStatistics().AbandonedRunning);
+
+        // Five lone acquirers in a row, each served at once by a creation of its own or the idle one.
+        time.Advance(TimeSpan.FromSeconds(5)); // past the creation back-off
+        for (int i = 0; i < 5; i++)
+        {
+            ValueTask<PoolLease<FakeResource>> acquire = pool.AcquireAsync();
+            Assert.True(acquire.IsCompletedSuccessfully, $"acquire {i} was not served at once");
+            (await acquire).Dispose();
+        }
+    }
+
     /// <summary>A policy whose creations and validations can hang until canceled, and register throwing callbacks on their tokens.</summary>
     internal sealed class ScriptedPolicy : ResourcePolicy<FakeResource>
     {

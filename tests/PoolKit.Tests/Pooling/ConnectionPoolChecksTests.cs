@@ -131,10 +131,58 @@ public sealed class ConnectionPoolChecksTests
         Assert.Equal(3, policy.Created);
         PoolStatistics stats = pool.GetStatistics();
         Assert.True(stats.Live <= 2);
-        Assert.Equal(2, stats.DestroyedBy.ResetFailed);
+        // Abandoned resets are counted abandoned, and destroyed only once DestroyAsync has run.
+        Assert.Equal(ignoreToken ? 0 : 2, stats.DestroyedBy.ResetFailed);
+        Assert.Equal(ignoreToken ? 0 : 2, stats.TotalDestroyed);
         Assert.Equal(ignoreToken ? 2 : 0, stats.TotalAbandoned);
         Assert.Equal(ignoreToken ? 2 : 0, stats.AbandonedRunning);
         policy.Release.SetResult();
         await ConnectionPoolCreationTests.WaitForAsync(() => policy.Destroyed == 2);
+        await ConnectionPoolCreationTests.WaitForAsync(() => pool.GetStatistics().AbandonedRunning == 0);
+        Assert.Equal(2, pool.GetStatistics().DestroyedBy.ResetFailed);
+        Assert.Equal(2, pool.GetStatistics().TotalDestroyed);
+    }
+
+    [Fact]
+    public async Task Reset_HungResetsIgnoringTheirTokens_LiveResourcesPlusAbandonedNeverExceedTwiceMaxSize()
+    {
+        // Issue 19, defect 8: five hung resets with MaxSize 1 left five resources alive.
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UnixEpoch);
+        var policy = new HangingChecksPolicy { HangReset = true, IgnoreToken = true };
+        await using var pool = new ConnectionPool<FakeResource>(policy, new ConnectionPoolOptions { MaxSize = 1, ResetTimeout = TimeSpan.FromSeconds(1), AcquireTimeout = TimeSpan.FromSeconds(30), DisposeTimeout = TimeSpan.Zero }, timeProvider: time);
+        int maxAlive = 0;
+        int served = 0;
+        Task<PoolLease<FakeResource>>? acquire = null;
+        for (int round = 0; round < 5; round++)
+        {
+            acquire = pool.AcquireAsync().AsTask();
+            for (int i = 0; i < 40 && !acquire.IsCompleted; i++)
+            {
+                time.Advance(TimeSpan.FromMilliseconds(500));
+                await Task.Delay(5);
+                maxAlive = Math.Max(maxAlive, policy.Created - policy.Destroyed);
+            }
+
+            if (!acquire.IsCompleted)
+            {
+                break;
+            }
+
+            (await acquire).Dispose();
+            acquire = null;
+            served++;
+            maxAlive = Math.Max(maxAlive, policy.Created - policy.Destroyed);
+        }
+
+        // The first hung reset is abandoned (budget MaxSize = 1); the next one waits: callers wait, as with Npgsql.
+        Assert.Equal(2, served);
+        Assert.InRange(maxAlive, 1, 2);
+        Assert.Equal(1, pool.GetStatistics().TotalAbandoned);
+        // Once the hung work ends, the caller that waited is served.
+        policy.HangReset = false;
+        policy.Release.SetResult();
+        using PoolLease<FakeResource> after = await acquire!.WaitAsync(s_testTimeout);
+        await ConnectionPoolCreationTests.WaitForAsync(() => pool.GetStatistics().AbandonedRunning == 0);
+        Assert.Equal(2, policy.Destroyed);
     }
 }
