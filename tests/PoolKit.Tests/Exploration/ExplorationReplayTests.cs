@@ -40,7 +40,7 @@ public sealed class ExplorationReplayTests(ITestOutputHelper output)
     /// nothing on its way, and creates a fourth resource for three callers. A slot a rescan holds in transit is counted
     /// nowhere.
     /// </summary>
-    [Fact(Skip = "Reproduces issue 19 defect 9 (surplus creation among concurrent callers); enable once the core fix lands")]
+    [Fact]
     public void Defect_9_RescanHoldsAnIdleSlotWhileANewcomerScans_NoFourthResourceForThreeCallers() =>
         Replay(Scenarios.RoomyPool(), [2, 1, 2, 1, 0, 1, 2, 2, 0, 1, 1, 0, 0, 1, 0, 1, 1, 0, 1, 0, 0, 1, 2, 2, 3, 3, 1, 0, 2, 2, 0, 0, 2, 3, 0, 0, 1, 3, 3, 2, 3, 3, 3, 0, 0, 3, 1, 2, 0, 1, 0, 1, 1, 0]);
 

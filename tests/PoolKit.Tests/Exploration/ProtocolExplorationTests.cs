@@ -23,14 +23,14 @@ public sealed class ProtocolExplorationTests(ITestOutputHelper output)
     public void SequentialCaller_AsynchronousReset() => Explore(Scenarios.SequentialCaller());
 
     /// <summary>Finds issue 19's defect 9 (seed 33 of the random walk): four resources for three callers; see <see cref="ExplorationReplayTests"/>.</summary>
-    [Fact(Skip = "Finds issue 19 defect 9 (a surplus creation among concurrent callers; seed 33); enable once the core fix lands")]
+    [Fact]
     public void Defect_9_RoomyPool_NoSurplusCreation() => Explore(Scenarios.RoomyPool());
 
     [Fact]
     public void Creation_SucceedsFailsOrHangs() => Explore(Scenarios.Creation());
 
     /// <summary>Finds issue 19's defect 4 at once (seed 0): a creation that ignores its token keeps its slot forever, so after everything healed a final acquirer times out with a free slot.</summary>
-    [Fact(Skip = "Finds issue 19 defect 4 (a creation ignoring its token is never given up; seed 0); enable once the core fix lands")]
+    [Fact]
     public void Defect_4_Creation_HangingIgnoringItsToken() => Explore(Scenarios.CreationIgnoringItsToken());
 
     [Fact]
@@ -40,11 +40,11 @@ public sealed class ProtocolExplorationTests(ITestOutputHelper output)
     public void Validation_WithReset() => Explore(Scenarios.Validation(resetting: true));
 
     /// <summary>Finds issue 19's defect 1 at once (seed 0): with a window of zero and an asynchronous validation, the released slot is validated again at every hand-off and the schedule exceeds its step bound.</summary>
-    [Fact(Skip = "Finds issue 19 defect 1 (window 0 with asynchronous validation never serves a waiter; seed 0, a livelock); enable once the core fix lands")]
+    [Fact]
     public void Defect_1_Validation_EveryHandOut() => Explore(Scenarios.ValidationEveryHandOut());
 
     /// <summary>Finds issue 19's defect 3 at once (seed 0): an acquirer's own validation that ignores its token keeps the slot forever, so a final acquirer of the MaxSize-1 pool times out.</summary>
-    [Fact(Skip = "Finds issue 19 defect 3 (an acquirer's own validation ignoring its token holds the slot forever; seed 0); enable once the core fix lands")]
+    [Fact]
     public void Defect_3_Validation_OwnValidationIgnoringItsToken() => Explore(Scenarios.OwnValidationIgnoringItsToken());
 
     [Fact]
@@ -57,11 +57,11 @@ public sealed class ProtocolExplorationTests(ITestOutputHelper output)
     public void Timeout() => Explore(Scenarios.Timeout());
 
     /// <summary>Finds issue 19's defect 5 at once: a cancelled or timed-out acquire's task reports <c>IsCompletedSuccessfully</c>.</summary>
-    [Fact(Skip = "Finds issue 19 defect 5 (the acquire's ValueTask reports success for every outcome; seed 1); enable once the core fix lands")]
+    [Fact]
     public void Defect_5_Cancellation_FailedAcquireDoesNotReportSuccess() => Explore(Scenarios.Cancellation(resetting: false, checksTaskStatus: true));
 
     /// <summary>Finds issue 19's defect 11 at once: an acquire whose token was cancelled before the call is not counted in <c>TotalAcquiresCanceled</c>.</summary>
-    [Fact(Skip = "Finds issue 19 defect 11 (an acquire with an already-cancelled token is not counted as cancelled; seed 0); enable once the core fix lands")]
+    [Fact]
     public void Defect_11_Cancellation_EveryCancelledAcquireCounted() => Explore(Scenarios.Cancellation(resetting: false, checksCanceledCount: true));
 
     [Fact]
@@ -75,7 +75,7 @@ public sealed class ProtocolExplorationTests(ITestOutputHelper output)
     public void Abandonment() => Explore(Scenarios.Abandonment(aliveAllowance: int.MaxValue / 2));
 
     /// <summary>Finds issue 19's defect 8 (seed 23 of the random walk): three resources alive with MaxSize 1, the abandoned ones freeing their slot with no bound.</summary>
-    [Fact(Skip = "Finds issue 19 defect 8 (abandoned work frees its slot with no bound: 3 alive with MaxSize 1, seed 23); enable once the core fix (item 4) lands, with its documented budget")]
+    [Fact]
     public void Defect_8_Abandonment_WithinMaxSizePlusMaxSize() => Explore(Scenarios.Abandonment(aliveAllowance: null));
 
     private void Explore(Scenario scenario, int randomWalks = 400, int depthFirst = 400)
