@@ -52,11 +52,18 @@ internal class ControlledPolicy : ResourcePolicy<ExploredResource>
     /// <summary>Creations that failed or were cancelled.</summary>
     public int CreationFailures { get; private set; }
 
+    /// <summary>
+    /// Creations still running when the pool cancelled their token (their bound): the pool may give such a creation up
+    /// (abandon it and count it failed) if it ignores the token. An upper bound on the creations the pool may count as
+    /// failed beyond <see cref="CreationFailures"/>.
+    /// </summary>
+    public int CreationsPastTheirBound { get; private set; }
+
     public override ValueTask<ExploredResource> CreateAsync(CancellationToken cancellationToken)
     {
         _scheduler.Point("policy.CreateAsync");
         int n = Interlocked.Increment(ref _creationsStarted);
-        return Run(
+        ValueTask<ExploredResource> creation = Run(
             "create" + n.ToString(CultureInfo.InvariantCulture),
             CreateOutcomes,
             () =>
@@ -69,6 +76,20 @@ internal class ControlledPolicy : ResourcePolicy<ExploredResource>
             () => throw new InvalidOperationException($"creation {n} failed (scripted)"),
             () => CreationFailures++,
             cancellationToken);
+        if (!creation.IsCompleted && cancellationToken.CanBeCanceled)
+        {
+            Task<ExploredResource> pending = creation.AsTask();
+            cancellationToken.Register(() =>
+            {
+                if (!pending.IsCompleted)
+                {
+                    CreationsPastTheirBound++;
+                }
+            });
+            return new ValueTask<ExploredResource>(pending);
+        }
+
+        return creation;
     }
 
     public override ValueTask<bool> ValidateAsync(ExploredResource resource, CancellationToken cancellationToken)

@@ -40,9 +40,40 @@ public sealed class ExplorationReplayTests(ITestOutputHelper output)
     /// nothing on its way, and creates a fourth resource for three callers. A slot a rescan holds in transit is counted
     /// nowhere.
     /// </summary>
-    [Fact(Skip = "Reproduces issue 19 defect 9's second path (a rescan holding an idle slot in transit); the ABA path is fixed, this one is open")]
+    [Fact(Skip = "Issue 19 defect 9, not fixed: a waiter's rescan holds an idle slot in transit (counted nowhere) while a newcomer scans and creates a fourth resource for three callers")]
     public void Defect_9_RescanHoldsAnIdleSlotWhileANewcomerScans_NoFourthResourceForThreeCallers() =>
         Replay(Scenarios.RoomyPool(), [2, 1, 2, 1, 0, 1, 2, 2, 0, 1, 1, 0, 0, 1, 0, 1, 1, 0, 1, 0, 0, 1, 2, 2, 3, 3, 1, 0, 2, 2, 0, 0, 2, 3, 0, 0, 1, 3, 3, 2, 3, 3, 3, 0, 0, 3, 1, 2, 0, 1, 0, 1, 1, 0]);
+
+    /// <summary>
+    /// Found by <see cref="ProtocolExplorationTests.Timeout"/> (random walk, seed 4) once creations that ignore their
+    /// token are abandoned: create1 is still running past AcquireTimeout plus grace, so the pool gives it up, counts it
+    /// failed (back-off) and reports it to the waiter; its late resource is destroyed. The newcomer a then waits behind
+    /// the back-off, with nothing leased or on its way and the policy having failed nothing: the pool wakes it when the
+    /// back-off ends. The harness must count the abandoned creation as failed (it did not, and called a stranded waiter),
+    /// and a must still end (served or timed out) once time runs.
+    /// </summary>
+    [Fact]
+    public void Defect_4_AbandonedCreationBacksOff_ANewcomerWaitsForTheBackOff_NotStranded() =>
+        Replay(Scenarios.Timeout(), [2, 2, 1, 1, 0, 0, 1, 2, 2, 3, 1, 2, 1, 2, 4, 3, 2, 1, 2, 2, 1, 2, 1]);
+
+    /// <summary>
+    /// Found by <see cref="ProtocolExplorationTests.Defect_4_Creation_HangingIgnoringItsToken"/> (seed 0) once such a
+    /// creation is abandoned: its replacement is the third creation for two callers, a retry of a creation the pool
+    /// counted failed, not a surplus one.
+    /// </summary>
+    [Fact]
+    public void Defect_4_AbandonedCreationIsReplaced_NotASurplusCreation() =>
+        Replay(Scenarios.CreationIgnoringItsToken(), [1, 1, 1, 1, 0, 1, 2, 1, 1, 1, 0, 1, 1, 1, 2, 0, 1, 1, 1, 0, 1, 1, 1, 0]);
+
+    /// <summary>
+    /// Found by <see cref="ProtocolExplorationTests.Defect_8_Abandonment_WithinMaxSizePlusMaxSize"/> (random walk,
+    /// seed 23) once abandonment has a budget: r1's abandoned reset ends, its destruction hangs for ever (the budget of
+    /// MaxSize 1 is spent), then r2's reset hangs ignoring its token: the pool waits it out, and a final acquirer is not
+    /// served, since serving it would make three resources alive with MaxSize 1. Every other slot must still be usable.
+    /// </summary>
+    [Fact]
+    public void Defect_8_BudgetSpentByWorkThatNeverEnds_TheSlotIsWaitedOut_NoThirdResource() =>
+        Replay(Scenarios.Abandonment(aliveAllowance: null), [2, 2, 3, 1, 1, 1, 0, 2, 2, 2, 0, 1, 1, 1, 0, 1, 2, 1, 1, 1, 4, 1, 2, 0, 2, 0, 1, 1, 2]);
 
     private void Replay(Scenario scenario, int[] choices)
     {
