@@ -179,7 +179,16 @@ public abstract partial class ConnectionPoolContract
         var counts = new HammerCounts();
 
         Task[] workers = Enumerable.Range(0, 8).Select(seed => Task.Run(() => HammerAsync(pool, ledger, maxSize, seed, 300, counts))).ToArray();
-        await Task.WhenAll(workers).WaitAsync(TimeSpan.FromSeconds(10));
+        try
+        {
+            await Task.WhenAll(workers).WaitAsync(TimeSpan.FromSeconds(10));
+        }
+        catch (TimeoutException)
+        {
+            // Tell a stuck pool (a waiter next to a free slot) from a slow machine.
+            PoolStatistics stuck = pool.GetStatistics();
+            Assert.Fail($"the hammer did not end in 10 s: {counts.Attempts} of {8 * 300} attempts started; pool: waiting {stuck.Waiting}, idle {stuck.Idle}, leased {stuck.Leased}, live {stuck.Live}; created {ledger.Created}, destroyed {ledger.Destroyed}");
+        }
 
         PoolStatistics end = await SettledAsync(pool, ledger);
         Assert.Equal(8 * 300, counts.Attempts);
