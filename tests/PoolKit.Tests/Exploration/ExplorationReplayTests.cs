@@ -18,7 +18,7 @@ public sealed class ExplorationReplayTests(ITestOutputHelper output)
     /// (waiting 1, returning 2, then 1) sees enough on its way, and b's tail, which kept its resource, does not look
     /// again. c waits with a free slot and nothing on its way until its deadline.
     /// </summary>
-    [Fact(Skip = "Reproduces a stranded waiter (a cause of issue 19 defect 12); the core's creation decision is being reworked (issue 19 item 3): enable with that fix")]
+    [Fact(Skip = "Reproduces a stranded waiter (a cause of issue 19 defect 12); not fixed yet: the reset tail that kept its resource does not look again when that resource is destroyed later, and the two fixes tried broke other guards (issue 19 item 3 asks for one creation decision)")]
     public void Defect_12_ResetTailThatKeptItsResourceEndsLast_WaiterGetsACreation() =>
         Replay(Scenarios.AcquireVersusReturn(resetting: true, resetsFail: true), [1, 1, 1, 0, 0, 0, 1, 2, 0, 2, 0, 1, 2, 2, 1, 0, 0, 1, 1, 0, 1, 0, 0, 0, 2, 1, 0, 0]);
 
@@ -29,7 +29,7 @@ public sealed class ExplorationReplayTests(ITestOutputHelper output)
     /// reset still on its way, the reset's tail kept its resource and does not look again: the waiter again.2 is
     /// stranded with both slots free.
     /// </summary>
-    [Fact(Skip = "Reproduces a stranded waiter (a cause of issue 19 defect 12); the core's creation decision is being reworked (issue 19 item 3): enable with that fix")]
+    [Fact(Skip = "Reproduces a stranded waiter (a cause of issue 19 defect 12); not fixed yet: the reset tail that kept its resource does not look again when that resource is destroyed later, and the two fixes tried broke other guards (issue 19 item 3 asks for one creation decision)")]
     public void Defect_12_ResetTailThatKeptItsResourceEndsAfterAFailedValidation_WaiterGetsACreation() =>
         Replay(Scenarios.Validation(resetting: true), [2, 1, 1, 2, 1, 3, 2, 0, 4, 1, 0, 4, 0, 1, 3, 1, 0, 1, 0, 1, 1, 1, 3, 2, 3, 0, 1, 1, 1, 2, 2, 1, 2, 2, 0, 1, 2, 0, 0, 0]);
 
