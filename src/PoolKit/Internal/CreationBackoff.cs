@@ -8,7 +8,8 @@ namespace PoolKit.Internal;
 /// <b>Concurrency.</b> Failures and successes are rare and update the state under <see cref="_lock"/>.
 /// <see cref="_blockedUntil"/> is also read without the lock on the creation path (a racy read is harmless:
 /// at worst one extra attempt, or one wait slightly too long). Delay after the n-th consecutive failure:
-/// <c>min(max, initial * 2^(n-1))</c>, scaled by a random factor in [0.5, 1).
+/// <c>min(max, initial * 2^(n-1))</c>, scaled by a random factor in [0.5, 1). That delay paces the creations nobody waits
+/// for; acquirers may try again once the initial delay has passed (<see cref="IsBlockedForAcquirers"/>).
 /// </remarks>
 internal sealed class CreationBackoff
 {
@@ -54,12 +55,27 @@ internal sealed class CreationBackoff
     public bool IsBlocked(long now) => now < Volatile.Read(ref _blockedUntil);
 
     /// <summary>
-    /// Tells whether a creation may start at <paramref name="now"/> for a new acquirer: also during the back-off once
-    /// the initial delay has passed since the last failure. While acquirers keep coming, a server that has just come back
-    /// (a failover's new primary) is tried within the initial delay instead of at the end of a long back-off; the server
-    /// sees at most one attempt per initial delay (one at a time while creations keep failing), and none while nobody asks.
+    /// Tells whether a creation for acquirers (new or waiting) is held back at <paramref name="now"/>: only within the
+    /// initial delay after the last failure, or for the whole back-off when that failure was one retrying cannot fix.
+    /// While acquirers ask, a server that has just come back (a failover's new primary) is tried within the initial
+    /// delay instead of at the end of a long back-off; the server sees at most one attempt per initial delay (one at a
+    /// time while creations keep failing), and none while nobody asks. The exponential back-off paces the attempts
+    /// nobody waits for (the refill to MinSize).
     /// </summary>
-    public bool IsBlockedForNewcomer(long now) => IsBlocked(now) && now - Volatile.Read(ref _lastErrorAt) < _probeTicks;
+    public bool IsBlockedForAcquirers(long now) => now < AcquirersMayTryAt;
+
+    /// <summary>
+    /// Gets the timestamp from which a creation for acquirers may start (see <see cref="IsBlockedForAcquirers"/>): the
+    /// earlier of <see cref="BlockedUntil"/> and the last failure plus the initial delay; 0 when not backed off.
+    /// </summary>
+    public long AcquirersMayTryAt
+    {
+        get
+        {
+            long until = Volatile.Read(ref _blockedUntil);
+            return LastErrorIsPermanent ? until : Math.Min(until, Volatile.Read(ref _lastErrorAt) + _probeTicks);
+        }
+    }
 
     /// <summary>Records a failed creation and pushes the next allowed attempt out.</summary>
     /// <param name="error">The creation's error.</param>
@@ -78,10 +94,12 @@ internal sealed class CreationBackoff
 #pragma warning restore CA5394
             var delay = TimeSpan.FromTicks((long)delayTicks);
             long until = now + _clock.ToTicks(delay);
-            Volatile.Write(ref _blockedUntil, until);
-            Volatile.Write(ref _lastError, error);
-            Volatile.Write(ref _lastErrorPermanent, permanent ? 1 : 0);
+            // Ordering: the failure's time and kind before the new end of the back-off, so a reader of AcquirersMayTryAt
+            // that sees the new end also sees them.
             Volatile.Write(ref _lastErrorAt, now);
+            Volatile.Write(ref _lastErrorPermanent, permanent ? 1 : 0);
+            Volatile.Write(ref _lastError, error);
+            Volatile.Write(ref _blockedUntil, until);
             if (failures == 1)
             {
                 Volatile.Write(ref _firstErrorAt, now);

@@ -238,7 +238,7 @@ public sealed partial class ConnectionPool<T>
                 // Nobody waits and nothing is on its way (no reset, no creation): create, and keep the resource if it
                 // comes at once. A resource still resetting is about to be idle: never create because of it.
                 TestHookBeforeOwnCreation?.Invoke();
-                if (!onItsWay && TryReserve(now, wanted: 1, creating: 0, givenBack, out Slot<T>? reserved, newcomer: true) == ReserveResult.Reserved)
+                if (!onItsWay && TryReserve(now, wanted: 1, creating: 0, givenBack, out Slot<T>? reserved, forAcquirers: true) == ReserveResult.Reserved)
                 {
                     ValueTask started = CreateIntoSlotAsync(reserved!);
                     if (started.IsCompleted)
@@ -305,7 +305,7 @@ public sealed partial class ConnectionPool<T>
         // justify a creation.
         if (!RescanAfterEnqueue(waiter, now))
         {
-            StartCreationsForWaiters(newcomer: true);
+            StartCreationsForWaiters();
         }
 
         if (cancellationToken.CanBeCanceled)

@@ -13,11 +13,8 @@ public sealed partial class ConnectionPool<T>
     /// surplus creation" in the type remarks). Runs after every event that raises demand or lowers supply; cheap when
     /// there is nothing to do.
     /// </summary>
-    private void StartCreationsForWaiters() => StartCreationsForWaiters(newcomer: false);
-
-    /// <inheritdoc cref="StartCreationsForWaiters()"/>
-    /// <param name="newcomer">Run by an acquirer that just queued: during the creation back-off, an attempt may start once the initial delay has passed since the last failure (<see cref="CreationBackoff.IsBlockedForNewcomer"/>).</param>
-    private void StartCreationsForWaiters(bool newcomer)
+    /// <remarks>During the creation back-off, an attempt for the waiters may start once the initial delay has passed since the last failure (<see cref="CreationBackoff.IsBlockedForAcquirers"/>).</remarks>
+    private void StartCreationsForWaiters()
     {
         while (!IsDisposed)
         {
@@ -49,7 +46,7 @@ public sealed partial class ConnectionPool<T>
                 continue;
             }
 
-            switch (TryReserve(now, wanted, creating, givenBack, out Slot<T>? slot, newcomer))
+            switch (TryReserve(now, wanted, creating, givenBack, out Slot<T>? slot, forAcquirers: true))
             {
                 case ReserveResult.Reserved:
                     ValueTask creation = CreateIntoSlotAsync(slot!);
@@ -68,8 +65,8 @@ public sealed partial class ConnectionPool<T>
                 case ReserveResult.Changed:
                     continue;
                 case ReserveResult.BackedOff:
-                    // Nobody creates (or fails with the old error) until the back-off ends; then this runs again.
-                    _waiters.WakeUpAt(_backoff.BlockedUntil);
+                    // Nobody creates (or fails with the old error) until the waiters may try again; then this runs again.
+                    _waiters.WakeUpAt(_backoff.AcquirersMayTryAt);
                     return;
                 case ReserveResult.Full:
                     // Somebody may have held back because of the creation permit TryReserve took and gave back; a
@@ -96,11 +93,11 @@ public sealed partial class ConnectionPool<T>
     /// <param name="creating">The creations in flight the caller read before it read its demand: the permit is taken by a CAS from exactly this count, so a creation that ended after the demand was read (its waiter served, the demand stale) makes this return <see cref="ReserveResult.Changed"/> instead of a surplus creation.</param>
     /// <param name="givenBack"><see cref="_permitsGivenBack"/> as the caller read it before <paramref name="creating"/>: if it moved, a creation ended (and another may have started, leaving the count as it was) after the demand was read, and this returns <see cref="ReserveResult.Changed"/>.</param>
     /// <param name="slot">The reserved slot, in state <c>Creating</c>, counted in <see cref="_live"/> and <see cref="_creating"/>.</param>
-    /// <param name="newcomer">For a new acquirer: the back-off lets it try once the initial delay has passed since the last failure.</param>
-    private ReserveResult TryReserve(long now, int wanted, int creating, int givenBack, out Slot<T>? slot, bool newcomer = false)
+    /// <param name="forAcquirers">For acquirers (new or waiting): the back-off lets them try once the initial delay has passed since the last failure; <see langword="false"/> for the refill nobody waits for, which waits out the whole back-off.</param>
+    private ReserveResult TryReserve(long now, int wanted, int creating, int givenBack, out Slot<T>? slot, bool forAcquirers = false)
     {
         slot = null;
-        if (newcomer ? _backoff.IsBlockedForNewcomer(now) : _backoff.IsBlocked(now))
+        if (forAcquirers ? _backoff.IsBlockedForAcquirers(now) : _backoff.IsBlocked(now))
         {
             return ReserveResult.BackedOff;
         }

@@ -45,11 +45,14 @@ namespace PoolKit;
 /// left the count as it was), so a decision is never made on a stale waiter count.</para>
 /// <para><b>Creation failures and the back-off.</b> A failed creation starts a back-off (exponential, jittered) and is
 /// reported to one waiter, the longest; when nothing is left that could serve the queue (<c>live == 0</c>) every waiter
-/// fails with it at once. While the back-off runs nobody creates and nobody fails with the old error: acquirers queue,
-/// and when the back-off ends one attempt starts (one at a time while creations keep failing). So no acquire fails with
-/// an error older than the attempt that ended after it began, callers still learn of an outage within one back-off
-/// period (at most <see cref="ConnectionPoolOptions.CreationBackoffMax"/>) plus one attempt, and the server sees one
-/// attempt at a time, spaced by the back-off.</para>
+/// fails with it at once. Within <see cref="ConnectionPoolOptions.CreationBackoffInitial"/> of a failure nobody creates
+/// and nobody fails with the old error: acquirers queue, and then one attempt starts for them (one at a time while
+/// creations keep failing), so a server that has just come back (a failover's new primary) is tried within that delay
+/// while acquirers ask. The exponential back-off (up to <see cref="ConnectionPoolOptions.CreationBackoffMax"/>) paces
+/// the attempts nobody waits for (the refill to MinSize), and a failure retrying cannot fix holds everybody back for
+/// all of it. So no acquire fails with an error older than the attempt that ended after it began, callers learn of an
+/// outage within the initial delay plus one attempt, and the server sees one attempt at a time, at most one per
+/// initial delay, and none while nobody asks.</para>
 /// <para><b>One gate.</b> Every hand-out, to an acquirer scanning the slots or to a waiter, goes through
 /// <see cref="CheckOnHandOut"/> (disposal, generation, lifetime, <see cref="IResourcePolicy{T}.IsUsable"/>) and then
 /// through the validation window; see <c>ConnectionPool.HandOff.cs</c>, which also holds the lost-wake-up proof.</para>

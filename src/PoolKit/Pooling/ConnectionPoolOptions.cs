@@ -89,11 +89,16 @@ public sealed class ConnectionPoolOptions
     /// <value>Default: 2. At least 1.</value>
     public int MaxConcurrentCreations { get; set; } = 2;
 
-    /// <summary>Gets or sets the pause after the first failed creation before the next attempt; it doubles with each consecutive failure, with jitter.</summary>
+    /// <summary>
+    /// Gets or sets the pause after the first failed creation before the next attempt; it doubles with each consecutive
+    /// failure, with jitter, for the attempts nobody waits for (the refill to <see cref="MinSize"/>). Acquirers that ask
+    /// meanwhile get one attempt per this delay (unless the last failure was one retrying cannot fix), so a server that
+    /// comes back is tried within it.
+    /// </summary>
     /// <value>Default: 100 milliseconds. Positive.</value>
     public TimeSpan CreationBackoffInitial { get; set; } = TimeSpan.FromMilliseconds(100);
 
-    /// <summary>Gets or sets the longest pause between creation attempts while creations keep failing.</summary>
+    /// <summary>Gets or sets the longest pause between creation attempts nobody waits for while creations keep failing (see <see cref="CreationBackoffInitial"/>).</summary>
     /// <value>Default: 2 seconds. At least <see cref="CreationBackoffInitial"/>.</value>
     public TimeSpan CreationBackoffMax { get; set; } = TimeSpan.FromSeconds(2);
 

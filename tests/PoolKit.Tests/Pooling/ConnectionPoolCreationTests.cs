@@ -176,6 +176,70 @@ public sealed class ConnectionPoolCreationTests
     }
 
     [Fact]
+    public async Task AcquireAsync_ServerBackWhileAnAcquirerWaitsOutALongBackOff_ItIsServedWithinTheInitialDelay()
+    {
+        // Issue 19, defect 13: an acquirer that queued right after a failed attempt (the writer loop of an application
+        // retrying the error it just got) waited for the end of a back-off of up to 2 s, although the server (a
+        // failover's new primary) was back long before: it now tries once the initial delay has passed.
+        await using var pool = PoolFactory.Create(out FakePolicy policy, out var time, o =>
+        {
+            o.CreationBackoffInitial = TimeSpan.FromMilliseconds(100);
+            o.CreationBackoffMax = TimeSpan.FromSeconds(2);
+            o.AcquireTimeout = TimeSpan.FromSeconds(30);
+        });
+        policy.FailCreate = _ => new InvalidOperationException("connection refused");
+        for (int i = 0; i < 6; i++)
+        {
+            await Assert.ThrowsAsync<InvalidOperationException>(async () => await pool.AcquireAsync());
+            time.Advance(TimeSpan.FromSeconds(2));
+        }
+
+        await Assert.ThrowsAsync<InvalidOperationException>(async () => await pool.AcquireAsync());
+        int attempts = policy.CreateAttempts;
+
+        // 5 ms later the application retries: within the initial delay, so it waits. The back-off runs 1 to 2 s.
+        time.Advance(TimeSpan.FromMilliseconds(5));
+        Task<PoolLease<FakeResource>> waiting = pool.AcquireAsync().AsTask();
+        Assert.False(waiting.IsCompleted);
+        Assert.Equal(attempts, policy.CreateAttempts);
+
+        policy.FailCreate = null;
+        time.Advance(TimeSpan.FromMilliseconds(95));
+        using PoolLease<FakeResource> lease = await waiting.WaitAsync(TimeSpan.FromSeconds(2));
+        Assert.Equal(attempts + 1, policy.CreateAttempts);
+    }
+
+    [Fact]
+    public async Task AcquireAsync_ServerStillDownWhileAcquirersWait_AtMostOneAttemptPerInitialDelay()
+    {
+        await using var pool = PoolFactory.Create(out FakePolicy policy, out var time, o =>
+        {
+            o.CreationBackoffInitial = TimeSpan.FromMilliseconds(100);
+            o.CreationBackoffMax = TimeSpan.FromSeconds(2);
+            o.AcquireTimeout = TimeSpan.FromSeconds(30);
+        });
+        policy.FailCreate = _ => new InvalidOperationException("connection refused");
+        await Assert.ThrowsAsync<InvalidOperationException>(async () => await pool.AcquireAsync());
+        int attempts = policy.CreateAttempts;
+
+        // An application retrying every 5 ms for 2 s: every retry that waits is failed by the next attempt, which
+        // starts at most once per initial delay.
+        var retries = new List<Task<PoolLease<FakeResource>>>();
+        for (int i = 0; i < 400; i++)
+        {
+            retries.Add(pool.AcquireAsync().AsTask());
+            time.Advance(TimeSpan.FromMilliseconds(5));
+        }
+
+        Assert.InRange(policy.CreateAttempts - attempts, 1, 20);
+        time.Advance(TimeSpan.FromSeconds(2));
+        foreach (Task<PoolLease<FakeResource>> retry in retries)
+        {
+            await Assert.ThrowsAnyAsync<Exception>(() => retry.WaitAsync(TimeSpan.FromSeconds(10)));
+        }
+    }
+
+    [Fact]
     public async Task AcquireAsync_ServerStillDown_NewAcquirersProbeAtMostOncePerInitialBackOff()
     {
         await using var pool = PoolFactory.Create(out FakePolicy policy, out var time, o =>
