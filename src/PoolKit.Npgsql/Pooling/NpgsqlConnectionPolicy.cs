@@ -124,7 +124,11 @@ public sealed class NpgsqlConnectionPolicy : ResourcePolicy<NpgsqlConnection>
     /// <remarks>
     /// Honors <paramref name="cancellationToken"/> promptly even where Npgsql would wait for its own connect
     /// <c>Timeout</c> (a server that accepts TCP connections but never answers, such as a frozen one): the open is
-    /// abandoned and its connection, if it ever completes, closed in the background.
+    /// abandoned and its connection, if it ever completes, closed in the background. With a multi-host connection
+    /// string, a failed open makes Npgsql forget the roles it remembers for the hosts
+    /// (<see cref="NpgsqlMultiHostDataSource.ClearDatabaseStates"/>), so the next attempt, paced by the pool's creation
+    /// back-off, finds a standby promoted meanwhile instead of failing without trying until <c>Host Recheck Seconds</c>
+    /// have passed.
     /// </remarks>
     public override async ValueTask<NpgsqlConnection> CreateAsync(CancellationToken cancellationToken)
     {
@@ -133,6 +137,15 @@ public sealed class NpgsqlConnectionPolicy : ResourcePolicy<NpgsqlConnection>
         try
         {
             connection = await opening.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (NpgsqlException) when (_dataSource is NpgsqlMultiHostDataSource multiHost)
+        {
+            // Npgsql's multi-host data source remembers each host's role (primary, standby, offline) for Host Recheck
+            // Seconds and fails an open at once, without trying, while no remembered role fits: after a failover that is
+            // up to 10 s (the default) of "No suitable host was found." with the new primary up. The pool's creation
+            // back-off already paces the attempts, so each attempt after a failure looks at the hosts as they are now.
+            multiHost.ClearDatabaseStates();
+            throw;
         }
         catch (OperationCanceledException) when (!opening.IsCompleted)
         {
