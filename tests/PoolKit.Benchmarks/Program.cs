@@ -7,7 +7,8 @@ namespace PoolKit.Benchmarks;
 /// <summary>
 /// Entry point. <c>micro [BenchmarkDotNet arguments] [--quick]</c> runs the microbenchmarks;
 /// <c>e2e [options]</c> runs the end-to-end scenarios against PostgreSQL (see <see cref="ScenarioRunner"/>);
-/// <c>bulk [options]</c> runs the bulk-load comparison (see <see cref="BulkLoadBenchmark"/>).
+/// <c>bulk [options]</c> runs the bulk-load comparison (see <see cref="BulkLoadBenchmark"/>); <c>failover [options]</c>
+/// races PoolKit against Npgsql's pool through failovers (see <see cref="FailoverBenchmark"/>).
 /// </summary>
 public static class Program
 {
@@ -36,6 +37,11 @@ public static class Program
               End-to-end bulk load, one run each, rows/s, ratios and bytes per row: three hand-written anchors
               (autocommit INSERT per row and chunked 1,000-row INSERT on Npgsql's pool, one binary COPY stream)
               against ParallelBatchRunner in each mode (SQL, insert, COPY).
+
+          failover [--rounds 5] [--writers 3] [--retry-ms 5] [--outage-ms 1000] [--immediate] [--suffix ";Host Recheck Seconds=1"]
+                   [--backoff-max-ms 2000]
+              Time from promote to the first successful write, PoolKitDataSource against Npgsql's pool, both writing
+              through the same failover of a fresh local primary/standby pair per round; prints every sample and the medians.
         """;
 
     /// <summary>Runs the part named by the first argument.</summary>
@@ -59,6 +65,8 @@ public static class Program
                 return await ScenarioRunner.RunAsync(rest).ConfigureAwait(false);
             case "bulk":
                 return await BulkLoadBenchmark.RunAsync(rest).ConfigureAwait(false);
+            case "failover":
+                return await FailoverBenchmark.RunAsync(rest).ConfigureAwait(false);
             case "loop":
                 return PlainLoopBenchmark.Run(rest);
             default:
