@@ -125,7 +125,8 @@ public sealed class NpgsqlConnectionPolicy : ResourcePolicy<NpgsqlConnection>
     /// Honors <paramref name="cancellationToken"/> promptly even where Npgsql would wait for its own connect
     /// <c>Timeout</c> (a server that accepts TCP connections but never answers, such as a frozen one): the open is
     /// abandoned and its connection, if it ever completes, closed in the background. With a multi-host connection
-    /// string, a failed open makes Npgsql forget the roles it remembers for the hosts
+    /// string, an open that Npgsql failed without trying any host ("No suitable host was found.": every host remembered
+    /// as down or of the wrong role) makes it forget the remembered roles
     /// (<see cref="NpgsqlMultiHostDataSource.ClearDatabaseStates"/>), so the next attempt, paced by the pool's creation
     /// back-off, finds a standby promoted meanwhile instead of failing without trying until <c>Host Recheck Seconds</c>
     /// have passed.
@@ -138,12 +139,14 @@ public sealed class NpgsqlConnectionPolicy : ResourcePolicy<NpgsqlConnection>
         {
             connection = await opening.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
-        catch (NpgsqlException) when (_dataSource is NpgsqlMultiHostDataSource multiHost)
+        catch (NpgsqlException error) when (_dataSource is NpgsqlMultiHostDataSource multiHost && error is { InnerException: null, Message: ConnectErrors.NoSuitableHost })
         {
             // Npgsql's multi-host data source remembers each host's role (primary, standby, offline) for Host Recheck
-            // Seconds and fails an open at once, without trying, while no remembered role fits: after a failover that is
-            // up to 10 s (the default) of "No suitable host was found." with the new primary up. The pool's creation
-            // back-off already paces the attempts, so each attempt after a failure looks at the hosts as they are now.
+            // Seconds and fails an open at once, without trying any host, while no remembered role fits: after a
+            // failover that is up to 10 s (the default) of "No suitable host was found." with the new primary up. The
+            // pool's creation back-off already paces the attempts, so the next one looks at the hosts as they are now.
+            // Only this error clears: an open that did try the hosts (a refused or timed-out connect) keeps what it
+            // learnt, so a host that swallows connects costs one connect timeout per clear, not one per attempt.
             multiHost.ClearDatabaseStates();
             throw;
         }
