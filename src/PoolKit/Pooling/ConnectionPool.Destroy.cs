@@ -205,7 +205,11 @@ public sealed partial class ConnectionPool<T>
         OnSlotFreed();
     }
 
-    /// <summary>A slot became <c>Empty</c>: uncount it (after, so non-empty slots ≤ live holds), and offer the room to waiters and maintenance.</summary>
+    /// <summary>
+    /// A slot became <c>Empty</c> (a destruction ended or was abandoned, a creation failed): uncount it (after, so
+    /// non-empty slots ≤ live holds), and offer the room to waiters (the creation decision) and maintenance. The one
+    /// routine every freed slot ends in.
+    /// </summary>
     private void OnSlotFreed()
     {
         int live = Interlocked.Decrement(ref _live);
