@@ -275,7 +275,7 @@ public sealed partial class ConnectionPool<T>
                 Task<T> pending = create.AsTask();
                 Task ended = pending.WaitAsync(_options.AcquireTimeout + AbandonGrace(_options.AcquireTimeout), _time);
                 await ended.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-                if (!pending.IsCompleted && TryTakeAbandonBudget())
+                if (await WaitOutOrTakeAbandonBudgetAsync(pending).ConfigureAwait(false))
                 {
                     Interlocked.Increment(ref _totalAbandoned);
                     _logger.CheckAbandoned(Name, slot.Index, "creation", _options.AcquireTimeout.TotalMilliseconds);
@@ -323,7 +323,7 @@ public sealed partial class ConnectionPool<T>
         }
         finally
         {
-            Interlocked.Decrement(ref _abandonedRunning);
+            GiveBackAbandonBudget();
         }
     }
 

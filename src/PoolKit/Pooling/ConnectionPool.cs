@@ -174,6 +174,12 @@ public sealed partial class ConnectionPool<T> : IConnectionPool<T>
     private long _totalAbandoned;
     private int _abandonedRunning;
 
+    /// <summary>
+    /// Completed and replaced (by exchange) each time a unit of the abandonment budget is given back, so that work the
+    /// pool waits out because the budget was spent looks again (see <see cref="WaitOutOrTakeAbandonBudgetAsync"/>).
+    /// </summary>
+    private TaskCompletionSource? _abandonBudgetFreed;
+
     /// <summary>Destroyed resources by <see cref="DestroyReason"/> (index); Interlocked.</summary>
     private readonly long[] _destroyedBy = new long[DestroyReasons.Count];
 

@@ -77,6 +77,17 @@ public sealed class ExplorationReplayTests(ITestOutputHelper output)
     public void Defect_8_BudgetSpentByWorkThatNeverEnds_TheSlotIsWaitedOut_NoThirdResource() =>
         Replay(Scenarios.Abandonment(aliveAllowance: null), [2, 2, 3, 1, 1, 1, 0, 2, 2, 2, 0, 1, 1, 1, 0, 1, 2, 1, 1, 1, 4, 1, 2, 0, 2, 0, 1, 1, 2]);
 
+    /// <summary>
+    /// Found by <see cref="ProtocolExplorationTests.Defect_8_Abandonment_WithinMaxSizePlusMaxSize"/> (depth-first schedule
+    /// 2364 of POOLKIT_EXPLORE_SCHEDULES=3000): r1's reset hangs ignoring its token and is abandoned (the budget of MaxSize
+    /// 1 spent); r2, created for the waiter b, fails its reset and its destruction hangs ignoring its token, so at its
+    /// bound the pool waits it out (budget spent). Then r1's abandoned reset ends and gives the budget back, but the
+    /// waited-out destruction did not look again: its slot stayed taken for ever and a final acquirer timed out.
+    /// </summary>
+    [Fact]
+    public void Defect_8_DestructionWaitedOutWhileTheBudgetWasSpent_AbandonedOnceTheBudgetIsGivenBack() =>
+        Replay(Scenarios.Abandonment(aliveAllowance: null), [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 2, 0, 2, 0, 1, 0, 1, 0]);
+
     private void Replay(Scenario scenario, int[] choices)
     {
         ExplorationReport report = Explorer.Replay(scenario, choices);
