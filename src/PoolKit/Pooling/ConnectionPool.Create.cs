@@ -10,7 +10,7 @@ public sealed partial class ConnectionPool<T>
 {
     /// <summary>
     /// Starts creations, owned by the pool, while the waiters outnumber the resources on their way to them (see "No
-    /// surplus creation" in the type remarks). The creation decision: reached only from <see cref="OnSlotFreed"/>,
+    /// surplus creation" in the type remarks). The creation decision: reached only from <see cref="OfferFreedRoom"/>,
     /// <see cref="EndOnItsWay"/>, a newcomer's enqueue and the back-off's end; cheap when there is nothing to do.
     /// </summary>
     private void StartCreationsForWaiters() => StartCreationsForWaiters(newcomer: false);
@@ -385,8 +385,8 @@ public sealed partial class ConnectionPool<T>
 
     /// <summary>
     /// Handles a failed creation: back-off and log, the reservation given back, the error reported to the longest
-    /// waiter, or to every waiter when nothing is left that could serve them (<c>live == 0</c>), and the slot freed like
-    /// any other (<see cref="OnSlotFreed"/>).
+    /// waiter, or to every waiter when nothing is left that could serve them (<c>live == 0</c>), then the room offered
+    /// like any freed slot's (<see cref="OfferFreedRoom"/>).
     /// </summary>
     /// <param name="slot">The reserved slot.</param>
     /// <param name="error">The creation's error.</param>
@@ -395,16 +395,15 @@ public sealed partial class ConnectionPool<T>
     {
         RecordCreationFailure(error);
         slot.Resource = null;
-
-        // Read while this slot still counts in live: 1 means nothing else is leased, idle, being created or destroyed.
-        bool nothingElseLive = Volatile.Read(ref _live) == 1;
         slot.Transition(SlotState.Creating, SlotState.Empty);
+        int live = UncountFreedSlot();
 
-        // OnSlotFreed, below, looks again for whoever still waits (and schedules the attempt after the back-off).
+        // OfferFreedRoom, below, looks again for whoever still waits (and schedules the attempt after the back-off),
+        // once the error was reported.
         EndOnItsWay(ref _creating, lookAgain: false);
         if (reportToWaiters && !IsDisposed)
         {
-            if (nothingElseLive)
+            if (live == 0)
             {
                 // Nothing leased, idle or on its way: every waiter learns now, with this (fresh) error.
                 List<(Waiter<T> Waiter, int Epoch)> all = _waiters.DequeueAll();
@@ -426,7 +425,7 @@ public sealed partial class ConnectionPool<T>
             }
         }
 
-        OnSlotFreed();
+        OfferFreedRoom(live);
     }
 
     /// <summary>

@@ -243,18 +243,25 @@ public sealed partial class ConnectionPool<T>
         }
 
         slot.Transition(SlotState.Destroying, SlotState.Empty);
-        OnSlotFreed();
+        OfferFreedRoom(UncountFreedSlot());
     }
 
-    /// <summary>
-    /// A slot became <c>Empty</c> (a destruction ended or was abandoned, a creation failed): uncount it (after, so
-    /// non-empty slots ≤ live holds), and offer the room to waiters (the creation decision) and maintenance. The one
-    /// routine every freed slot ends in.
-    /// </summary>
-    private void OnSlotFreed()
+    /// <summary>Uncounts a slot that became <c>Empty</c> (after, so non-empty slots ≤ live holds).</summary>
+    /// <returns>The live count after.</returns>
+    private int UncountFreedSlot()
     {
         int live = Interlocked.Decrement(ref _live);
         AssertCountersInRange();
+        return live;
+    }
+
+    /// <summary>
+    /// Offers the room a freed slot left to waiters (the creation decision) and maintenance, or signals the drain of a
+    /// disposed pool. The one routine every freed slot ends in (a destruction ended or abandoned, a creation failed).
+    /// </summary>
+    /// <param name="live">The live count after the slot was uncounted.</param>
+    private void OfferFreedRoom(int live)
+    {
         if (IsDisposed)
         {
             if (live == 0)

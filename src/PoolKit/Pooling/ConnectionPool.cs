@@ -39,7 +39,7 @@ namespace PoolKit;
 /// So a sequential caller never creates because of its own previous lease, and N callers never cause more than N
 /// resources. <see cref="StartCreationsForWaiters()"/> makes that decision. It is reached from <i>one</i> routine per kind
 /// of event, and every path that frees capacity or ends something on its way ends in one of them:
-/// <see cref="OnSlotFreed"/> (a slot became <c>Empty</c>: a destruction ended or was abandoned, a creation failed) and
+/// <see cref="OfferFreedRoom"/> (a slot became <c>Empty</c>: a destruction ended or was abandoned, a creation failed) and
 /// <see cref="EndOnItsWay"/> (a creation's permit given back, a reset's or validation's tail, a transit that ended);
 /// besides, a newcomer runs it after it enqueued (demand rose) and the queue's timer when the back-off ends. Nothing
 /// that held the decision back ends without running it again.</para>
