@@ -226,7 +226,7 @@ public sealed partial class ConnectionPool<T>
                 // it stops counting as on its way, so if it ended after the scan missed its slot, it is still counted
                 // here and this acquirer queues for it instead of creating a surplus one (guard:
                 // ResetEndsBetweenTheAcquirersScanAndItsDecision_…).
-                int givenBack = Volatile.Read(ref _permitsGivenBack);
+                int ended = Volatile.Read(ref _endedOnItsWay);
                 bool onItsWay = Volatile.Read(ref _returning) != 0 || Volatile.Read(ref _creating) != 0;
                 if (TryTakeIdle(now, out Slot<T>? idle, out bool needsValidation))
                 {
@@ -236,9 +236,13 @@ public sealed partial class ConnectionPool<T>
                 }
 
                 // Nobody waits and nothing is on its way (no reset, no creation): create, and keep the resource if it
-                // comes at once. A resource still resetting is about to be idle: never create because of it.
+                // comes at once. A resource still resetting is about to be idle: never create because of it. Read again
+                // after the scan: a waiter's rescan may have won an idle slot the scan missed and put it back since (it
+                // counts in _returning before it wins the slot; one that ended since moved `ended`: issue 19, defect 9).
                 TestHookBeforeOwnCreation?.Invoke();
-                if (!onItsWay && TryReserve(now, wanted: 1, creating: 0, givenBack, out Slot<T>? reserved, forAcquirers: true) == ReserveResult.Reserved)
+                if (!onItsWay
+                    && Volatile.Read(ref _returning) == 0
+                    && TryReserve(now, wanted: 1, creating: 0, ended, out Slot<T>? reserved, forAcquirers: true) == ReserveResult.Reserved)
                 {
                     ValueTask started = CreateIntoSlotAsync(reserved!);
                     if (started.IsCompleted)
@@ -302,11 +306,10 @@ public sealed partial class ConnectionPool<T>
         TestHookAfterEnqueue?.Invoke();
 
         // Lost-wake-up guard (step 2 of the proof in ConnectionPool.HandOff.cs), then the demand this waiter adds may
-        // justify a creation.
-        if (!RescanAfterEnqueue(waiter, now))
-        {
-            StartCreationsForWaiters();
-        }
+        // justify a creation. Served or not, the decision runs: a slot the rescan held in transit may have held
+        // somebody else's decision back.
+        _ = RescanAfterEnqueue(waiter, now);
+        StartCreationsForWaiters();
 
         if (cancellationToken.CanBeCanceled)
         {
@@ -402,11 +405,7 @@ public sealed partial class ConnectionPool<T>
 
         // Ordering: the permit is given back only now that the resource is ours; then anybody who held back because
         // of it looks again.
-        GiveBackCreationPermit();
-        if (_waiters.Count > 0)
-        {
-            StartCreationsForWaiters();
-        }
+        EndOnItsWay(ref _creating);
 
         if (IsDisposed)
         {

@@ -160,8 +160,7 @@ public sealed partial class ConnectionPool<T>
             cancelAtBound.Dispose();
             slot.CheckBound = null;
             await AbandonOrWaitOutAsync(slot, pending, onFailure, onFailure == DestroyReason.ValidationFailed ? "validation" : "reset", limit).ConfigureAwait(false);
-            Interlocked.Decrement(ref _returning);
-            StartCreationsForWaiters();
+            EndOnItsWay(ref _returning);
             return;
         }
 #pragma warning disable CA1031 // Logged below; the resource is destroyed.
@@ -180,11 +179,10 @@ public sealed partial class ConnectionPool<T>
             bound.Dispose();
         }
 
-        bool kept = false;
         if (ok)
         {
             // A validation that just passed is not repeated for the waiter it goes to; a reset is not a validation.
-            kept = Release(slot, _clock.Now, justChecked: onFailure == DestroyReason.ValidationFailed);
+            Release(slot, _clock.Now, justChecked: onFailure == DestroyReason.ValidationFailed);
         }
         else
         {
@@ -201,15 +199,13 @@ public sealed partial class ConnectionPool<T>
         }
 
         // Ordering: the slot is released (or its destruction begun) before it stops counting as on its way, so a
-        // reader that sees the decrement also sees the waiter it served. A kept resource serves whoever held back
-        // because of it (handed to the head, or idle for a waiter's own rescan): a creation now could only be surplus.
-        // A destroyed one leaves that demand unmet: whoever held back because of it looks again.
+        // reader that sees the decrement also sees the waiter it served. Then the decision runs again, whether the
+        // resource was kept or not: kept, it may have been destroyed since its release (a waiter's failed reset or
+        // validation) while this check still counted as on its way and held a creation back (issue 19, defect 12); a
+        // kept resource still idle or in a waiter's rescan is seen by the decision's look or counted as in transit, so
+        // no creation starts because of it (guard: ResetTailRunsWhileAWaitersRescanHoldsTheSlot_…).
         TestHookBeforeCheckTail?.Invoke();
-        Interlocked.Decrement(ref _returning);
-        if (!kept && _waiters.Count > 0)
-        {
-            StartCreationsForWaiters();
-        }
+        EndOnItsWay(ref _returning);
     }
 
     /// <summary>
@@ -231,11 +227,7 @@ public sealed partial class ConnectionPool<T>
         }
 
         // Ordering: the slot is freed (or its destruction begun) before it stops counting as on its way.
-        Interlocked.Decrement(ref _returning);
-        if (_waiters.Count > 0)
-        {
-            StartCreationsForWaiters();
-        }
+        EndOnItsWay(ref _returning);
     }
 
     private static (bool Ok, Exception? Error) Outcome(ValueTask<bool> completed)

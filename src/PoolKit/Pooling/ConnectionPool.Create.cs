@@ -10,20 +10,38 @@ public sealed partial class ConnectionPool<T>
 {
     /// <summary>
     /// Starts creations, owned by the pool, while the waiters outnumber the resources on their way to them (see "No
-    /// surplus creation" in the type remarks). Runs after every event that raises demand or lowers supply; cheap when
-    /// there is nothing to do.
+    /// surplus creation" in the type remarks). The creation decision: reached only from <see cref="OfferFreedRoom"/>,
+    /// <see cref="EndOnItsWay"/>, a newcomer's enqueue and the back-off's end; cheap when there is nothing to do.
     /// </summary>
     /// <remarks>During the creation back-off, an attempt for the waiters may start once the initial delay has passed since the last failure (<see cref="CreationBackoff.IsBlockedForAcquirers"/>).</remarks>
     private void StartCreationsForWaiters()
     {
         while (!IsDisposed)
         {
-            // Ordering: supply (returning, then creating) is read before demand. A releaser hands off before it
-            // decrements its counter, so a decrement seen here comes with its waiter already dequeued; one that comes
-            // after the demand read is not seen (the supply read counts it still), and TryReserve's CAS from exactly
-            // this count fails if any came meanwhile (guard: SurplusCreationTests).
+            // PERF: nothing to decide (nobody waits, what is on its way covers the waiters, or the pool is full: the
+            // contended steady state) costs no clock read. Whatever changes that ends in this routine again.
+            if (_waiters.Count <= Volatile.Read(ref _returning) || Volatile.Read(ref _live) >= _options.MaxSize)
+            {
+                return;
+            }
+
+            // Idle resources go to waiters before anybody creates: a waiter may have enqueued next to a slot published
+            // idle a moment ago, after the publisher's second look and before its own rescan. Either of those takes it
+            // soon; a creation started now would be surplus (guard: ResetEndsWhileAnAcquirerEnqueues_…). A look that held
+            // a slot in transit changed what there is: look again.
+            long now = _clock.Now;
+            int ended = Volatile.Read(ref _endedOnItsWay);
+            if (HandIdleToWaiters(now))
+            {
+                continue;
+            }
+
+            // Ordering: `ended` before the look, then supply (returning, then creating), then demand. Whatever ended
+            // after `ended` was read makes TryReserve answer Changed; whatever is counted here is on its way; anything
+            // else was released before the look (seen idle) or before the demand read (its waiter already dequeued); a
+            // transit that hid a slot from the look was counted before it won the slot, so it is counted here (guards:
+            // SurplusCreationTests, the exploration's RoomyPool).
             int returning = Volatile.Read(ref _returning);
-            int givenBack = Volatile.Read(ref _permitsGivenBack);
             int creating = Volatile.Read(ref _creating);
             int wanted = _waiters.Count - returning;
             if (wanted <= 0)
@@ -31,22 +49,7 @@ public sealed partial class ConnectionPool<T>
                 return;
             }
 
-            // PERF: a full pool (the contended steady state) needs no clock read; a slot freed later runs this again.
-            if (Volatile.Read(ref _live) >= _options.MaxSize)
-            {
-                return;
-            }
-
-            // Idle resources go to waiters before anybody creates: a waiter may have enqueued next to a slot published
-            // idle a moment ago, after the publisher's second look and before its own rescan. Either of those takes it
-            // soon; a creation started now would be surplus (guard: ResetEndsWhileAnAcquirerEnqueues_…).
-            long now = _clock.Now;
-            if (HandIdleToWaiters(now))
-            {
-                continue;
-            }
-
-            switch (TryReserve(now, wanted, creating, givenBack, out Slot<T>? slot, forAcquirers: true))
+            switch (TryReserve(now, wanted, creating, ended, out Slot<T>? slot, forAcquirers: true))
             {
                 case ReserveResult.Reserved:
                     ValueTask creation = CreateIntoSlotAsync(slot!);
@@ -54,7 +57,7 @@ public sealed partial class ConnectionPool<T>
                     {
                         // PERF and stack depth: a synchronous creation is finished here and the loop goes on, instead
                         // of the finish starting creations recursively.
-                        FinishCreation(slot!, creation);
+                        FinishCreation(slot!, creation, lookAgain: false);
                     }
                     else
                     {
@@ -91,10 +94,10 @@ public sealed partial class ConnectionPool<T>
     /// <param name="now">The current tick.</param>
     /// <param name="wanted">How many creations in flight the caller's demand justifies.</param>
     /// <param name="creating">The creations in flight the caller read before it read its demand: the permit is taken by a CAS from exactly this count, so a creation that ended after the demand was read (its waiter served, the demand stale) makes this return <see cref="ReserveResult.Changed"/> instead of a surplus creation.</param>
-    /// <param name="givenBack"><see cref="_permitsGivenBack"/> as the caller read it before <paramref name="creating"/>: if it moved, a creation ended (and another may have started, leaving the count as it was) after the demand was read, and this returns <see cref="ReserveResult.Changed"/>.</param>
+    /// <param name="ended"><see cref="_endedOnItsWay"/> as the caller read it before it looked at the slots and read <paramref name="creating"/>: if it moved, something on its way ended (a creation, a reset, a transit: its resource released where the caller may not have seen it, or a count that went down and up again) after the caller began, and this returns <see cref="ReserveResult.Changed"/>.</param>
     /// <param name="slot">The reserved slot, in state <c>Creating</c>, counted in <see cref="_live"/> and <see cref="_creating"/>.</param>
     /// <param name="forAcquirers">For acquirers (new or waiting): the back-off lets them try once the initial delay has passed since the last failure; <see langword="false"/> for the refill nobody waits for, which waits out the whole back-off.</param>
-    private ReserveResult TryReserve(long now, int wanted, int creating, int givenBack, out Slot<T>? slot, bool forAcquirers = false)
+    private ReserveResult TryReserve(long now, int wanted, int creating, int ended, out Slot<T>? slot, bool forAcquirers = false)
     {
         slot = null;
         if (forAcquirers ? _backoff.IsBlockedForAcquirers(now) : _backoff.IsBlocked(now))
@@ -125,12 +128,12 @@ public sealed partial class ConnectionPool<T>
             return ReserveResult.Changed;
         }
 
-        // ABA: the count is as read, but a creation may have ended (its waiter served, the demand read stale) and
-        // another started since. The permit just taken is given back (counted as given back, so anybody who held
-        // back because of it looks again) and the caller reads supply and demand again.
-        if (Volatile.Read(ref _permitsGivenBack) != givenBack)
+        // Something on its way ended since the caller began (its resource released where the caller may not have seen
+        // it, its waiter served), or the count went down and up again (ABA). The permit just taken is given back
+        // (counted as ended, so a reserver that saw it taken notices) and the caller reads supply and demand again.
+        if (Volatile.Read(ref _endedOnItsWay) != ended)
         {
-            GiveBackCreationPermit();
+            EndOnItsWay(ref _creating, lookAgain: false);
             return ReserveResult.Changed;
         }
 
@@ -143,7 +146,7 @@ public sealed partial class ConnectionPool<T>
             if (live >= _options.MaxSize)
             {
                 TestHookBeforePermitGivenBack?.Invoke();
-                GiveBackCreationPermit();
+                EndOnItsWay(ref _creating, lookAgain: false);
                 return ReserveResult.Full;
             }
 
@@ -168,11 +171,24 @@ public sealed partial class ConnectionPool<T>
         return ReserveResult.Reserved;
     }
 
-    /// <summary>Gives a creation permit back. Ordering: counted as given back before the count goes down, so a reserver whose CAS saw the lower count also sees the change (see <see cref="TryReserve"/>).</summary>
-    private void GiveBackCreationPermit()
+    /// <summary>
+    /// Ends something on its way to the waiters, counted in <paramref name="counter"/> (<see cref="_creating"/>: a
+    /// creation permit; <see cref="_returning"/>: a reset, a background validation, a transit), after its resource was
+    /// released, put back or its destruction begun; then, unless the caller looks again itself, runs the creation
+    /// decision: whoever held back because of it may have to create now (issue 19, defect 12: a reset whose resource was
+    /// destroyed after its release left its waiter stranded when its end did not look again).
+    /// </summary>
+    /// <param name="counter">The counter it was counted in.</param>
+    /// <param name="lookAgain"><see langword="false"/> only where the caller makes the decision right after (the decision's own loop, its look, a reserver that gives back an unused permit, an acquirer's rescan).</param>
+    /// <remarks>Ordering: counted ended before it is uncounted, so a reader that saw it uncounted also sees it ended (see <see cref="TryReserve"/>).</remarks>
+    private void EndOnItsWay(ref int counter, bool lookAgain = true)
     {
-        Interlocked.Increment(ref _permitsGivenBack);
-        Interlocked.Decrement(ref _creating);
+        Interlocked.Increment(ref _endedOnItsWay);
+        Interlocked.Decrement(ref counter);
+        if (lookAgain && _waiters.Count > 0)
+        {
+            StartCreationsForWaiters();
+        }
     }
 
     private Slot<T>? TryReserveSlot()
@@ -256,7 +272,7 @@ public sealed partial class ConnectionPool<T>
                 Task<T> pending = create.AsTask();
                 Task ended = pending.WaitAsync(_options.AcquireTimeout + AbandonGrace(_options.AcquireTimeout), _time);
                 await ended.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-                if (!pending.IsCompleted && TryTakeAbandonBudget())
+                if (await WaitOutOrTakeAbandonBudgetAsync(pending).ConfigureAwait(false))
                 {
                     Interlocked.Increment(ref _totalAbandoned);
                     _logger.CheckAbandoned(Name, slot.Index, "creation", _options.AcquireTimeout.TotalMilliseconds);
@@ -304,7 +320,7 @@ public sealed partial class ConnectionPool<T>
         }
         finally
         {
-            Interlocked.Decrement(ref _abandonedRunning);
+            GiveBackAbandonBudget();
         }
     }
 
@@ -331,8 +347,11 @@ public sealed partial class ConnectionPool<T>
     }
 
     /// <summary>Finishes a pool-owned creation that completed: releases the resource, or handles the failure. Never throws.</summary>
+    /// <param name="slot">The creation's slot.</param>
+    /// <param name="creation">The completed creation.</param>
+    /// <param name="lookAgain">Whether the end of the creation runs the creation decision (<see langword="false"/> in the decision's own loop, which goes on).</param>
     /// <returns><see langword="true"/> if the creation succeeded.</returns>
-    private bool FinishCreation(Slot<T> slot, ValueTask creation)
+    private bool FinishCreation(Slot<T> slot, ValueTask creation, bool lookAgain)
     {
         try
         {
@@ -350,24 +369,21 @@ public sealed partial class ConnectionPool<T>
         Release(slot, slot.IdleSince, justChecked: true);
 
         // Ordering: released before the permit is given back (see "No surplus creation").
-        GiveBackCreationPermit();
+        EndOnItsWay(ref _creating, lookAgain);
         return true;
     }
 
-    /// <summary>Awaits a pool-owned creation in the background, then finishes it and looks for more work. Never faults.</summary>
+    /// <summary>Awaits a pool-owned creation in the background, then finishes it (which looks for more work). Never faults.</summary>
     private async Task FinishCreationAsync(Slot<T> slot, Task creation)
     {
         await creation.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        FinishCreation(slot, new ValueTask(creation));
-        if (_waiters.Count > 0)
-        {
-            StartCreationsForWaiters();
-        }
+        FinishCreation(slot, new ValueTask(creation), lookAgain: true);
     }
 
     /// <summary>
-    /// Handles a failed creation: back-off and log, the reservation given back, and the error reported to the longest
-    /// waiter, or to every waiter when nothing is left that could serve them (<c>live == 0</c>).
+    /// Handles a failed creation: back-off and log, the reservation given back, the error reported to the longest
+    /// waiter, or to every waiter when nothing is left that could serve them (<c>live == 0</c>), then the room offered
+    /// like any freed slot's (<see cref="OfferFreedRoom"/>).
     /// </summary>
     /// <param name="slot">The reserved slot.</param>
     /// <param name="error">The creation's error.</param>
@@ -377,20 +393,12 @@ public sealed partial class ConnectionPool<T>
         RecordCreationFailure(error);
         slot.Resource = null;
         slot.Transition(SlotState.Creating, SlotState.Empty);
-        int live = Interlocked.Decrement(ref _live);
-        GiveBackCreationPermit();
-        AssertCountersInRange();
-        if (IsDisposed)
-        {
-            if (live == 0)
-            {
-                _drained.TrySetResult();
-            }
+        int live = UncountFreedSlot();
 
-            return;
-        }
-
-        if (reportToWaiters)
+        // OfferFreedRoom, below, looks again for whoever still waits (and schedules the attempt after the back-off),
+        // once the error was reported.
+        EndOnItsWay(ref _creating, lookAgain: false);
+        if (reportToWaiters && !IsDisposed)
         {
             if (live == 0)
             {
@@ -414,16 +422,7 @@ public sealed partial class ConnectionPool<T>
             }
         }
 
-        if (live < _options.MinSize)
-        {
-            KickMaintenance();
-        }
-
-        // Schedules the next attempt for whoever still waits (at the end of the back-off).
-        if (_waiters.Count > 0)
-        {
-            StartCreationsForWaiters();
-        }
+        OfferFreedRoom(live);
     }
 
     /// <summary>

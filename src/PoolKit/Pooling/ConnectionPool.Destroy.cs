@@ -55,7 +55,7 @@ public sealed partial class ConnectionPool<T>
         }
         catch (TimeoutException)
         {
-            if (TryTakeAbandonBudget())
+            if (await WaitOutOrTakeAbandonBudgetAsync(destroy).ConfigureAwait(false))
             {
                 // Abandoned: the slot is freed now and the destruction observed in the background; it counts as
                 // destroyed only once it has ended (ObserveAbandonedAsync).
@@ -65,14 +65,10 @@ public sealed partial class ConnectionPool<T>
                 destroyed = false;
                 _ = ObserveAbandonedAsync(destroy, slot.Index, reason);
             }
-            else
+            else if (destroy.Exception is { } late)
             {
-                // Over the abandonment budget: the slot stays taken until the destruction ends (callers wait).
-                await destroy.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-                if (destroy.Exception is { } late)
-                {
-                    _logger.DestroyFailed(Name, slot.Index, late.GetBaseException());
-                }
+                // It ended while the budget was spent (the slot stayed taken meanwhile: callers waited).
+                _logger.DestroyFailed(Name, slot.Index, late.GetBaseException());
             }
         }
 #pragma warning disable CA1031 // Destroy errors are logged and otherwise ignored (documented).
@@ -113,6 +109,52 @@ public sealed partial class ConnectionPool<T>
     private int AbandonBudget => _options.MaxSize;
 
     /// <summary>
+    /// Work that outlived its bound and may be abandoned: takes a unit of the budget now, or else waits until the work
+    /// ends or a unit is given back (then takes it). Without the second look, work waited out because the budget was
+    /// spent held its slot for ever although the budget was freed later (found by the exploration's abandonment
+    /// scenario, depth-first schedule 2364 of 3000: a hung destruction waited out behind an abandoned reset that ended).
+    /// </summary>
+    /// <returns><see langword="true"/> if a unit was taken (abandon the work); <see langword="false"/> if the work ended first.</returns>
+    private async Task<bool> WaitOutOrTakeAbandonBudgetAsync(Task work)
+    {
+        while (!work.IsCompleted)
+        {
+            // Ordering: the signal is taken before the attempt, so a unit given back after a failed attempt completes it.
+            Task freed = AbandonBudgetFreed();
+            if (TryTakeAbandonBudget())
+            {
+                return true;
+            }
+
+            await Task.WhenAny(work, freed).ConfigureAwait(false);
+        }
+
+        return false;
+    }
+
+    /// <summary>The task <see cref="GiveBackAbandonBudget"/> completes next.</summary>
+    private Task AbandonBudgetFreed()
+    {
+        // No RunContinuationsAsynchronously: the waiter looks again on the thread that gave the unit back, as every
+        // continuation on the policy's work does (the exploration controls that thread; the thread pool it does not).
+        TaskCompletionSource? freed = Volatile.Read(ref _abandonBudgetFreed);
+        if (freed is null)
+        {
+            var fresh = new TaskCompletionSource();
+            freed = Interlocked.CompareExchange(ref _abandonBudgetFreed, fresh, null) ?? fresh;
+        }
+
+        return freed.Task;
+    }
+
+    /// <summary>Gives a unit of the abandonment budget back, once the abandoned work has ended, and wakes work waited out for want of it.</summary>
+    private void GiveBackAbandonBudget()
+    {
+        Interlocked.Decrement(ref _abandonedRunning);
+        Interlocked.Exchange(ref _abandonBudgetFreed, null)?.TrySetResult();
+    }
+
+    /// <summary>
     /// Gives up an owned slot whose check (reset or validation) ignored its bound, with a unit of the abandonment
     /// budget already taken: the slot is freed at once, and the resource is destroyed in the background when the check
     /// finally ends (counted destroyed then, abandoned now).
@@ -134,14 +176,13 @@ public sealed partial class ConnectionPool<T>
     /// </summary>
     private async Task AbandonOrWaitOutAsync(Slot<T> slot, Task check, DestroyReason reason, string what, TimeSpan limit)
     {
-        if (TryTakeAbandonBudget())
+        if (await WaitOutOrTakeAbandonBudgetAsync(check).ConfigureAwait(false))
         {
             _logger.CheckAbandoned(Name, slot.Index, what, limit.TotalMilliseconds);
             AbandonOwned(slot, check, reason);
             return;
         }
 
-        await check.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         await DestroyOwned(slot, reason).ConfigureAwait(false);
     }
 
@@ -161,7 +202,7 @@ public sealed partial class ConnectionPool<T>
         finally
         {
             CountDestroyed(reason);
-            Interlocked.Decrement(ref _abandonedRunning);
+            GiveBackAbandonBudget();
         }
     }
 
@@ -180,7 +221,7 @@ public sealed partial class ConnectionPool<T>
         finally
         {
             CountDestroyed(reason);
-            Interlocked.Decrement(ref _abandonedRunning);
+            GiveBackAbandonBudget();
         }
     }
 
@@ -202,14 +243,25 @@ public sealed partial class ConnectionPool<T>
         }
 
         slot.Transition(SlotState.Destroying, SlotState.Empty);
-        OnSlotFreed();
+        OfferFreedRoom(UncountFreedSlot());
     }
 
-    /// <summary>A slot became <c>Empty</c>: uncount it (after, so non-empty slots ≤ live holds), and offer the room to waiters and maintenance.</summary>
-    private void OnSlotFreed()
+    /// <summary>Uncounts a slot that became <c>Empty</c> (after, so non-empty slots ≤ live holds).</summary>
+    /// <returns>The live count after.</returns>
+    private int UncountFreedSlot()
     {
         int live = Interlocked.Decrement(ref _live);
         AssertCountersInRange();
+        return live;
+    }
+
+    /// <summary>
+    /// Offers the room a freed slot left to waiters (the creation decision) and maintenance, or signals the drain of a
+    /// disposed pool. The one routine every freed slot ends in (a destruction ended or abandoned, a creation failed).
+    /// </summary>
+    /// <param name="live">The live count after the slot was uncounted.</param>
+    private void OfferFreedRoom(int live)
+    {
         if (IsDisposed)
         {
             if (live == 0)

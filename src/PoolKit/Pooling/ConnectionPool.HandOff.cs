@@ -356,11 +356,19 @@ public sealed partial class ConnectionPool<T>
     /// Hands idle slots to the longest waiters while there are both: while anybody waits, or, for an acquirer's rescan
     /// (<paramref name="until"/>), until that acquirer is served.
     /// </summary>
-    /// <returns><see langword="true"/> if at least one idle slot left the idle set (handed off, or destroyed or validated on the way).</returns>
+    /// <remarks>
+    /// A slot won here is <i>in transit</i> until it is handed over, destroyed, validated or put back: it is counted in
+    /// <see cref="_returning"/> from <i>before</i> the CAS that wins it (so a scan that finds it taken finds it counted
+    /// afterwards) to after it left (<see cref="EndOnItsWay"/>), and no scan takes it for a free slot to create into
+    /// (issue 19, defect 9: a newcomer that saw nothing idle and nothing on its way created a fourth resource for three
+    /// callers while a rescan held an idle slot it was about to put back). The transit's end does not run the creation
+    /// decision: every caller makes it right after (the decision's own look, an acquirer's rescan).
+    /// </remarks>
+    /// <returns><see langword="true"/> if a slot was held in transit (handed off, destroyed or validated on the way, or put back): what is idle changed.</returns>
     private bool HandIdleToWaiters(long now, Waiter<T>? until = null)
     {
-        bool any = false;
-        while ((until?.IsPending ?? _waiters.Count > 0) && TryTakeIdle(now, out Slot<T>? idle, out _))
+        bool inTransit = false;
+        while ((until?.IsPending ?? _waiters.Count > 0) && TryTakeIdleInTransit(now, ref inTransit, out Slot<T>? idle))
         {
             TestHookIdleSlotWonForWaiters?.Invoke();
 
@@ -371,10 +379,46 @@ public sealed partial class ConnectionPool<T>
                 MakeAvailable(idle, now);
                 break;
             }
-
-            any = true;
         }
 
-        return any;
+        if (inTransit)
+        {
+            EndOnItsWay(ref _returning, lookAgain: false);
+        }
+
+        return inTransit;
+    }
+
+    /// <summary>
+    /// <see cref="TryTakeIdle"/> for <see cref="HandIdleToWaiters"/>: before the first CAS on a slot that looks idle, the
+    /// transit is counted in <see cref="_returning"/> (once per look, <paramref name="inTransit"/>).
+    /// </summary>
+    private bool TryTakeIdleInTransit(long now, ref bool inTransit, [NotNullWhen(true)] out Slot<T>? slot)
+    {
+        Slot<T>?[] slots = _slots;
+        int allocated = Math.Min(Volatile.Read(ref _allocated), slots.Length);
+        for (int i = 0; i < allocated; i++)
+        {
+            Slot<T>? candidate = Volatile.Read(ref slots[i]);
+            if (candidate is null || candidate.CurrentState != SlotState.Idle)
+            {
+                continue;
+            }
+
+            // Ordering: counted before the CAS that may win it (see the remarks of HandIdleToWaiters).
+            if (!inTransit)
+            {
+                Interlocked.Increment(ref _returning);
+                inTransit = true;
+            }
+
+            if (TryOwnIdle(candidate, now, out slot, out _))
+            {
+                return true;
+            }
+        }
+
+        slot = null;
+        return false;
     }
 }

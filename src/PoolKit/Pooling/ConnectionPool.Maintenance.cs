@@ -126,18 +126,29 @@ public sealed partial class ConnectionPool<T>
                 reason = DestroyReason.IdleTimeout;
             }
 
-            if (reason is { } r && slot.TryTransition(SlotState.Idle, SlotState.Leased))
+            if (reason is not { } r)
+            {
+                continue;
+            }
+
+            // In transit while owned (see HandIdleToWaiters): counted before the CAS, so a newcomer's scan that misses the
+            // slot does not create because of it; its end looks again for whoever held back meanwhile.
+            Interlocked.Increment(ref _returning);
+            if (slot.TryTransition(SlotState.Idle, SlotState.Leased))
             {
                 // Owned now: re-check the idle time, the slot may have been used and returned since we looked.
                 if (r == DestroyReason.IdleTimeout && now - slot.IdleSince < _idleTimeoutTicks)
                 {
                     MakeAvailable(slot, now);
-                    continue;
                 }
-
-                live--;
-                _ = DestroyOwned(slot, r);
+                else
+                {
+                    live--;
+                    _ = DestroyOwned(slot, r);
+                }
             }
+
+            EndOnItsWay(ref _returning);
         }
     }
 
@@ -147,8 +158,8 @@ public sealed partial class ConnectionPool<T>
     {
         while (!IsDisposed && Volatile.Read(ref _live) < _options.MinSize)
         {
-            int givenBack = Volatile.Read(ref _permitsGivenBack);
-            ReserveResult reserved = TryReserve(_clock.Now, int.MaxValue, Volatile.Read(ref _creating), givenBack, out Slot<T>? slot);
+            int ended = Volatile.Read(ref _endedOnItsWay);
+            ReserveResult reserved = TryReserve(_clock.Now, int.MaxValue, Volatile.Read(ref _creating), ended, out Slot<T>? slot);
             if (reserved == ReserveResult.Changed)
             {
                 continue;
@@ -161,12 +172,7 @@ public sealed partial class ConnectionPool<T>
 
             Task creation = CreateIntoSlotAsync(slot!).AsTask();
             await creation.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-            bool created = FinishCreation(slot!, new ValueTask(creation));
-            if (_waiters.Count > 0)
-            {
-                StartCreationsForWaiters();
-            }
-
+            bool created = FinishCreation(slot!, new ValueTask(creation), lookAgain: true);
             if (!created)
             {
                 // Recorded (back-off, log, last error); the next pass tries again.

@@ -29,20 +29,29 @@ namespace PoolKit;
 /// the creation finishes in the background, bounded by <see cref="ConnectionPoolOptions.AcquireTimeout"/>). The one
 /// exception is an acquirer that finds nobody waiting and nothing on its way: it creates itself and, if the creation
 /// completes synchronously, keeps the resource without queueing; otherwise it queues like everybody else.</para>
-/// <para><b>No surplus creation.</b> A resource whose asynchronous reset (or background validation) is still running is
-/// about to be released; it is counted in <see cref="_returning"/>, and a creation in flight in <see cref="_creating"/>.
-/// A creation starts only when <c>waiting &gt; returning + creating</c>, that is when the resources already on their way
-/// cannot serve every waiter; idle resources are handed to waiters before anybody creates (by the hand-off protocol,
-/// and by <see cref="StartCreationsForWaiters()"/> itself, for a waiter that enqueued next to a slot published a moment
-/// ago and has not rescanned yet).
+/// <para><b>No surplus creation.</b> What is on its way to the waiters is counted: a creation in flight in
+/// <see cref="_creating"/>; in <see cref="_returning"/>, a resource whose asynchronous reset (or background validation)
+/// still runs, and an idle slot that a scan for waiters holds <i>in transit</i> between winning it and handing it over
+/// (or putting it back when nobody waits any more). A creation starts only when <c>waiting &gt; returning + creating</c>,
+/// that is when the resources already on their way cannot serve every waiter; idle resources are handed to waiters
+/// before anybody creates (by the hand-off protocol, and by <see cref="StartCreationsForWaiters()"/> itself, for a waiter
+/// that enqueued next to a slot published a moment ago and has not rescanned yet).
 /// So a sequential caller never creates because of its own previous lease, and N callers never cause more than N
-/// resources. <see cref="StartCreationsForWaiters()"/> makes that decision; it runs after every event that raises demand
-/// (an enqueue) or lowers supply or frees capacity (a reset or creation ended, a slot emptied, the back-off ended).
-/// It reads the supply counters <i>before</i> the waiter count, and a releaser hands off <i>before</i> it decrements
-/// its counter: so a reader that sees the decrement also sees the waiter already served, and never creates for it. The
-/// permit is then taken by a CAS from exactly the count read, and given back if any permit was given back since
-/// (<see cref="_permitsGivenBack"/>: a creation that ended after the waiter count was read, even if another started and
-/// left the count as it was), so a decision is never made on a stale waiter count.</para>
+/// resources. <see cref="StartCreationsForWaiters()"/> makes that decision. It is reached from <i>one</i> routine per kind
+/// of event, and every path that frees capacity or ends something on its way ends in one of them:
+/// <see cref="OfferFreedRoom"/> (a slot became <c>Empty</c>: a destruction ended or was abandoned, a creation failed) and
+/// <see cref="EndOnItsWay"/> (a creation's permit given back, a reset's or validation's tail, a transit that ended);
+/// besides, a newcomer runs it after it enqueued (demand rose) and the queue's timer when the back-off ends. Nothing
+/// that held the decision back ends without running it again.</para>
+/// <para><b>Why the decision is never made on stale counts.</b> Everything on its way is released first (handed to the
+/// head, or published idle), then counted ended (<see cref="_endedOnItsWay"/>, a number that only grows), then
+/// uncounted. A decision reads <see cref="_endedOnItsWay"/> before it looks at the slots, the supply counters after
+/// the look and the waiter count last, and takes its creation permit by a CAS from exactly the count it read, given back
+/// if anything ended since the first read (<see cref="TryReserve"/>). So whatever it does not count is either already
+/// released (its slot seen idle, its waiter already dequeued) or ended after the decision began, which it notices. A
+/// transit is counted <i>before</i> it wins its slot: a look that finds the slot taken finds the transit counted
+/// afterwards. A newcomer creating for itself reads the counters before its scan and <c>_returning</c> again after it,
+/// for the same reason.</para>
 /// <para><b>Creation failures and the back-off.</b> A failed creation starts a back-off (exponential, jittered) and is
 /// reported to one waiter, the longest; when nothing is left that could serve the queue (<c>live == 0</c>) every waiter
 /// fails with it at once. Within <see cref="ConnectionPoolOptions.CreationBackoffInitial"/> of a failure nobody creates
@@ -62,8 +71,9 @@ namespace PoolKit;
 /// <item><see cref="_allocated"/>: the number of slot objects allocated; grows by CAS, never above MaxSize.</item>
 /// <item><see cref="_live"/>: CAS/Interlocked; +1 <i>before</i> a slot leaves <c>Empty</c>, −1 <i>after</i> it is <c>Empty</c> again, so
 /// <c>non-empty slots ≤ live ≤ MaxSize</c> at every instant and <c>live = idle + leased + creating + destroying</c> when quiet.</item>
-/// <item><see cref="_creating"/>: CAS/Interlocked; creations in flight, ≤ MaxConcurrentCreations (1 while creations keep failing); −1 only after the new resource was released.</item>
-/// <item><see cref="_returning"/>: Interlocked; owned slots whose asynchronous reset or background validation runs; −1 only after the slot was released or its destruction began.</item>
+/// <item><see cref="_creating"/>: CAS/Interlocked; creations in flight, ≤ MaxConcurrentCreations (1 while creations keep failing); −1 only after the new resource was released (<see cref="EndOnItsWay"/>).</item>
+/// <item><see cref="_returning"/>: Interlocked; owned slots whose asynchronous reset or background validation runs, and idle slots held in transit by a scan for waiters (+1 before the slot is won); −1 only after the slot was released, put back or its destruction began (<see cref="EndOnItsWay"/>).</item>
+/// <item><see cref="_endedOnItsWay"/>: Interlocked; grows (and wraps) by one each time something counted in <see cref="_creating"/> or <see cref="_returning"/> ends, just before it is uncounted.</item>
 /// <item><see cref="_idleHint"/>: Volatile; a hint only (the index of the slot published idle last), never trusted without the CAS.</item>
 /// <item><see cref="_generation"/>: Interlocked; advanced by <see cref="ClearAsync"/>. A resource of an older generation is destroyed instead of being handed out or kept.</item>
 /// <item><see cref="_disposed"/>: set once by Interlocked.Exchange; read before publishing a slot as idle and again after, so no resource is left idle in a disposed pool.</item>
@@ -116,8 +126,12 @@ public sealed partial class ConnectionPool<T> : IConnectionPool<T>
     private int _live;
     private int _creating;
 
-    /// <summary>How many creation permits were ever given back (wraps): lets <see cref="TryReserve"/> tell a creation count that went down and up again (ABA) from one that did not move.</summary>
-    private int _permitsGivenBack;
+    /// <summary>
+    /// How many things on their way to the waiters ever ended (wraps): creation permits given back, resets and
+    /// validations that ended, transits that ended. Lets a decision tell supply that ended while it looked (or a count
+    /// that went down and up again, ABA) from supply that did not move (see <see cref="TryReserve"/>).
+    /// </summary>
+    private int _endedOnItsWay;
     private int _returning;
 
     /// <summary>The index of the slot published as idle last: a hint for the next scan, written racily (see <c>NoteIdle</c>).</summary>
@@ -162,6 +176,12 @@ public sealed partial class ConnectionPool<T> : IConnectionPool<T>
     private long _totalRejected;
     private long _totalAbandoned;
     private int _abandonedRunning;
+
+    /// <summary>
+    /// Completed and replaced (by exchange) each time a unit of the abandonment budget is given back, so that work the
+    /// pool waits out because the budget was spent looks again (see <see cref="WaitOutOrTakeAbandonBudgetAsync"/>).
+    /// </summary>
+    private TaskCompletionSource? _abandonBudgetFreed;
 
     /// <summary>Destroyed resources by <see cref="DestroyReason"/> (index); Interlocked.</summary>
     private readonly long[] _destroyedBy = new long[DestroyReasons.Count];

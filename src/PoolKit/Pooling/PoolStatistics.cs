@@ -29,7 +29,7 @@ public readonly record struct PoolStatistics(
     /// <remarks>A resource whose reset or destruction the pool abandoned (see <see cref="AbandonedRunning"/>) is no longer live: the pool freed its slot.</remarks>
     public int Live => Idle + Leased + Creating + Destroying;
 
-    /// <summary>Gets how many of the <see cref="Leased"/> resources are returned and still being reset (or validated) asynchronously: they are on their way back, and the pool creates nothing because of them.</summary>
+    /// <summary>Gets how many of the <see cref="Leased"/> resources are returned and still being reset (or validated) asynchronously, or for an instant being handed from idle to a waiter: they are on their way, and the pool creates nothing because of them.</summary>
     public int Returning { get; init; }
 
     /// <summary>Gets the leases handed out since the pool started.</summary>

@@ -208,10 +208,11 @@ public sealed class CreationInterleavingTests
     [Fact]
     public async Task ResetTailRunsWhileAWaitersRescanHoldsTheSlot_NoCreationStarts()
     {
-        // Guard: the tail of an asynchronous reset starts creations only when its resource was destroyed. Here the reset
-        // kept it (published idle, nobody waiting yet); an acquirer enqueues and its rescan wins the slot, and before
-        // the rescan hands it over (the waiter is still queued) the reset's tail runs. Without the guard the tail sees
-        // one waiter, nothing returning and nothing idle, and creates a second resource for a sequential caller.
+        // Guard: a slot a waiter's rescan holds in transit counts as on its way (in _returning, from before the rescan
+        // wins it). Here the reset kept its resource (published idle, nobody waiting yet); an acquirer enqueues and its
+        // rescan wins the slot, and before the rescan hands it over (the waiter is still queued) the reset's tail runs
+        // the creation decision. Without the guard the decision sees one waiter, nothing returning and nothing idle, and
+        // creates a second resource for a sequential caller.
         (int leasedId, int created) = await RunResetThatEndsBeforeTheEnqueueAsync((pool, runTail) => pool.TestHookIdleSlotWonForWaiters = () =>
         {
             // The rescan owns the slot and is still queued: the reset's tail runs to its end now.
