@@ -145,7 +145,7 @@ public sealed class PoolKitDbCommand : DbCommand
     /// <summary>The Npgsql connection a PoolKit command or batch runs on.</summary>
     internal static NpgsqlConnection BindConnection(DbConnection? connection) => connection switch
     {
-        PoolKitDbConnection pooled => pooled.NpgsqlConnection,
+        PoolKitDbConnection pooled => pooled.Inner,
         NpgsqlConnection npgsql => npgsql,
         null => throw new InvalidOperationException("The command has no connection."),
         _ => throw new InvalidOperationException($"A PoolKit command cannot run on a {connection.GetType().Name}."),
@@ -155,7 +155,7 @@ public sealed class PoolKitDbCommand : DbCommand
     internal static NpgsqlTransaction? BindTransaction(DbTransaction? transaction) => transaction switch
     {
         null => null,
-        PoolKitDbTransaction pooled => pooled.NpgsqlTransaction,
+        PoolKitDbTransaction pooled => pooled.Inner,
         NpgsqlTransaction npgsql => npgsql,
         _ => throw new InvalidOperationException($"A PoolKit command cannot run in a {transaction.GetType().Name}."),
     };
