@@ -363,6 +363,9 @@ public sealed class PoolKitDbConnection : DbConnection
     /// <exception cref="InvalidOperationException">The connection is not open.</exception>
     internal NpgsqlConnection Inner => _connection ?? throw NotOpen();
 
+    /// <summary>Gets whether a reader a command of this connection opened is still open.</summary>
+    internal bool HasOpenReader => _reader is { IsClosed: false };
+
     /// <summary>Gets or sets whether raw references are handed out as if the connector handover were unavailable (for tests of the fallback).</summary>
     internal bool HandoverDisabled { get; set; }
 

@@ -43,6 +43,43 @@ public sealed class PoolKitDbConnectionRawReferenceTests(PostgresServerFixture f
         Assert.Equal(1, await fixture.Server.CountBackendsAsync(app));
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task KeptNpgsqlCommand_AfterClose_ThrowsAndTheNextUsersSessionIsUntouched(bool readBeforeExecuting)
+    {
+        string app = AppName();
+        await using NpgsqlConnectionPool pool = Pool(app);
+        var dataSource = new PoolKitDataSource(pool);
+        PoolKitDbConnection first = await dataSource.OpenConnectionAsync();
+        string initial;
+        await using (PoolKitDbCommand read = first.CreateCommand())
+        {
+            // Through the PoolKit command: reading first.NpgsqlConnection would lend the session before the test does.
+            read.CommandText = "SHOW work_mem";
+            initial = (string)(await read.ExecuteScalarAsync())!;
+        }
+
+        PoolKitDbCommand command = first.CreateCommand();
+        command.CommandText = "SET work_mem = '7MB'";
+        NpgsqlCommand? kept = readBeforeExecuting ? command.NpgsqlCommand : null;
+        await command.ExecuteNonQueryAsync();
+        await using (PoolKitDbCommand reset = first.CreateCommand())
+        {
+            reset.CommandText = "RESET work_mem";
+            await reset.ExecuteNonQueryAsync();
+        }
+
+        await first.CloseAsync();
+        kept ??= command.NpgsqlCommand;
+
+        await using PoolKitDbConnection second = await dataSource.OpenConnectionAsync();
+        Assert.ThrowsAny<InvalidOperationException>(() => kept.ExecuteNonQuery());
+        await using var show = new NpgsqlCommand("SHOW work_mem", second.NpgsqlConnection);
+        Assert.Equal(initial, await show.ExecuteScalarAsync());
+        Assert.Equal(1, await fixture.Server.CountBackendsAsync(app));
+    }
+
     [Fact]
     public async Task NpgsqlConnection_HandoverUnavailable_KeptReferenceThrowsAndTheSessionIsDestroyed()
     {
