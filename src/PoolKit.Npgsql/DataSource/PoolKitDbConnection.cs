@@ -15,7 +15,9 @@ namespace PoolKit.Npgsql;
 /// <para>Commands it creates (<see cref="PoolKitDbCommand"/>) run as Npgsql commands on the leased connection;
 /// batches (<see cref="PoolKitDbBatch"/>) as <see cref="NpgsqlBatch"/>es; transactions are
 /// <see cref="PoolKitDbTransaction"/>s over <see cref="NpgsqlTransaction"/>s. Use <see cref="NpgsqlConnection"/> for
-/// Npgsql-only APIs, and never close or dispose that inner connection: close this one.</para>
+/// Npgsql-only APIs, and never close or dispose that inner connection: close this one. Like Npgsql's own connection,
+/// that inner connection (and the Npgsql command, batch or transaction handed out with it) is valid for one open:
+/// once this connection closes, a kept reference is a closed connection, never the next user's session.</para>
 /// <para>Each open is isolated from the next, as with Npgsql's pool: closing closes a reader left open, rolls back a
 /// transaction left open and detaches it (a late <c>Dispose</c> of it does nothing), and returns the lease; the pool
 /// then removes the <c>Notice</c>/<c>Notification</c> handlers added to the inner connection and resets the session as
