@@ -19,6 +19,9 @@ public sealed class PoolKitDbBatch : DbBatch
 {
     private readonly NpgsqlBatch _batch = new();
 
+    // NpgsqlBatch was read: it binds to the connection's lent object (see PoolKitDbCommand).
+    private bool _exposed;
+
     // Set for a batch of the data source (PoolKitDataSource.CreateBatch): a connection of its own, opened for each
     // execution and closed after it (after its reader, for ExecuteReader).
     private readonly PoolKitDbConnection? _owned;
@@ -37,7 +40,26 @@ public sealed class PoolKitDbBatch : DbBatch
     }
 
     /// <summary>Gets the Npgsql batch this batch runs.</summary>
-    public NpgsqlBatch NpgsqlBatch => _batch;
+    /// <remarks>Valid while the PoolKit connection is open: once it closes, the Npgsql batch's connection is a closed
+    /// connection (running the Npgsql batch directly then throws), as with <see cref="PoolKitDbConnection.NpgsqlConnection"/>.</remarks>
+    public NpgsqlBatch NpgsqlBatch
+    {
+        get
+        {
+            if (!_exposed)
+            {
+                _exposed = true;
+
+                // Bound by an earlier execution to the pooled object: rebind it to the lent one (or to none once closed).
+                if (_batch.Connection is not null && _connection is PoolKitDbConnection { HasOpenReader: false } pooled)
+                {
+                    _batch.Connection = pooled.State == ConnectionState.Open ? pooled.NpgsqlConnection : null;
+                }
+            }
+
+            return _batch;
+        }
+    }
 
     /// <summary>Gets the batch's commands (Npgsql's collection of <see cref="NpgsqlBatchCommand"/>s).</summary>
     public new NpgsqlBatchCommandCollection BatchCommands => _batch.BatchCommands;
@@ -218,7 +240,7 @@ public sealed class PoolKitDbBatch : DbBatch
 
     private NpgsqlBatch Bind()
     {
-        _batch.Connection = PoolKitDbCommand.BindConnection(_connection);
+        _batch.Connection = PoolKitDbCommand.BindConnection(_connection, _exposed);
         _batch.Transaction = PoolKitDbCommand.BindTransaction(_transaction);
         return _batch;
     }

@@ -23,8 +23,31 @@ public sealed class PoolKitDbCommand : DbCommand
     private DbConnection? _connection;
     private DbTransaction? _transaction;
 
+    // NpgsqlCommand was read: its Connection is handed out, so it binds to the connection's lent object (left closed
+    // by Close), never to the pooled one, and a kept Npgsql command cannot run on the next user's session.
+    private bool _exposed;
+
     /// <summary>Gets the Npgsql command this command runs (for Npgsql-only settings such as <see cref="NpgsqlCommand.AllResultTypesAreUnknown"/>).</summary>
-    public NpgsqlCommand NpgsqlCommand => _command;
+    /// <remarks>Valid while the PoolKit connection is open: once it closes, the Npgsql command's connection is a closed
+    /// connection (running the Npgsql command directly then throws), as with <see cref="PoolKitDbConnection.NpgsqlConnection"/>.</remarks>
+    public NpgsqlCommand NpgsqlCommand
+    {
+        get
+        {
+            if (!_exposed)
+            {
+                _exposed = true;
+
+                // Bound by an earlier execution to the pooled object: rebind it to the lent one (or to none once closed).
+                if (_command.Connection is not null && _connection is PoolKitDbConnection { HasOpenReader: false } pooled)
+                {
+                    _command.Connection = pooled.State == ConnectionState.Open ? pooled.NpgsqlConnection : null;
+                }
+            }
+
+            return _command;
+        }
+    }
 
     /// <inheritdoc />
     [AllowNull]
@@ -137,15 +160,17 @@ public sealed class PoolKitDbCommand : DbCommand
     /// <summary>Binds the Npgsql command to the connection leased now (a connection may lease another one after reopening).</summary>
     private NpgsqlCommand Bind()
     {
-        _command.Connection = BindConnection(_connection);
+        _command.Connection = BindConnection(_connection, _exposed);
         _command.Transaction = BindTransaction(_transaction);
         return _command;
     }
 
     /// <summary>The Npgsql connection a PoolKit command or batch runs on.</summary>
-    internal static NpgsqlConnection BindConnection(DbConnection? connection) => connection switch
+    /// <param name="connection">The command's connection.</param>
+    /// <param name="exposed">Whether the Npgsql command or batch was handed out (then it binds to the lent connection object).</param>
+    internal static NpgsqlConnection BindConnection(DbConnection? connection, bool exposed) => connection switch
     {
-        PoolKitDbConnection pooled => pooled.NpgsqlConnection,
+        PoolKitDbConnection pooled => exposed ? pooled.NpgsqlConnection : pooled.Inner,
         NpgsqlConnection npgsql => npgsql,
         null => throw new InvalidOperationException("The command has no connection."),
         _ => throw new InvalidOperationException($"A PoolKit command cannot run on a {connection.GetType().Name}."),
@@ -155,7 +180,7 @@ public sealed class PoolKitDbCommand : DbCommand
     internal static NpgsqlTransaction? BindTransaction(DbTransaction? transaction) => transaction switch
     {
         null => null,
-        PoolKitDbTransaction pooled => pooled.NpgsqlTransaction,
+        PoolKitDbTransaction pooled => pooled.Inner,
         NpgsqlTransaction npgsql => npgsql,
         _ => throw new InvalidOperationException($"A PoolKit command cannot run in a {transaction.GetType().Name}."),
     };

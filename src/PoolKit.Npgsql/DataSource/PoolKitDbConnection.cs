@@ -3,6 +3,7 @@ using System.Data;
 using System.Data.Common;
 using System.Diagnostics.CodeAnalysis;
 using Npgsql;
+using PoolKit.Npgsql.Internal;
 
 namespace PoolKit.Npgsql;
 
@@ -14,7 +15,9 @@ namespace PoolKit.Npgsql;
 /// <para>Commands it creates (<see cref="PoolKitDbCommand"/>) run as Npgsql commands on the leased connection;
 /// batches (<see cref="PoolKitDbBatch"/>) as <see cref="NpgsqlBatch"/>es; transactions are
 /// <see cref="PoolKitDbTransaction"/>s over <see cref="NpgsqlTransaction"/>s. Use <see cref="NpgsqlConnection"/> for
-/// Npgsql-only APIs, and never close or dispose that inner connection: close this one.</para>
+/// Npgsql-only APIs, and never close or dispose that inner connection: close this one. Like Npgsql's own connection,
+/// that inner connection (and the Npgsql command, batch or transaction handed out with it) is valid for one open:
+/// once this connection closes, a kept reference is a closed connection, never the next user's session.</para>
 /// <para>Each open is isolated from the next, as with Npgsql's pool: closing closes a reader left open, rolls back a
 /// transaction left open and detaches it (a late <c>Dispose</c> of it does nothing), and returns the lease; the pool
 /// then removes the <c>Notice</c>/<c>Notification</c> handlers added to the inner connection and resets the session as
@@ -33,7 +36,17 @@ public sealed class PoolKitDbConnection : DbConnection
 
     private readonly NpgsqlConnectionPool _pool;
     private PoolLease<NpgsqlConnection> _lease;
+
+    // What this open runs on: the pooled connection, or, once NpgsqlConnection (or a transaction's NpgsqlTransaction)
+    // was read, the object its connector was lent to (_lent). Close moves the connector back into _pooled and leaves
+    // _lent closed, so a raw reference kept past Close can never run on the next user's session.
     private NpgsqlConnection? _connection;
+    private NpgsqlConnection? _pooled;
+    private NpgsqlConnection? _lent;
+    private object? _lentConnector;
+
+    // The raw pooled connection was handed out because the handover is unavailable: destroy it on return.
+    private bool _destroyOnReturn;
 
     // What this open began or runs, undone or closed by Close so nothing of it reaches the next open.
     private PoolKitDbTransaction? _transaction;
@@ -53,9 +66,23 @@ public sealed class PoolKitDbConnection : DbConnection
         _pool = pool;
     }
 
-    /// <summary>Gets the leased <see cref="global::Npgsql.NpgsqlConnection"/>, for Npgsql-only APIs. Do not close or dispose it.</summary>
+    /// <summary>
+    /// Gets the Npgsql connection this open runs on, for Npgsql-only APIs (binary COPY, notifications...). Do not close
+    /// or dispose it: close this connection.
+    /// </summary>
+    /// <remarks>
+    /// <para>Valid until this connection closes, like a connection of Npgsql's own pool: a reference kept past
+    /// <c>Close</c>/<c>Dispose</c> is then a closed connection (its <see cref="NpgsqlConnection.State"/> reads
+    /// <see cref="ConnectionState.Closed"/> and its commands throw <see cref="InvalidOperationException"/>); it never
+    /// runs on the server session of whoever opens next. Opening it again opens a connection of its own, outside the
+    /// pool.</para>
+    /// <para>The first read in an open moves the pooled session into a fresh <see cref="global::Npgsql.NpgsqlConnection"/>
+    /// object for the rest of that open (one small allocation; an open that never reads this property pays nothing).
+    /// Should a future Npgsql version not allow that, the pooled connection itself is returned and destroyed when this
+    /// connection closes instead of going back to the pool.</para>
+    /// </remarks>
     /// <exception cref="InvalidOperationException">The connection is not open.</exception>
-    public NpgsqlConnection NpgsqlConnection => _connection ?? throw new InvalidOperationException("The connection is not open: open it (OpenAsync) to lease a pooled NpgsqlConnection.");
+    public NpgsqlConnection NpgsqlConnection => _lent ?? LendRaw();
 
     /// <summary>Gets the pool the connection leases from.</summary>
     public NpgsqlConnectionPool Pool => _pool;
@@ -77,7 +104,7 @@ public sealed class PoolKitDbConnection : DbConnection
 
     /// <inheritdoc />
     /// <exception cref="InvalidOperationException">The connection is not open.</exception>
-    public override string ServerVersion => NpgsqlConnection.ServerVersion;
+    public override string ServerVersion => Inner.ServerVersion;
 
     /// <summary>
     /// Gets <see cref="ConnectionState.Open"/> while a pooled connection is leased and Npgsql reports it open, else
@@ -170,7 +197,7 @@ public sealed class PoolKitDbConnection : DbConnection
             // Npgsql's own Close rolls back; do the same, so ResetMode None never hands out an open transaction.
             if (_transaction is { IsLive: true } transaction && IsOpen(connection))
             {
-                transaction.NpgsqlTransaction.Dispose();
+                transaction.Inner.Dispose();
             }
         }
         finally
@@ -201,7 +228,7 @@ public sealed class PoolKitDbConnection : DbConnection
 
             if (_transaction is { IsLive: true } transaction && IsOpen(connection))
             {
-                await transaction.NpgsqlTransaction.DisposeAsync().ConfigureAwait(false);
+                await transaction.Inner.DisposeAsync().ConfigureAwait(false);
             }
         }
         finally
@@ -240,7 +267,7 @@ public sealed class PoolKitDbConnection : DbConnection
     /// <returns>The transaction (Npgsql's, wrapped so that it names this connection).</returns>
     /// <exception cref="InvalidOperationException">The connection is not open, or a transaction is already in progress.</exception>
     public new PoolKitDbTransaction BeginTransaction(IsolationLevel isolationLevel = IsolationLevel.Unspecified) =>
-        Track(NpgsqlConnection.BeginTransaction(isolationLevel));
+        Track(Inner.BeginTransaction(isolationLevel));
 
     /// <summary>Begins a transaction on the leased connection.</summary>
     /// <param name="isolationLevel">The isolation level.</param>
@@ -248,7 +275,7 @@ public sealed class PoolKitDbConnection : DbConnection
     /// <returns>The transaction (Npgsql's, wrapped so that it names this connection).</returns>
     /// <exception cref="InvalidOperationException">The connection is not open, or a transaction is already in progress.</exception>
     public new async ValueTask<PoolKitDbTransaction> BeginTransactionAsync(IsolationLevel isolationLevel, CancellationToken cancellationToken = default) =>
-        Track(await NpgsqlConnection.BeginTransactionAsync(isolationLevel, cancellationToken).ConfigureAwait(false));
+        Track(await Inner.BeginTransactionAsync(isolationLevel, cancellationToken).ConfigureAwait(false));
 
     /// <summary>Begins a transaction on the leased connection.</summary>
     /// <param name="cancellationToken">Cancels the operation.</param>
@@ -266,7 +293,7 @@ public sealed class PoolKitDbConnection : DbConnection
     /// <exception cref="InvalidOperationException">The connection is not open.</exception>
     public void ReloadTypes()
     {
-        NpgsqlConnection.ReloadTypes();
+        Inner.ReloadTypes();
         _pool.ClearAsync().AsTask().GetAwaiter().GetResult();
     }
 
@@ -279,18 +306,18 @@ public sealed class PoolKitDbConnection : DbConnection
     /// <exception cref="InvalidOperationException">The connection is not open.</exception>
     public async Task ReloadTypesAsync(CancellationToken cancellationToken = default)
     {
-        await NpgsqlConnection.ReloadTypesAsync(cancellationToken).ConfigureAwait(false);
+        await Inner.ReloadTypesAsync(cancellationToken).ConfigureAwait(false);
         await _pool.ClearAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
-    public override DataTable GetSchema() => NpgsqlConnection.GetSchema();
+    public override DataTable GetSchema() => Inner.GetSchema();
 
     /// <inheritdoc />
-    public override DataTable GetSchema(string collectionName) => NpgsqlConnection.GetSchema(collectionName);
+    public override DataTable GetSchema(string collectionName) => Inner.GetSchema(collectionName);
 
     /// <inheritdoc />
-    public override DataTable GetSchema(string collectionName, string?[] restrictionValues) => NpgsqlConnection.GetSchema(collectionName, restrictionValues);
+    public override DataTable GetSchema(string collectionName, string?[] restrictionValues) => Inner.GetSchema(collectionName, restrictionValues);
 
     /// <summary>Not supported: pooled connections do not enlist in ambient transactions.</summary>
     /// <param name="transaction">Ignored.</param>
@@ -331,7 +358,60 @@ public sealed class PoolKitDbConnection : DbConnection
     /// <summary>Remembers the reader a command of this connection opened, so that <see cref="Close"/> can close it first.</summary>
     internal void TrackReader(NpgsqlDataReader reader) => _reader = reader;
 
+    /// <summary>
+    /// Gets the Npgsql connection this open runs on, without handing it out (commands, batches and transactions of
+    /// this connection bind to it; they never outlive the open).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The connection is not open.</exception>
+    internal NpgsqlConnection Inner => _connection ?? throw NotOpen();
+
+    /// <summary>Gets whether a reader a command of this connection opened is still open.</summary>
+    internal bool HasOpenReader => _reader is { IsClosed: false };
+
+    /// <summary>Gets or sets whether raw references are handed out as if the connector handover were unavailable (for tests of the fallback).</summary>
+    internal bool HandoverDisabled { get; set; }
+
+    /// <summary>
+    /// Called when a raw Npgsql object of this open (the connection, or a transaction's) is handed out: from then on
+    /// this open runs on a lent connection object that <see cref="Close"/> leaves closed. Does nothing when closed.
+    /// </summary>
+    internal void ExposeRaw()
+    {
+        if (_lent is null && _connection is not null)
+        {
+            _ = LendRaw();
+        }
+    }
+
     private static bool IsOpen(NpgsqlConnection connection) => (connection.FullState & ConnectionState.Open) != 0;
+
+    private static InvalidOperationException NotOpen() =>
+        new("The connection is not open: open it (OpenAsync) to lease a pooled NpgsqlConnection.");
+
+    /// <summary>Moves the pooled session into a fresh connection object for the rest of this open (see <see cref="NpgsqlConnection"/>).</summary>
+    private NpgsqlConnection LendRaw()
+    {
+        NpgsqlConnection connection = _connection ?? throw NotOpen();
+        NpgsqlConnection? lent = HandoverDisabled || _destroyOnReturn ? null : NpgsqlConnectorHandover.Lend(connection);
+        if (lent is null)
+        {
+            // No handover (a future Npgsql, or a session that already died): hand out the pooled object itself, and
+            // destroy it on return so that a kept reference is a disposed connection, never the next user's session.
+            _destroyOnReturn = true;
+            return connection;
+        }
+
+        if (_forwardInnerStateChange is { } forward && _stateChange is not null)
+        {
+            connection.StateChange -= forward;
+            lent.StateChange += forward;
+        }
+
+        _lent = lent;
+        _lentConnector = NpgsqlConnectorHandover.LentConnector(lent);
+        _connection = lent;
+        return lent;
+    }
 
     private PoolKitDbTransaction Track(NpgsqlTransaction transaction)
     {
@@ -367,6 +447,7 @@ public sealed class PoolKitDbConnection : DbConnection
     {
         _lease = lease;
         _connection = lease.Resource;
+        _pooled = _connection;
         _closedReported = false;
         if (_stateChange is { } handlers)
         {
@@ -378,8 +459,16 @@ public sealed class PoolKitDbConnection : DbConnection
     private void Release(NpgsqlConnection connection)
     {
         PoolLease<NpgsqlConnection> lease = _lease;
+        NpgsqlConnection? pooled = _pooled;
+        NpgsqlConnection? lent = _lent;
+        object? lentConnector = _lentConnector;
+        bool destroy = _destroyOnReturn;
         _lease = default;
         _connection = null;
+        _pooled = null;
+        _lent = null;
+        _lentConnector = null;
+        _destroyOnReturn = false;
         _reader = null;
         _transaction?.Detach();
         _transaction = null;
@@ -396,7 +485,27 @@ public sealed class PoolKitDbConnection : DbConnection
             lease.MarkBroken();
         }
 
-        lease.Dispose();
+        try
+        {
+            // Order: after the broken check (it reads the lent object), before the return (the pool resets the pooled
+            // one). A lent object without its connector (its caller closed it, or Npgsql released a broken session)
+            // leaves the pooled one closed: the pool destroys it (counted as closed by the caller, or broken).
+            if (lent is not null && pooled is not null && lentConnector is not null)
+            {
+                _ = NpgsqlConnectorHandover.Restore(lent, pooled, lentConnector);
+            }
+        }
+        finally
+        {
+            // The pooled object itself was handed out (no handover available): a kept reference must not reach the
+            // next user, so the connection is destroyed (counted as broken) instead of reused.
+            if (destroy && lease.IsActive)
+            {
+                lease.MarkBroken();
+            }
+
+            lease.Dispose();
+        }
         if (report)
         {
             _stateChange?.Invoke(this, s_openToClosed);

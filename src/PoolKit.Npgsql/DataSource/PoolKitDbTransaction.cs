@@ -27,12 +27,32 @@ public sealed class PoolKitDbTransaction : DbTransaction
     internal PoolKitDbTransaction(PoolKitDbConnection connection, NpgsqlTransaction transaction)
     {
         _connection = connection;
-        NpgsqlTransaction = transaction;
+        Inner = transaction;
     }
 
     /// <summary>Gets Npgsql's transaction (for Npgsql-only code given the leased <see cref="PoolKitDbConnection.NpgsqlConnection"/>).</summary>
-    /// <remarks>Valid while the connection that began it stays open; Npgsql reuses it for the next transaction of the same server session.</remarks>
-    public NpgsqlTransaction NpgsqlTransaction { get; }
+    /// <remarks>
+    /// Valid while the connection that began it stays open. Npgsql reuses its transaction object for the next
+    /// transaction of the same server session (with its own pool too), so do not keep it past the connection's
+    /// <c>Close</c>; its <see cref="NpgsqlTransaction.Connection"/> is, like <see cref="PoolKitDbConnection.NpgsqlConnection"/>,
+    /// a connection object that the close leaves closed.
+    /// </remarks>
+    public NpgsqlTransaction NpgsqlTransaction
+    {
+        get
+        {
+            if (!_detached)
+            {
+                // Its Connection is a raw NpgsqlConnection: hand out the lent one, which Close leaves closed.
+                _connection.ExposeRaw();
+            }
+
+            return Inner;
+        }
+    }
+
+    /// <summary>Gets Npgsql's transaction without handing it out (for this library's own calls).</summary>
+    internal NpgsqlTransaction Inner { get; }
 
     /// <summary>Gets the PoolKit connection the transaction belongs to, or <see langword="null"/> once that connection was closed.</summary>
     public new PoolKitDbConnection? Connection => _detached ? null : _connection;
@@ -41,7 +61,7 @@ public sealed class PoolKitDbTransaction : DbTransaction
     public override IsolationLevel IsolationLevel => Live.IsolationLevel;
 
     /// <inheritdoc />
-    public override bool SupportsSavepoints => NpgsqlTransaction.SupportsSavepoints;
+    public override bool SupportsSavepoints => Inner.SupportsSavepoints;
 
     /// <inheritdoc />
     protected override DbConnection? DbConnection => Connection;
@@ -56,7 +76,7 @@ public sealed class PoolKitDbTransaction : DbTransaction
                 throw new InvalidOperationException("This transaction has completed: its connection was closed, which rolled it back. It is no longer usable.");
             }
 
-            return NpgsqlTransaction;
+            return Inner;
         }
     }
 
@@ -97,7 +117,7 @@ public sealed class PoolKitDbTransaction : DbTransaction
         if (!_detached && !_disposed)
         {
             _disposed = true;
-            await NpgsqlTransaction.DisposeAsync().ConfigureAwait(false);
+            await Inner.DisposeAsync().ConfigureAwait(false);
         }
 
         _disposed = true;
@@ -115,7 +135,7 @@ public sealed class PoolKitDbTransaction : DbTransaction
     {
         if (disposing && !_detached && !_disposed)
         {
-            NpgsqlTransaction.Dispose();
+            Inner.Dispose();
         }
 
         _disposed = true;

@@ -18,6 +18,13 @@ namespace PoolKit.Npgsql;
 /// and logged once per pool at Warning). After an error, call <see cref="NpgsqlPoolLeaseExtensions.MarkBrokenIf"/> so
 /// a broken connection is never reused. Code written for a data source (Dapper, EF Core, <c>await using var conn =
 /// await dataSource.OpenConnectionAsync()</c>) uses <see cref="PoolKitDataSource"/> over the same pool.</para>
+/// <para>A lease's <see cref="PoolLease{T}.Resource"/> is the pooled connection object itself, valid until the lease
+/// is returned (like an array rented from <c>ArrayPool</c>): after the return, <see cref="PoolLease{T}.Resource"/>
+/// throws, but a reference to the connection kept in a variable still reaches the session of whoever leases it next.
+/// Handing out a fresh object per lease would cost an allocation on every acquire; code that may keep references past
+/// the return (callbacks, captured closures, third-party libraries) belongs on <see cref="PoolKitDataSource"/>, whose
+/// <see cref="PoolKitDbConnection.NpgsqlConnection"/> is closed once its connection closes, as with Npgsql's
+/// pool.</para>
 /// <para>Disposing the pool disposes the pool (waiting up to <see cref="ConnectionPoolOptions.DisposeTimeout"/> for
 /// leases) and then the data source. <see cref="ToString"/> names the pool, host, port and database, never the
 /// password.</para>

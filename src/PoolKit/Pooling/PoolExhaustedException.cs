@@ -1,12 +1,10 @@
-using System.Globalization;
-using System.Text;
-
 namespace PoolKit;
 
 /// <summary>
 /// Thrown when an acquire cannot get a resource in time, or cannot even wait because the wait queue is
-/// full. The message names the setting to raise, the pool's counts, the last creation error and the
-/// longest-held leases.
+/// full. The message is one stable text per condition (it names the pool and the setting to raise, so logs group by
+/// it); the counts, the wait, the settings in force, the longest-held leases and the last creation error are in the
+/// properties and <see cref="Exception.InnerException"/>.
 /// </summary>
 /// <remarks>
 /// This is a capacity problem of the application, not a transient database error: retrying it blindly
@@ -22,8 +20,8 @@ public sealed class PoolExhaustedException : InvalidOperationException
     /// <param name="waited">How long the acquirer waited.</param>
     /// <param name="statistics">The pool's counts when the acquire failed.</param>
     /// <param name="longestHeld">The longest-held leases, longest first.</param>
-    /// <param name="lastCreationError">The last error seen while creating a resource, if recent.</param>
-    /// <param name="acquireTimeout">The configured acquire timeout.</param>
+    /// <param name="lastCreationError">The last error seen while creating a resource, if recent (the inner exception).</param>
+    /// <param name="acquireTimeout">The acquire timeout the acquire ran with.</param>
     /// <param name="maxWaiters">The configured wait-queue bound.</param>
     public PoolExhaustedException(
         string poolName,
@@ -34,13 +32,15 @@ public sealed class PoolExhaustedException : InvalidOperationException
         Exception? lastCreationError,
         TimeSpan acquireTimeout,
         int? maxWaiters)
-        : base(BuildMessage(poolName, reason, waited, statistics, longestHeld, lastCreationError, acquireTimeout, maxWaiters), lastCreationError)
+        : base(BuildMessage(poolName, reason, statistics), lastCreationError)
     {
         PoolName = poolName;
         Reason = reason;
         Waited = waited;
         Statistics = statistics;
         LongestHeldLeases = longestHeld;
+        AcquireTimeout = acquireTimeout;
+        MaxWaiters = maxWaiters;
     }
 
     /// <summary>Gets the pool's name.</summary>
@@ -55,63 +55,20 @@ public sealed class PoolExhaustedException : InvalidOperationException
     /// <summary>Gets the pool's counts when the acquire failed.</summary>
     public PoolStatistics Statistics { get; }
 
-    /// <summary>Gets the longest-held leases when the acquire failed, longest first (at most five).</summary>
+    /// <summary>Gets the longest-held leases when the acquire failed, longest first (at most five); each says where it was acquired when <see cref="ConnectionPoolOptions.LeakDetectionThreshold"/> is set.</summary>
     public IReadOnlyList<HeldLease> LongestHeldLeases { get; }
 
-    private static string BuildMessage(
-        string poolName,
-        PoolExhaustedReason reason,
-        TimeSpan waited,
-        PoolStatistics s,
-        IReadOnlyList<HeldLease> longestHeld,
-        Exception? lastCreationError,
-        TimeSpan acquireTimeout,
-        int? maxWaiters)
-    {
-        var b = new StringBuilder();
-        IFormatProvider c = CultureInfo.InvariantCulture;
-        if (reason == PoolExhaustedReason.WaitQueueFull)
-        {
-            b.Append(c, $"Pool '{poolName}' is exhausted and its wait queue is full: {s.Waiting} acquirers are already waiting (MaxWaiters = {maxWaiters}). ");
-            b.Append("Raise MaxWaiters or MaxSize, or shed load earlier.");
-        }
-        else
-        {
-            b.Append(c, $"Pool '{poolName}' could not provide a resource within {FormatSpan(waited)} (AcquireTimeout = {FormatSpan(acquireTimeout)}). ");
-            if (s.Live >= s.MaxSize)
-            {
-                b.Append(c, $"All {s.MaxSize} resources are in use: raise MaxSize (now {s.MaxSize}) or AcquireTimeout, or return leases sooner.");
-            }
-            else
-            {
-                b.Append(c, $"The pool holds {s.Live} of at most {s.MaxSize} resources and could not create more in time: creations failed, were backing off, or were limited by MaxConcurrentCreations.");
-            }
-        }
+    /// <summary>Gets the acquire timeout the failed acquire ran with (the pool's <see cref="ConnectionPoolOptions.AcquireTimeout"/>, or the acquire's own).</summary>
+    public TimeSpan AcquireTimeout { get; }
 
-        b.Append(c, $" Counts: leased {s.Leased}, idle {s.Idle}, creating {s.Creating}, waiting {s.Waiting}, max {s.MaxSize}.");
-        if (lastCreationError is not null)
-        {
-            b.Append(c, $" Last creation error: {lastCreationError.GetType().Name}: {lastCreationError.Message}");
-        }
+    /// <summary>Gets the pool's <see cref="ConnectionPoolOptions.MaxWaiters"/> (<see langword="null"/>: unbounded).</summary>
+    public int? MaxWaiters { get; }
 
-        if (longestHeld.Count > 0)
-        {
-            b.Append(" Longest-held leases:");
-            foreach (HeldLease lease in longestHeld)
-            {
-                b.Append(c, $" held {FormatSpan(lease.HeldFor)}");
-                b.Append(lease.AcquiredAt is null ? ";" : $", acquired at:{Environment.NewLine}{lease.AcquiredAt}{Environment.NewLine}");
-            }
-
-            if (longestHeld[0].AcquiredAt is null)
-            {
-                b.Append(" Set LeakDetectionThreshold to see where they were acquired.");
-            }
-        }
-
-        return b.ToString();
-    }
-
-    private static string FormatSpan(TimeSpan span) =>
-        span == Timeout.InfiniteTimeSpan ? "infinite" : string.Create(CultureInfo.InvariantCulture, $"{span.TotalMilliseconds:0.#} ms");
+    // One text per condition: nothing that varies from one failure to the next (counts, delays, error texts).
+    private static string BuildMessage(string poolName, PoolExhaustedReason reason, PoolStatistics s) =>
+        reason == PoolExhaustedReason.WaitQueueFull
+            ? $"Pool '{poolName}' is exhausted and its wait queue is full (MaxWaiters): raise MaxWaiters or MaxSize, or shed load earlier."
+            : s.Live >= s.MaxSize
+                ? $"Pool '{poolName}' could not provide a resource within the acquire timeout: all resources are in use. Raise MaxSize or AcquireTimeout, or return leases sooner (LongestHeldLeases says which are held; set LeakDetectionThreshold to see where they were acquired)."
+                : $"Pool '{poolName}' could not provide a resource within the acquire timeout and could not create more in time: creations failed, were backing off, or were limited by MaxConcurrentCreations. The last creation error, if recent, is the inner exception.";
 }

@@ -199,7 +199,8 @@ public abstract partial class ConnectionPoolContract
         PoolExhaustedException ex = await Assert.ThrowsAsync<PoolExhaustedException>(() => pool.AcquireAsync().AsTask());
 
         Assert.Equal(PoolExhaustedReason.WaitQueueFull, ex.Reason);
-        Assert.Contains("MaxWaiters = 1", ex.Message, StringComparison.Ordinal);
+        Assert.Equal(1, ex.MaxWaiters);
+        Assert.Contains("wait queue is full (MaxWaiters)", ex.Message, StringComparison.Ordinal);
         Assert.False(first.IsCompleted);
         Assert.Equal(1, pool.GetStatistics().Waiting);
         Assert.Equal(1, pool.GetStatistics().TotalAcquiresRejected);

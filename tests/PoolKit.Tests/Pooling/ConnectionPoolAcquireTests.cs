@@ -7,7 +7,7 @@ public sealed class ConnectionPoolAcquireTests
     private static readonly TimeSpan s_testTimeout = TimeSpan.FromSeconds(10);
 
     [Fact]
-    public async Task AcquireAsync_NothingReturnedWithinTimeout_ThrowsPoolExhaustedNamingTheSettingAndCounts()
+    public async Task AcquireAsync_NothingReturnedWithinTimeout_ThrowsPoolExhaustedNamingTheSetting_CountsInProperties()
     {
         await using var pool = PoolFactory.Create(out _, out var time, o =>
         {
@@ -24,14 +24,45 @@ public sealed class ConnectionPoolAcquireTests
 
         PoolExhaustedException ex = await Assert.ThrowsAsync<PoolExhaustedException>(() => waiting.WaitAsync(s_testTimeout));
         Assert.Equal(PoolExhaustedReason.Timeout, ex.Reason);
-        Assert.Contains("AcquireTimeout = 3000 ms", ex.Message, StringComparison.Ordinal);
-        Assert.Contains("raise MaxSize (now 2)", ex.Message, StringComparison.Ordinal);
-        Assert.Contains("leased 2, idle 0, creating 0", ex.Message, StringComparison.Ordinal);
+        Assert.Equal(TimeSpan.FromSeconds(3), ex.AcquireTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(3.1), ex.Waited);
+        Assert.Equal((2, 0, 0, 2), (ex.Statistics.Leased, ex.Statistics.Idle, ex.Statistics.Creating, ex.Statistics.MaxSize));
+        Assert.Equal(
+            $"Pool '{pool.Name}' could not provide a resource within the acquire timeout: all resources are in use. Raise MaxSize or AcquireTimeout, or return leases sooner (LongestHeldLeases says which are held; set LeakDetectionThreshold to see where they were acquired).",
+            ex.Message);
         Assert.Equal(2, ex.LongestHeldLeases.Count);
         Assert.Equal(TimeSpan.FromSeconds(3.1), ex.LongestHeldLeases[0].HeldFor);
         Assert.IsNotAssignableFrom<TimeoutException>(ex);
         Assert.Equal(0, pool.GetStatistics().Waiting);
         Assert.Equal(1, pool.GetStatistics().TotalTimeouts);
+    }
+
+    [Fact]
+    public async Task AcquireAsync_TimeoutsWithDifferentWaitsAndCounts_HaveOneMessage()
+    {
+        await using var pool = PoolFactory.Create(out _, out var time, o =>
+        {
+            o.MaxSize = 2;
+            o.AcquireTimeout = TimeSpan.FromSeconds(3);
+        });
+        using PoolLease<FakeResource> a = await pool.AcquireAsync();
+        using PoolLease<FakeResource> b = await pool.AcquireAsync();
+
+        Task<PoolLease<FakeResource>> first = pool.AcquireAsync().AsTask();
+        time.Advance(TimeSpan.FromSeconds(3));
+        PoolExhaustedException one = await Assert.ThrowsAsync<PoolExhaustedException>(() => first.WaitAsync(s_testTimeout));
+
+        // Another wait, two waiters at once, another timeout, leases held longer: the same condition, the same text.
+        Task<PoolLease<FakeResource>> other = pool.AcquireAsync().AsTask();
+        Task<PoolLease<FakeResource>> second = pool.AcquireAsync(TimeSpan.FromMilliseconds(750)).AsTask();
+        time.Advance(TimeSpan.FromMilliseconds(750));
+        PoolExhaustedException two = await Assert.ThrowsAsync<PoolExhaustedException>(() => second.WaitAsync(s_testTimeout));
+
+        Assert.NotEqual(one.Waited, two.Waited);
+        Assert.NotEqual(one.Statistics.Waiting, two.Statistics.Waiting);
+        Assert.Equal(one.Message, two.Message);
+        time.Advance(TimeSpan.FromSeconds(3));
+        await Assert.ThrowsAsync<PoolExhaustedException>(() => other.WaitAsync(s_testTimeout));
     }
 
     [Fact]
@@ -137,7 +168,7 @@ public sealed class ConnectionPoolAcquireTests
 
         PoolExhaustedException ex = await Assert.ThrowsAsync<PoolExhaustedException>(() => waiting.WaitAsync(s_testTimeout));
         Assert.Equal(PoolExhaustedReason.Timeout, ex.Reason);
-        Assert.Contains("AcquireTimeout = 500 ms", ex.Message, StringComparison.Ordinal);
+        Assert.Equal(TimeSpan.FromMilliseconds(500), ex.AcquireTimeout);
         Assert.Equal(1, pool.GetStatistics().TotalTimeouts);
         Assert.Equal(0, pool.GetStatistics().Waiting);
     }

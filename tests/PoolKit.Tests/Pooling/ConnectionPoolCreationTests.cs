@@ -327,8 +327,9 @@ public sealed class ConnectionPoolCreationTests
         time.Advance(TimeSpan.FromSeconds(1));
 
         PoolExhaustedException ex = await Assert.ThrowsAsync<PoolExhaustedException>(() => waiting.WaitAsync(s_testTimeout));
-        Assert.Contains("Last creation error: IOException: password authentication failed", ex.Message, StringComparison.Ordinal);
-        Assert.IsType<IOException>(ex.InnerException);
+        Assert.Contains("could not create more in time", ex.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("password authentication failed", ex.Message, StringComparison.Ordinal);
+        Assert.StartsWith("password authentication failed", Assert.IsType<IOException>(ex.InnerException).Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -397,7 +398,15 @@ public sealed class ConnectionPoolCreationTests
         // Both the caller's deadline and the creation's bound are at 2 s: the caller fails with either, at 2 s.
         Exception ex = await Assert.ThrowsAnyAsync<Exception>(() => acquire.WaitAsync(s_testTimeout));
         Assert.True(ex is PoolExhaustedException or ResourceCreationException, ex.ToString());
-        Assert.Contains("AcquireTimeout = 2000 ms", ex.Message, StringComparison.Ordinal);
+        if (ex is PoolExhaustedException exhausted)
+        {
+            Assert.Equal(TimeSpan.FromSeconds(2), exhausted.AcquireTimeout);
+        }
+        else
+        {
+            Assert.Contains("AcquireTimeout = 2000 ms", ex.Message, StringComparison.Ordinal);
+        }
+
         await WaitForAsync(() => pool.GetStatistics().Live == 0);
         Assert.Equal(1, pool.GetStatistics().TotalCreationFailures);
         pool.AssertInvariantsQuiescent();

@@ -213,22 +213,71 @@ public abstract partial class DataSourceContractTests
     }
 
     [Fact]
-    public async Task KeptNpgsqlConnection_AfterClose_DoesNotRunOnTheNextUsersSession()
+    public async Task KeptNpgsqlConnection_AfterClose_ReadsClosedAndThrows_AndTheNextUsersSessionIsUntouched()
     {
         DbDataSource dataSource = CreateDataSource();
         DbConnection first = await dataSource.OpenConnectionAsync();
+        int firstPid = Pid(first);
+        string initial = (string)Scalar(first, "SHOW work_mem")!;
         global::Npgsql.NpgsqlConnection kept = Npgsql(first);
         await first.CloseAsync();
-        await using DbConnection second = await dataSource.OpenConnectionAsync();
 
-        using var command = new global::Npgsql.NpgsqlCommand("SELECT 1", kept);
-        if (Difference_KeptNpgsqlConnectionStaysOpen)
+        await using DbConnection second = await dataSource.OpenConnectionAsync();
+        Assert.Equal(firstPid, Pid(second));
+        Assert.Equal(ConnectionState.Closed, kept.State);
+        using var command = new global::Npgsql.NpgsqlCommand("SET work_mem = '7MB'", kept);
+        Assert.Throws<InvalidOperationException>(() => command.ExecuteNonQuery());
+        await Assert.ThrowsAsync<InvalidOperationException>(() => command.ExecuteNonQueryAsync());
+
+        // What the server says: the next user's session never ran the kept reference's command.
+        Assert.Equal(initial, Scalar(second, "SHOW work_mem"));
+    }
+
+    [Fact]
+    public async Task KeptNpgsqlTransactionConnection_AfterClose_ReadsClosedAndThrows_AndTheNextUsersSessionIsUntouched()
+    {
+        DbDataSource dataSource = CreateDataSource();
+        DbConnection first = await dataSource.OpenConnectionAsync();
+        int firstPid = Pid(first);
+        string initial = (string)Scalar(first, "SHOW work_mem")!;
+        DbTransaction transaction = await first.BeginTransactionAsync();
+        global::Npgsql.NpgsqlConnection kept = NpgsqlTransaction(transaction).Connection!;
+        await first.CloseAsync();
+
+        await using DbConnection second = await dataSource.OpenConnectionAsync();
+        Assert.Equal(firstPid, Pid(second));
+        Assert.Equal(ConnectionState.Closed, kept.State);
+        using var command = new global::Npgsql.NpgsqlCommand("SET work_mem = '7MB'", kept);
+        Assert.Throws<InvalidOperationException>(() => command.ExecuteNonQuery());
+        Assert.Equal(initial, Scalar(second, "SHOW work_mem"));
+    }
+
+    [Fact]
+    public async Task NpgsqlConnection_ReadDuringAnOpen_RunsThatOpensCommandsAndTransaction()
+    {
+        string table = await TableAsync();
+        DbDataSource dataSource = CreateDataSource();
+        await using (DbConnection connection = await dataSource.OpenConnectionAsync())
         {
-            Assert.Equal(1, command.ExecuteScalar());
+            DbTransaction transaction = await connection.BeginTransactionAsync();
+            Execute(connection, $"INSERT INTO {table} VALUES (1)", transaction);
+
+            // Read mid-transaction: the raw connection runs in the same session and transaction.
+            global::Npgsql.NpgsqlConnection raw = Npgsql(connection);
+            Assert.Equal(ConnectionState.Open, raw.State);
+            using (var insert = new global::Npgsql.NpgsqlCommand($"INSERT INTO {table} VALUES (2)", raw))
+            {
+                insert.ExecuteNonQuery();
+            }
+
+            Assert.Same(raw, NpgsqlTransaction(transaction).Connection);
+            Assert.Equal(2L, Scalar(connection, $"SELECT count(*) FROM {table}", transaction));
+            Assert.Equal(ConnectionState.Open, connection.State);
+            await transaction.CommitAsync();
         }
-        else
-        {
-            Assert.Throws<InvalidOperationException>(() => command.ExecuteScalar());
-        }
+
+        Assert.Equal(2L, await CountRowsAsync());
+        await using DbConnection next = await dataSource.OpenConnectionAsync();
+        Assert.Equal(2L, Scalar(next, $"SELECT count(*) FROM {table}"));
     }
 }

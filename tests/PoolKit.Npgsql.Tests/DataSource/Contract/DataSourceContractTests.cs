@@ -31,12 +31,6 @@ public abstract partial class DataSourceContractTests(PostgresServerFixture fixt
     protected virtual bool Difference_ChangeDatabaseNotSupported => false;
 
     /// <summary>
-    /// PoolKit: the Npgsql connection kept from an earlier open is the pooled one, so it still runs commands (on
-    /// whoever's session it now is) instead of throwing because it is closed.
-    /// </summary>
-    protected virtual bool Difference_KeptNpgsqlConnectionStaysOpen => false;
-
-    /// <summary>
     /// PoolKit: closing a connection while a COPY started through the Npgsql connection is still running destroys the
     /// server session (the COPY is abandoned with it) instead of cancelling the COPY and keeping the session.
     /// </summary>
@@ -58,6 +52,9 @@ public abstract partial class DataSourceContractTests(PostgresServerFixture fixt
 
     /// <summary>The Npgsql connection an open connection runs on (the member PoolKit exposes for Npgsql-only APIs).</summary>
     protected abstract NpgsqlConnection Npgsql(DbConnection connection);
+
+    /// <summary>Npgsql's transaction under a transaction of the data source (the member PoolKit exposes for Npgsql-only code).</summary>
+    protected abstract NpgsqlTransaction NpgsqlTransaction(DbTransaction transaction);
 
     /// <summary>Reloads the types of the data source through the connection (Npgsql's <c>ReloadTypesAsync</c>, or PoolKit's).</summary>
     protected abstract Task ReloadTypesAsync(DbConnection connection);

@@ -13,5 +13,7 @@ public sealed class NpgsqlDataSourceContractTests(PostgresServerFixture fixture)
 
     protected override NpgsqlConnection Npgsql(DbConnection connection) => (NpgsqlConnection)connection;
 
+    protected override NpgsqlTransaction NpgsqlTransaction(DbTransaction transaction) => (NpgsqlTransaction)transaction;
+
     protected override Task ReloadTypesAsync(DbConnection connection) => ((NpgsqlConnection)connection).ReloadTypesAsync();
 }

@@ -15,8 +15,6 @@ public class PoolKitDataSourceContractTests(PostgresServerFixture fixture) : Dat
 
     protected override bool Difference_ChangeDatabaseNotSupported => true;
 
-    protected override bool Difference_KeptNpgsqlConnectionStaysOpen => true;
-
     protected override bool Difference_CloseDuringCopyReplacesTheSession => true;
 
     protected override bool Difference_CloseAfterSessionDiedDoesNotThrow => true;
@@ -27,6 +25,8 @@ public class PoolKitDataSourceContractTests(PostgresServerFixture fixture) : Dat
             ownsPool: true);
 
     protected override NpgsqlConnection Npgsql(DbConnection connection) => ((PoolKitDbConnection)connection).NpgsqlConnection;
+
+    protected override NpgsqlTransaction NpgsqlTransaction(DbTransaction transaction) => ((PoolKitDbTransaction)transaction).NpgsqlTransaction;
 
     protected override Task ReloadTypesAsync(DbConnection connection) => ((PoolKitDbConnection)connection).ReloadTypesAsync();
 }
