@@ -156,7 +156,11 @@ public sealed class CommitSettlingTests(DedicatedServerFixture fixture, ITestOut
     {
         string app = AppName();
         string table = await CreateTableAsync(slowCommitTrigger: false);
-        var connectionString = new NpgsqlConnectionStringBuilder(Server.GetConnectionString(app)) { CommandTimeout = 1, CancellationTimeout = 500 };
+        // Timeout (the connect timeout) bounds Npgsql's cancel request: on the command timeout it opens a connection to
+        // send the cancel, and the frozen postmaster never answers it; with the default 15 s it waits 15 s for the GSS
+        // encryption answer, then 15 s more without GSS (31 s per run, seen in Npgsql's log). CancellationTimeout does
+        // not bound that connect.
+        var connectionString = new NpgsqlConnectionStringBuilder(Server.GetConnectionString(app)) { CommandTimeout = 1, CancellationTimeout = 500, Timeout = 2 };
         await using NpgsqlConnectionPool pool = NpgsqlConnectionPool.Create(connectionString.ConnectionString, new ConnectionPoolOptions { Name = app, MaxSize = 1 }, NpgsqlResetMode.RollbackOnly);
         await UseOnceAsync(pool);
         var runner = pool.CreateBatchRunner(
@@ -169,6 +173,7 @@ public sealed class CommitSettlingTests(DedicatedServerFixture fixture, ITestOut
             Stopwatch frozen = Stopwatch.StartNew();
             result = await runner.RunAsync([1L], $"INSERT INTO {table} (id) VALUES ($1)", static (p, id) => p.Add(new NpgsqlParameter<long> { TypedValue = id })).WaitAsync(TimeSpan.FromSeconds(60));
             output.WriteLine($"ended {frozen.ElapsedMilliseconds} ms after the freeze");
+            Assert.InRange(frozen.Elapsed, TimeSpan.Zero, TimeSpan.FromSeconds(15));
         }
         finally
         {
