@@ -205,7 +205,7 @@ public sealed class NpgsqlTransactionHandler : ITransactionHandler<NpgsqlConnect
     internal async ValueTask RunUnitAsync(NpgsqlBatch batch, NpgsqlTransaction transaction, bool recordInFirstStatement = false)
     {
         NpgsqlConnection connection = transaction.Connection ?? throw new InvalidOperationException("The unit's transaction has no connection; this is a bug in PoolKit.Npgsql.");
-        StrongBox<CommitRecord?>? record = Records ? new() : null;
+        StrongBox<RecordedValues?>? record = Records ? new() : null;
         NpgsqlCommitSettler.ComposeUnit(batch, record is null ? UnitRecord.None : recordInFirstStatement ? UnitRecord.InFirstStatement : UnitRecord.Separate);
 
         // PERF: the unit's statements repeat (the record, the run's statement, COMMIT): prepared once per connection,
@@ -226,7 +226,7 @@ public sealed class NpgsqlTransactionHandler : ITransactionHandler<NpgsqlConnect
                     ex);
             }
 
-            if (record.Value is not { } recorded)
+            if (record.Value?.ToCommitRecord() is not { } recorded)
             {
                 if (EndedByServer(ex))
                 {
