@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using Npgsql;
+using PoolKit.Npgsql.Internal;
 
 namespace PoolKit.Npgsql;
 
@@ -40,7 +41,8 @@ internal static class NpgsqlCommitSettler
         + "CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_insert_lsn() END, "
         + "CASE WHEN pg_is_in_recovery() THEN NULL ELSE ('x' || substr(pg_walfile_name(pg_current_wal_insert_lsn()), 1, 8))::bit(32)::int END";
 
-    private const string RecordSql = "SELECT " + RecordColumns;
+    /// <summary>The record as a statement of its own.</summary>
+    public const string RecordSql = "SELECT " + RecordColumns;
 
     private const string StatusSql =
         "SELECT pg_is_in_recovery(), pg_xact_status($1::xid8), "
@@ -90,12 +92,13 @@ internal static class NpgsqlCommitSettler
     /// With <see cref="UnitRecord.InFirstStatement"/>, the unit's first statement returns the record as its only row
     /// (<c>RETURNING</c> <see cref="RecordColumns"/>) and gets the error barrier instead: one statement fewer.
     /// </summary>
-    public static void ComposeUnit(NpgsqlBatch batch, UnitRecord record)
+    public static void ComposeUnit(NpgsqlUnitBatch unit, UnitRecord record)
     {
+        NpgsqlBatch batch = unit.Batch;
         switch (record)
         {
             case UnitRecord.Separate:
-                batch.BatchCommands.Insert(0, new NpgsqlBatchCommand(RecordSql) { AppendErrorBarrier = true });
+                batch.BatchCommands.Insert(0, unit.Record);
                 break;
             case UnitRecord.InFirstStatement:
                 batch.BatchCommands[0].AppendErrorBarrier = true;
@@ -104,7 +107,7 @@ internal static class NpgsqlCommitSettler
                 break;
         }
 
-        batch.BatchCommands.Add(new NpgsqlBatchCommand("COMMIT"));
+        batch.BatchCommands.Add(unit.Commit);
     }
 
     /// <summary>

@@ -66,17 +66,19 @@ internal sealed class NpgsqlInsertOperation<TItem>
             command.Parameters.Add(items.Length == 1 ? column.CreateParameter(items[0]) : column.CreateArrayParameter(items));
         }
 
+        if (pipelined)
+        {
+            // Not canceled once sent: the COMMIT travels with the statement, and a commit that started finishes.
+            cancellationToken.ThrowIfCancellationRequested();
+            NpgsqlUnitBatch unitBatch = NpgsqlUnitBatch.Rent(unit.Resource, unit.Transaction);
+            unitBatch.Batch.BatchCommands.Add(command);
+            await _pipeline!.RunUnitAsync(unitBatch, unit.Transaction, recordInInsert).ConfigureAwait(false);
+            return;
+        }
+
         var batch = new NpgsqlBatch(unit.Resource, unit.Transaction) { BatchCommands = { command } };
         await using (batch.ConfigureAwait(false))
         {
-            if (pipelined)
-            {
-                // Not canceled once sent: the COMMIT travels with the statement, and a commit that started finishes.
-                cancellationToken.ThrowIfCancellationRequested();
-                await _pipeline!.RunUnitAsync(batch, unit.Transaction, recordInInsert).ConfigureAwait(false);
-                return;
-            }
-
             _ = await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
     }
