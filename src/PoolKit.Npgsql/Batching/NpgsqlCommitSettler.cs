@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using Npgsql;
+using PoolKit.Npgsql.Internal;
 
 namespace PoolKit.Npgsql;
 
@@ -14,8 +15,8 @@ namespace PoolKit.Npgsql;
 /// reaches the client before the <c>COMMIT</c> starts. <c>pg_current_xact_id()</c> assigns the id if the transaction has
 /// none yet, so every recorded transaction can be settled — also one whose only effect is a <c>NOTIFY</c>, which would
 /// otherwise be given its id inside the <c>COMMIT</c>. In the built-in modes (<see cref="RunUnitAsync"/>) the record is
-/// the unit's first statement, right after <c>BEGIN</c>, and the unit's statements and <c>COMMIT</c> follow in the
-/// same round trip.</para>
+/// the unit's first statement, right after <c>BEGIN</c> (for an insert-mode unit of one row, the <c>INSERT</c> itself
+/// returns it), and the unit's statements and <c>COMMIT</c> follow in the same round trip, prepared.</para>
 /// <para>A session the server ended before the record arrived proves the <c>COMMIT</c> never ran: the server writes
 /// the record at the Sync that precedes the unit's statements and <c>COMMIT</c>, before it reads them, and its FATAL
 /// message (terminated, shutting down) follows on the same stream, so a FATAL received without the record means the
@@ -30,10 +31,18 @@ namespace PoolKit.Npgsql;
 /// </remarks>
 internal static class NpgsqlCommitSettler
 {
-    private const string RecordSql =
-        "SELECT pg_current_xact_id()::text, "
-        + "CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_insert_lsn()::text END, "
-        + "CASE WHEN pg_is_in_recovery() THEN NULL ELSE substr(pg_walfile_name(pg_current_wal_insert_lsn()), 1, 8) END";
+    /// <summary>The record's columns: the transaction's id (assigned if it has none), the WAL insert position and the WAL timeline.</summary>
+    /// <remarks>
+    /// PERF: read as numbers (xid8, pg_lsn, the timeline's 8 hex digits as an integer), so a unit that commits allocates
+    /// no strings for its record; the text forms are made only when a lost connection is settled.
+    /// </remarks>
+    public const string RecordColumns =
+        "pg_current_xact_id(), "
+        + "CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_insert_lsn() END, "
+        + "CASE WHEN pg_is_in_recovery() THEN NULL ELSE ('x' || substr(pg_walfile_name(pg_current_wal_insert_lsn()), 1, 8))::bit(32)::int END";
+
+    /// <summary>The record as a statement of its own.</summary>
+    public const string RecordSql = "SELECT " + RecordColumns;
 
     private const string StatusSql =
         "SELECT pg_is_in_recovery(), pg_xact_status($1::xid8), "
@@ -66,10 +75,7 @@ internal static class NpgsqlCommitSettler
             {
                 if (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
                 {
-                    record.Value = new CommitRecord(
-                        reader.IsDBNull(0) ? null : reader.GetString(0),
-                        reader.IsDBNull(1) ? null : reader.GetString(1),
-                        reader.IsDBNull(2) ? null : reader.GetString(2));
+                    record.Value = ReadRecord(reader).ToCommitRecord();
                 }
 
                 // The COMMIT's own answer: its error, if any, is thrown here or when the reader closes.
@@ -81,7 +87,31 @@ internal static class NpgsqlCommitSettler
     }
 
     /// <summary>
-    /// Runs a unit in one round trip: the record right after the (pending) <c>BEGIN</c>, with an error barrier, then the
+    /// Completes a unit's batch: the record right after the (pending) <c>BEGIN</c>, with an error barrier, unless
+    /// <paramref name="record"/> is <see cref="UnitRecord.None"/> (settling off), and <c>COMMIT</c> after the statements.
+    /// With <see cref="UnitRecord.InFirstStatement"/>, the unit's first statement returns the record as its only row
+    /// (<c>RETURNING</c> <see cref="RecordColumns"/>) and gets the error barrier instead: one statement fewer.
+    /// </summary>
+    public static void ComposeUnit(NpgsqlUnitBatch unit, UnitRecord record)
+    {
+        NpgsqlBatch batch = unit.Batch;
+        switch (record)
+        {
+            case UnitRecord.Separate:
+                batch.BatchCommands.Insert(0, unit.Record);
+                break;
+            case UnitRecord.InFirstStatement:
+                batch.BatchCommands[0].AppendErrorBarrier = true;
+                break;
+            default:
+                break;
+        }
+
+        batch.BatchCommands.Add(unit.Commit);
+    }
+
+    /// <summary>
+    /// Runs a unit composed by <see cref="ComposeUnit"/> in one round trip: the record right after the (pending) <c>BEGIN</c>, with an error barrier, then the
     /// statements already in <paramref name="batch"/>, then <c>COMMIT</c>. Returns when the <c>COMMIT</c> succeeded;
     /// throws otherwise, with <paramref name="record"/> set when the record arrived before the failure. Without a
     /// <paramref name="record"/> box (settling off), no record is read: one statement and one Sync fewer.
@@ -93,23 +123,14 @@ internal static class NpgsqlCommitSettler
     /// Never canceled: once sent, the unit's <c>COMMIT</c> is allowed to finish, so its outcome is known.
     /// </remarks>
     [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
-    public static async ValueTask RunUnitAsync(NpgsqlBatch batch, StrongBox<CommitRecord?>? record)
+    public static async ValueTask RunUnitAsync(NpgsqlBatch batch, StrongBox<RecordedValues?>? record)
     {
-        if (record is not null)
-        {
-            batch.BatchCommands.Insert(0, new NpgsqlBatchCommand(RecordSql) { AppendErrorBarrier = true });
-        }
-
-        batch.BatchCommands.Add(new NpgsqlBatchCommand("COMMIT"));
         NpgsqlDataReader reader = await batch.ExecuteReaderAsync(CancellationToken.None).ConfigureAwait(false);
         await using (reader.ConfigureAwait(false))
         {
             if (record is not null && await reader.ReadAsync(CancellationToken.None).ConfigureAwait(false))
             {
-                record.Value = new CommitRecord(
-                    reader.IsDBNull(0) ? null : reader.GetString(0),
-                    reader.IsDBNull(1) ? null : reader.GetString(1),
-                    reader.IsDBNull(2) ? null : reader.GetString(2));
+                record.Value = ReadRecord(reader);
             }
 
             // The statements' and the COMMIT's answers: the first error is thrown here or when the reader closes.
@@ -118,6 +139,12 @@ internal static class NpgsqlCommitSettler
             }
         }
     }
+
+    /// <summary>Reads the record's row (<see cref="RecordColumns"/>) without allocating.</summary>
+    private static RecordedValues ReadRecord(NpgsqlDataReader reader) => new(
+        reader.IsDBNull(0) ? null : reader.GetFieldValue<ulong>(0),
+        reader.IsDBNull(1) ? null : (ulong)reader.GetFieldValue<NpgsqlTypes.NpgsqlLogSequenceNumber>(1),
+        reader.IsDBNull(2) ? null : reader.GetInt32(2));
 
     /// <summary>Asks the server, on fresh connections, until <paramref name="timeout"/>, how the recorded transaction ended.</summary>
     public static async Task<CommitOutcome> SettleAsync(NpgsqlConnection lost, CommitRecord record, TimeSpan timeout)

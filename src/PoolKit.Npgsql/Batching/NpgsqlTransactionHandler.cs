@@ -185,13 +185,16 @@ public sealed class NpgsqlTransactionHandler : ITransactionHandler<NpgsqlConnect
         await transaction.DisposeAsync().ConfigureAwait(false);
     }
 
+    /// <summary>Whether a built-in mode's unit carries the record (settling is on).</summary>
+    internal bool Records => CommitOutcomeTimeout > TimeSpan.Zero;
+
     /// <inheritdoc />
     /// <remarks>True after a built-in mode's operation committed the unit in its own round trip, until <see cref="CommitAsync"/> released it.</remarks>
     public bool IsCommitted(NpgsqlTransaction transaction) => s_committedInUnit.TryGetValue(transaction, out _);
 
     /// <summary>
     /// Runs a built-in mode's unit in one round trip: the pending <c>BEGIN</c>, the record of the transaction's id, the
-    /// statements of <paramref name="batch"/> and <c>COMMIT</c> (see <see cref="NpgsqlCommitSettler.RunUnitAsync"/>).
+    /// statements of <paramref name="unit"/>'s batch and <c>COMMIT</c> (see <see cref="NpgsqlCommitSettler.RunUnitAsync"/>).
     /// Returns when the unit committed — also when the connection was lost and the server reported afterwards that it
     /// committed — and <see cref="IsCommitted"/> is then true. Otherwise throws: a statement's or the COMMIT's own error
     /// (the runner rolls back what is left, and classifies it as an error of the operation), a lost connection before
@@ -199,10 +202,17 @@ public sealed class NpgsqlTransactionHandler : ITransactionHandler<NpgsqlConnect
     /// transient) or <see cref="CommitOutcomeUnknownException"/> (the server cannot tell: unknown).
     /// </summary>
     [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
-    internal async ValueTask RunUnitAsync(NpgsqlBatch batch, NpgsqlTransaction transaction)
+    internal async ValueTask RunUnitAsync(NpgsqlUnitBatch unit, NpgsqlTransaction transaction, bool recordInFirstStatement = false)
     {
         NpgsqlConnection connection = transaction.Connection ?? throw new InvalidOperationException("The unit's transaction has no connection; this is a bug in PoolKit.Npgsql.");
-        StrongBox<CommitRecord?>? record = CommitOutcomeTimeout > TimeSpan.Zero ? new() : null;
+        StrongBox<RecordedValues?>? record = Records ? new() : null;
+        NpgsqlCommitSettler.ComposeUnit(unit, record is null ? UnitRecord.None : recordInFirstStatement ? UnitRecord.InFirstStatement : UnitRecord.Separate);
+        NpgsqlBatch batch = unit.Batch;
+
+        // PERF: the unit's statements repeat (the record, the run's statement, COMMIT): prepared once per connection,
+        // the server skips parsing and planning them on every unit; Npgsql finds them already prepared (no round trip)
+        // after the first unit on a connection. A failure here is before the COMMIT was sent: an error of the operation.
+        await batch.PrepareAsync(CancellationToken.None).ConfigureAwait(false);
         try
         {
             await NpgsqlCommitSettler.RunUnitAsync(batch, record).ConfigureAwait(false);
@@ -217,7 +227,7 @@ public sealed class NpgsqlTransactionHandler : ITransactionHandler<NpgsqlConnect
                     ex);
             }
 
-            if (record.Value is not { } recorded)
+            if (record.Value?.ToCommitRecord() is not { } recorded)
             {
                 if (EndedByServer(ex))
                 {

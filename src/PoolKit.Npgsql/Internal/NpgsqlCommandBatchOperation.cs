@@ -31,18 +31,20 @@ internal sealed class NpgsqlCommandBatchOperation<TItem>
     [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask ExecuteAsync(BatchUnit<NpgsqlConnection, NpgsqlTransaction, TItem> unit, CancellationToken cancellationToken)
     {
+        if (_pipeline is not null && NpgsqlCommitSettler.IsSupported(unit.Resource))
+        {
+            // Not canceled once sent: the COMMIT travels with the statements, and a commit that started finishes.
+            cancellationToken.ThrowIfCancellationRequested();
+            NpgsqlUnitBatch unitBatch = NpgsqlUnitBatch.Rent(unit.Resource, unit.Transaction);
+            AddCommands(unitBatch.Batch, unit.Items.Span);
+            await _pipeline.RunUnitAsync(unitBatch, unit.Transaction).ConfigureAwait(false);
+            return;
+        }
+
         var batch = new NpgsqlBatch(unit.Resource, unit.Transaction);
         await using (batch.ConfigureAwait(false))
         {
             AddCommands(batch, unit.Items.Span);
-            if (_pipeline is not null && NpgsqlCommitSettler.IsSupported(unit.Resource))
-            {
-                // Not canceled once sent: the COMMIT travels with the statements, and a commit that started finishes.
-                cancellationToken.ThrowIfCancellationRequested();
-                await _pipeline.RunUnitAsync(batch, unit.Transaction).ConfigureAwait(false);
-                return;
-            }
-
             _ = await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
     }

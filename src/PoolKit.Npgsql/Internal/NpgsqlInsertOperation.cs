@@ -23,6 +23,7 @@ internal sealed class NpgsqlInsertOperation<TItem>
     private readonly NpgsqlInsertColumn<TItem>[] _columns;
     private readonly string _insert;
     private readonly string _insertOne;
+    private readonly string _insertOneRecording;
     private readonly string _copy;
     private readonly int _copyThreshold;
     private readonly NpgsqlTransactionHandler? _pipeline;
@@ -41,6 +42,7 @@ internal sealed class NpgsqlInsertOperation<TItem>
 
         _insert = $"INSERT INTO {insert.Table} ({columns}) SELECT * FROM unnest({unnest})";
         _insertOne = $"INSERT INTO {insert.Table} ({columns}) VALUES ({unnest})";
+        _insertOneRecording = $"{_insertOne} RETURNING {NpgsqlCommitSettler.RecordColumns}";
         _copy = $"COPY {insert.Table} ({columns}) FROM STDIN (FORMAT BINARY)";
     }
 
@@ -53,25 +55,30 @@ internal sealed class NpgsqlInsertOperation<TItem>
             return;
         }
 
-        // PERF: a unit of one row binds plain values (VALUES): arrays of one cost the server an unnest for nothing.
+        // PERF: a unit of one row binds plain values (VALUES): arrays of one cost the server an unnest for nothing. When
+        // the unit carries the record (settling on), its one row returns it: one statement fewer per unit.
         ReadOnlySpan<TItem> items = unit.Items.Span;
-        var command = new NpgsqlBatchCommand(items.Length == 1 ? _insertOne : _insert);
+        bool pipelined = _pipeline is not null && NpgsqlCommitSettler.IsSupported(unit.Resource);
+        bool recordInInsert = pipelined && items.Length == 1 && _pipeline!.Records;
+        var command = new NpgsqlBatchCommand(items.Length != 1 ? _insert : recordInInsert ? _insertOneRecording : _insertOne);
         foreach (NpgsqlInsertColumn<TItem> column in _columns)
         {
             command.Parameters.Add(items.Length == 1 ? column.CreateParameter(items[0]) : column.CreateArrayParameter(items));
         }
 
+        if (pipelined)
+        {
+            // Not canceled once sent: the COMMIT travels with the statement, and a commit that started finishes.
+            cancellationToken.ThrowIfCancellationRequested();
+            NpgsqlUnitBatch unitBatch = NpgsqlUnitBatch.Rent(unit.Resource, unit.Transaction);
+            unitBatch.Batch.BatchCommands.Add(command);
+            await _pipeline!.RunUnitAsync(unitBatch, unit.Transaction, recordInInsert).ConfigureAwait(false);
+            return;
+        }
+
         var batch = new NpgsqlBatch(unit.Resource, unit.Transaction) { BatchCommands = { command } };
         await using (batch.ConfigureAwait(false))
         {
-            if (_pipeline is not null && NpgsqlCommitSettler.IsSupported(unit.Resource))
-            {
-                // Not canceled once sent: the COMMIT travels with the statement, and a commit that started finishes.
-                cancellationToken.ThrowIfCancellationRequested();
-                await _pipeline.RunUnitAsync(batch, unit.Transaction).ConfigureAwait(false);
-                return;
-            }
-
             _ = await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
     }

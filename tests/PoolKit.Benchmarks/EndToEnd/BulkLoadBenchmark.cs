@@ -22,7 +22,9 @@ namespace PoolKit.Benchmarks.EndToEnd;
 /// median counts; the table's row count is checked after every measured load. The 1-item rows load
 /// <c>--row-loads</c> rows (default 10,000), the others <c>--rows</c> (default 200,000), so that one run stays under
 /// about three minutes on a shared 2-core machine. Allocation is the process's allocated bytes
-/// (every thread) during the measured load, divided by its rows.
+/// (every thread) during the measured load, divided by its rows; CPU per row is this process's CPU time (client) and,
+/// for a server the benchmark started, its postmaster's and children's CPU time (server), each divided by the rows.
+/// The ratio column also gives the median of each round's ratio to the same round's anchor.
 /// </remarks>
 public static class BulkLoadBenchmark
 {
@@ -104,7 +106,8 @@ public static class BulkLoadBenchmark
                 }
             }
 
-            var rounds = active.ToDictionary(static a => a.Name, static _ => new List<(double RowsPerSecond, TimeSpan Elapsed, double BytesPerRow)>());
+            int? postmaster = server?.PostmasterProcessId;
+            var rounds = active.ToDictionary(static a => a.Name, static _ => new List<(double RowsPerSecond, TimeSpan Elapsed, double BytesPerRow, double ClientCpu, double ServerCpu)>());
             try
             {
                 for (int round = 1; round <= roundCount; round++)
@@ -112,10 +115,14 @@ public static class BulkLoadBenchmark
                     foreach ((string name, int count, BulkLoad load) in active)
                     {
                         long allocated = GC.GetTotalAllocatedBytes(precise: true);
+                        TimeSpan clientCpu = Process.GetCurrentProcess().TotalProcessorTime;
+                        TimeSpan serverCpu = ServerCpu(postmaster);
                         TimeSpan elapsed = await MeasureAsync(connection, name, load, count).ConfigureAwait(false);
                         double perRow = (GC.GetTotalAllocatedBytes(precise: true) - allocated) / (double)count;
-                        rounds[name].Add((count / elapsed.TotalSeconds, elapsed, perRow));
-                        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"round {round}: {name}: {elapsed.TotalSeconds:0.000} s, {count / elapsed.TotalSeconds:N0} rows/s, {perRow:N0} B/row"));
+                        double clientUs = (Process.GetCurrentProcess().TotalProcessorTime - clientCpu).TotalMicroseconds / count;
+                        double serverUs = (ServerCpu(postmaster) - serverCpu).TotalMicroseconds / count;
+                        rounds[name].Add((count / elapsed.TotalSeconds, elapsed, perRow, clientUs, serverUs));
+                        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"round {round}: {name}: {elapsed.TotalSeconds:0.000} s, {count / elapsed.TotalSeconds:N0} rows/s, {perRow:N0} B/row, CPU per row {clientUs:0.0} µs client, {serverUs:0.0} µs server"));
                     }
                 }
             }
@@ -130,11 +137,17 @@ public static class BulkLoadBenchmark
             var results = active.Select(a =>
             {
                 var sorted = rounds[a.Name].OrderBy(static r => r.RowsPerSecond).ToList();
-                (double rate, TimeSpan elapsed, double perRow) = sorted[sorted.Count / 2];
-                return new Measured(a.Name, a.Rows, rate, elapsed, perRow, sorted[0].RowsPerSecond, sorted[^1].RowsPerSecond);
+                (double rate, TimeSpan elapsed, double perRow, double clientUs, double serverUs) = sorted[sorted.Count / 2];
+                return new Measured(a.Name, a.Rows, rate, elapsed, perRow, sorted[0].RowsPerSecond, sorted[^1].RowsPerSecond, Median(rounds[a.Name].Select(static r => r.ClientCpu)), Median(rounds[a.Name].Select(static r => r.ServerCpu)));
             }).ToList();
 
-            string table = Format(results, parallelism);
+            // The median of each round's ratio to the same round's anchor: a change of load on a shared machine between
+            // rounds moves a row and its anchor alike.
+            double? RoundRatio(string name, string anchor) => rounds.TryGetValue(anchor, out var a)
+                ? Median(rounds[name].Zip(a, static (r, x) => r.RowsPerSecond / x.RowsPerSecond))
+                : null;
+
+            string table = Format(results, parallelism, RoundRatio, postmaster is not null);
             Console.WriteLine();
             Console.WriteLine(table);
             if (markdown is not null)
@@ -151,6 +164,44 @@ public static class BulkLoadBenchmark
                 await server.DisposeAsync().ConfigureAwait(false);
             }
         }
+    }
+
+    private static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToList();
+        return sorted.Count == 0 ? double.NaN : sorted[sorted.Count / 2];
+    }
+
+    /// <summary>The CPU time of the server's postmaster and its children (backends, background processes), from /proc; zero when unknown.</summary>
+    private static TimeSpan ServerCpu(int? postmaster)
+    {
+        if (postmaster is not { } root || !OperatingSystem.IsLinux())
+        {
+            return TimeSpan.Zero;
+        }
+
+        long ticks = 0;
+        foreach (string directory in Directory.EnumerateDirectories("/proc"))
+        {
+            try
+            {
+                string stat = File.ReadAllText(Path.Combine(directory, "stat"));
+                string[] fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+
+                // After the command: state, ppid, ... utime is field 14 and stime 15 of the whole line (11 and 12 here).
+                int pid = int.Parse(Path.GetFileName(directory), CultureInfo.InvariantCulture);
+                if (pid == root || int.Parse(fields[1], CultureInfo.InvariantCulture) == root)
+                {
+                    ticks += long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+                }
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException or ArgumentOutOfRangeException)
+            {
+                // Not a process, or it ended while being read.
+            }
+        }
+
+        return TimeSpan.FromSeconds(ticks / 100.0); // USER_HZ is 100 on Linux.
     }
 
     private static async Task<TimeSpan> MeasureAsync(string connectionString, string name, BulkLoad load, int rows)
@@ -356,13 +407,13 @@ public static class BulkLoadBenchmark
         }
     }
 
-    private static string Format(List<Measured> results, int parallelism)
+    private static string Format(List<Measured> results, int parallelism, Func<string, string, double?> roundRatio, bool serverCpu)
     {
         Measured? Find(string name) => results.Find(r => r.Name == name);
         string Versus(Measured row, string anchor, string target)
         {
             Measured? a = Find(anchor);
-            return a is null ? "(anchor not run)" : string.Create(CultureInfo.InvariantCulture, $"{row.RowsPerSecond / a.RowsPerSecond:0.00}x {ShortName(anchor)}{target}");
+            return a is null ? "(anchor not run)" : string.Create(CultureInfo.InvariantCulture, $"{row.RowsPerSecond / a.RowsPerSecond:0.00}x {ShortName(anchor)} (per round: {roundRatio(row.Name, anchor):0.00}x){target}");
         }
 
         string Ratio(Measured row) => row.Name switch
@@ -379,10 +430,11 @@ public static class BulkLoadBenchmark
 
         var text = new StringBuilder();
         text.Append(CultureInfo.InvariantCulture, $"rows (bigint key, int, text) into a fresh table, {parallelism} parallel, pools warm (a 5,000-row warm-up each); median of interleaved rounds (slowest–fastest shown); {Environment.ProcessorCount} cores\n\n");
-        text.Append("| load | rows | seconds | rows/s (median) | rows/s (range) | ratio | allocated per row |\n| --- | ---: | ---: | ---: | ---: | --- | ---: |\n");
+        text.Append("| load | rows | seconds | rows/s (median) | rows/s (range) | ratio | allocated per row | CPU per row, client / server |\n| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: |\n");
         foreach (Measured row in results)
         {
-            text.Append(CultureInfo.InvariantCulture, $"| {row.Name} | {row.Rows:N0} | {row.Elapsed.TotalSeconds:0.000} | {row.RowsPerSecond:N0} | {row.Slowest:N0}–{row.Fastest:N0} | {Ratio(row)} | {row.BytesPerRow:N0} B |\n");
+            string server = serverCpu ? string.Create(CultureInfo.InvariantCulture, $"{row.ServerCpu:0.0} µs") : "n/a";
+            text.Append(CultureInfo.InvariantCulture, $"| {row.Name} | {row.Rows:N0} | {row.Elapsed.TotalSeconds:0.000} | {row.RowsPerSecond:N0} | {row.Slowest:N0}–{row.Fastest:N0} | {Ratio(row)} | {row.BytesPerRow:N0} B | {row.ClientCpu:0.0} µs / {server} |\n");
         }
 
         return text.ToString();
@@ -395,5 +447,5 @@ public static class BulkLoadBenchmark
         _ => "one COPY stream",
     };
 
-    private sealed record Measured(string Name, int Rows, double RowsPerSecond, TimeSpan Elapsed, double BytesPerRow, double Slowest, double Fastest);
+    private sealed record Measured(string Name, int Rows, double RowsPerSecond, TimeSpan Elapsed, double BytesPerRow, double Slowest, double Fastest, double ClientCpu, double ServerCpu);
 }

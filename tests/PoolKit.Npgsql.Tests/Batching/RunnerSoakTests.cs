@@ -10,7 +10,8 @@ namespace PoolKit.Npgsql.Tests.Batching;
 
 /// <summary>
 /// The runner's exactly-once ledger under faults, on a server of the test's own: 64 tasks in three modes at once (per-item
-/// SQL with 1 item per transaction, the insert mode's one statement per unit, and its COPY), a random backend of
+/// SQL with 1 item per transaction, the insert mode's one statement per unit, with units of 50 rows and of one row, and
+/// its COPY), a random backend of
 /// theirs terminated every second, and the server restarted halfway. Nothing may be lost, duplicated or left unknown.
 /// </summary>
 /// <remarks>
@@ -30,7 +31,10 @@ public sealed class RunnerSoakTests(ITestOutputHelper output)
         Lane[] lanes =
         [
             new("sql", Tasks: 16, ItemsPerTransaction: 1, CopyThreshold: int.MaxValue, ItemsPerMillisecond: 0),
-            new("insert", Tasks: 24, ItemsPerTransaction: 50, CopyThreshold: int.MaxValue, ItemsPerMillisecond: 20),
+            new("insert", Tasks: 16, ItemsPerTransaction: 50, CopyThreshold: int.MaxValue, ItemsPerMillisecond: 20),
+
+            // Units of one row: the INSERT itself returns the record (BEGIN, INSERT, COMMIT).
+            new("insert1", Tasks: 8, ItemsPerTransaction: 1, CopyThreshold: int.MaxValue, ItemsPerMillisecond: 0),
             new("copy", Tasks: 24, ItemsPerTransaction: 500, CopyThreshold: 1, ItemsPerMillisecond: 40),
         ];
 
