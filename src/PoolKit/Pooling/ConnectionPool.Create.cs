@@ -279,7 +279,7 @@ public sealed partial class ConnectionPool<T>
                     _ = DestroyLateCreationAsync(pending, slot.Index);
                     throw new ResourceCreationException(
                         Name,
-                        string.Create(CultureInfo.InvariantCulture, $"Pool '{Name}' gave up a creation that ignored its cancellation at the acquire timeout (AcquireTimeout = {_options.AcquireTimeout.TotalMilliseconds:0} ms): it was still running after {Elapsed(begin, _clock.Now).TotalMilliseconds:0} ms. Is the server reachable and responsive?"),
+                        string.Create(CultureInfo.InvariantCulture, $"Pool '{Name}' gave up a creation that ignored its cancellation at the acquire timeout (AcquireTimeout = {_options.AcquireTimeout.TotalMilliseconds:0} ms). Is the server reachable and responsive?"),
                         null);
                 }
 
@@ -290,7 +290,7 @@ public sealed partial class ConnectionPool<T>
         {
             throw new ResourceCreationException(
                 Name,
-                string.Create(CultureInfo.InvariantCulture, $"Pool '{Name}' could not create a resource within the acquire timeout (AcquireTimeout = {_options.AcquireTimeout.TotalMilliseconds:0} ms): the creation was still running after {Elapsed(begin, _clock.Now).TotalMilliseconds:0} ms. Is the server reachable and responsive?"),
+                string.Create(CultureInfo.InvariantCulture, $"Pool '{Name}' could not create a resource within the acquire timeout (AcquireTimeout = {_options.AcquireTimeout.TotalMilliseconds:0} ms). Is the server reachable and responsive?"),
                 ex);
         }
         finally
@@ -481,12 +481,8 @@ public sealed partial class ConnectionPool<T>
     /// <summary>The error of the waiters behind the first when a creation fails with nothing left to serve them: the same, fresh error, wrapped (one exception object is thrown to one caller only).</summary>
     private ResourceCreationException CreateOutageException(Exception error)
     {
-        long now = _clock.Now;
-        long until = _backoff.BlockedUntil;
-        double retryInMs = until > now ? Elapsed(now, until).TotalMilliseconds : 0;
-        string message = string.Create(
-            CultureInfo.InvariantCulture,
-            $"Pool '{Name}' holds no resource and could not create one: the attempt that just ended failed ({_backoff.ConsecutiveFailures} failures in a row) with {error.GetType().Name}: {error.Message} The next attempt is allowed in {retryInMs:0} ms; the pool recovers by itself once creation succeeds.");
+        // One condition, one message (log grouping): the error's own text is inside; counts and delays are not.
+        string message = $"Pool '{Name}' holds no resource and could not create one: the attempt that just ended failed with {error.GetType().Name}: {error.Message} The pool retries after a back-off and recovers by itself once creation succeeds.";
         return new ResourceCreationException(Name, message, error);
     }
 
