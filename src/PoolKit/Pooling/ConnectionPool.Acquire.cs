@@ -220,7 +220,7 @@ public sealed partial class ConnectionPool<T>
             }
 
             long deadline = DeadlineOf(start, timeoutTicks);
-            if (_waiters.Count == 0)
+            if (_waiters.Count == 0 && !IsPaused)
             {
                 // Ordering: "is anything on its way" is read before the scan. A reset or creation releases its slot before
                 // it stops counting as on its way, so if it ended after the scan missed its slot, it is still counted

@@ -19,7 +19,8 @@ public sealed partial class ConnectionPool<T>
     /// <param name="newcomer">Run by an acquirer that just queued: during the creation back-off, an attempt may start once the initial delay has passed since the last failure (<see cref="CreationBackoff.IsBlockedForNewcomer"/>).</param>
     private void StartCreationsForWaiters(bool newcomer)
     {
-        while (!IsDisposed)
+        // Nobody creates for waiters while hand-outs are paused; Resume runs this.
+        while (!IsDisposed && !IsPaused)
         {
             // Ordering: supply (returning, then creating) is read before demand. A releaser hands off before it
             // decrements its counter, so a decrement seen here comes with its waiter already dequeued; one that comes
@@ -203,7 +204,7 @@ public sealed partial class ConnectionPool<T>
             if (Interlocked.CompareExchange(ref _allocated, index + 1, index) == index)
             {
                 var slot = new Slot<T>(this, index, SlotState.Creating);
-                Volatile.Write(ref slots[index], slot);
+                PublishSlot(slots, index, slot);
                 return slot;
             }
         }

@@ -78,7 +78,11 @@ public sealed class PoolExhaustedException : InvalidOperationException
         else
         {
             b.Append(c, $"Pool '{poolName}' could not provide a resource within {FormatSpan(waited)} (AcquireTimeout = {FormatSpan(acquireTimeout)}). ");
-            if (s.Live >= s.MaxSize)
+            if (s.IsPaused)
+            {
+                b.Append("The pool is paused (Pause): nothing is handed out until Resume.");
+            }
+            else if (s.Live >= s.MaxSize)
             {
                 b.Append(c, $"All {s.MaxSize} resources are in use: raise MaxSize (now {s.MaxSize}) or AcquireTimeout, or return leases sooner.");
             }
