@@ -238,7 +238,7 @@ public sealed partial class ConnectionPool<T>
                 // Nobody waits and nothing is on its way (no reset, no creation): create, and keep the resource if it
                 // comes at once. A resource still resetting is about to be idle: never create because of it.
                 TestHookBeforeOwnCreation?.Invoke();
-                if (!onItsWay && TryReserve(now, wanted: 1, creating: 0, givenBack, out Slot<T>? reserved, newcomer: true) == ReserveResult.Reserved)
+                if (!onItsWay && CreationsThatHelp(wanted: 1, waiting: 1) > 0 && TryReserve(now, wanted: 1, creating: 0, givenBack, out Slot<T>? reserved, newcomer: true) == ReserveResult.Reserved)
                 {
                     ValueTask started = CreateIntoSlotAsync(reserved!);
                     if (started.IsCompleted)
@@ -264,6 +264,12 @@ public sealed partial class ConnectionPool<T>
             if (_backoff.LastErrorIsPermanent && _backoff.IsBlocked(now) && Volatile.Read(ref _live) == 0 && _backoff.LastError is { } permanent)
             {
                 throw CreatePermanentFailureException(permanent);
+            }
+
+            // Shedding (ConnectionPool.Shedding.cs): fail at once if, by the pool's estimate, the wait would be too long.
+            if (_queueTimeTargetTicks != long.MaxValue && ShedIfOverloaded(start, now, deadline) is { } shed)
+            {
+                throw shed;
             }
 
             // Queue up and wait for a hand-off, a creation failure, the deadline, cancellation or disposal.
@@ -340,6 +346,8 @@ public sealed partial class ConnectionPool<T>
         switch (result.Outcome)
         {
             case WaitOutcome.HandedOff:
+                _queueEstimate.Served(start, _clock.Now);
+
                 // PERF: the cached tick; the lease start is bookkeeping, not a deadline.
                 return Lease(result.Slot!, waitStart, _clock.Cached);
             case WaitOutcome.CreationFailed:

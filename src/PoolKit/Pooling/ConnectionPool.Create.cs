@@ -35,6 +35,12 @@ public sealed partial class ConnectionPool<T>
                 return;
             }
 
+            // Only creations that serve a waiter sooner than returns would (ConnectionPool.CreationBenefit.cs).
+            if ((wanted = CreationsThatHelp(wanted, _waiters.Count)) <= 0)
+            {
+                return;
+            }
+
             // PERF: a full pool (the contended steady state) needs no clock read; a slot freed later runs this again.
             if (Volatile.Read(ref _live) >= _options.MaxSize)
             {
@@ -315,6 +321,7 @@ public sealed partial class ConnectionPool<T>
     private void Created(Slot<T> slot, T resource, long begin)
     {
         long end = _clock.Now;
+        _creationTime.Record(end - begin);
         slot.Resource = resource;
         slot.CreatedAt = end;
         slot.IdleSince = end;

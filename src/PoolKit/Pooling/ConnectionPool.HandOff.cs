@@ -195,7 +195,7 @@ public sealed partial class ConnectionPool<T>
     private bool MakeAvailable(Slot<T> slot, long now, bool justChecked = false)
     {
         // Above MaxSize after a shrink: destroyed instead of kept (ConnectionPool.Sizing.cs).
-        if (Volatile.Read(ref _live) > _options.MaxSize && TryShedExcess(slot))
+        if (Volatile.Read(ref _live) > _options.MaxSize && TryDestroyExcess(slot))
         {
             return false;
         }

@@ -25,9 +25,9 @@ namespace PoolKit;
 /// to <see cref="ConnectionPoolOptions.MaxSizeLimit"/> would cost 512 KiB per pool for a rare operation.</para>
 /// <para><b>Shrinking.</b> A resource is never taken from its lessee. Idle resources beyond MaxSize are destroyed at
 /// once (<see cref="TrimIdleExcess"/>); every other one is destroyed when it is next made available
-/// (<see cref="TryShedExcess"/>, run first by <see cref="MakeAvailable"/>: a return, a creation or a validation that
-/// ends), instead of being handed out or kept. A destruction is claimed by a CAS on <see cref="_shedding"/> while
-/// <c>live − shedding &gt; MaxSize</c>, so concurrent returns never destroy more than the excess; a shed destruction
+/// (<see cref="TryDestroyExcess"/>, run first by <see cref="MakeAvailable"/>: a return, a creation or a validation that
+/// ends), instead of being handed out or kept. A destruction is claimed by a CAS on <see cref="_destroyingExcess"/> while
+/// <c>live − destroyingExcess &gt; MaxSize</c>, so concurrent returns never destroy more than the excess; an excess destruction
 /// uncounts itself only after its slot was freed (<c>live</c> first), so the excess is never over-estimated, and
 /// looks at the idle slots once more when it ends, so an excess missed meanwhile is not left idle. Creations stop
 /// while <c>live ≥ MaxSize</c>, as always.</para>
@@ -40,8 +40,8 @@ namespace PoolKit;
 /// <see cref="AfterPublishIdleRaces"/>: either it sees the flag cleared and hands off itself, or <see cref="Resume"/>'s
 /// clear came after that read, and so its scan after the clear sees the slot idle. An acquirer that read the flag set
 /// enqueues and rescans: either its rescan sees the flag cleared, or <see cref="Resume"/>'s scan sees it queued.</para>
-/// <para><b>Shared state.</b> <see cref="_paused"/>: Interlocked (writes), Volatile (reads). <see cref="_shedding"/>:
-/// CAS/Interlocked; shed destructions claimed and not yet uncounted, so <c>live − shedding</c> is what will remain.
+/// <para><b>Shared state.</b> <see cref="_paused"/>: Interlocked (writes), Volatile (reads). <see cref="_destroyingExcess"/>:
+/// CAS/Interlocked; excess destructions claimed and not yet uncounted, so <c>live − destroyingExcess</c> is what will remain.
 /// <see cref="_slots"/>: replaced only under <see cref="_sizeLock"/> by a larger array holding the same slots.</para>
 /// </remarks>
 public sealed partial class ConnectionPool<T>
@@ -53,7 +53,7 @@ public sealed partial class ConnectionPool<T>
     private int _paused;
 
     /// <summary>Destructions of excess resources (after a shrink) claimed and not yet uncounted; CAS/Interlocked.</summary>
-    private int _shedding;
+    private int _destroyingExcess;
 
     /// <inheritdoc />
     public bool IsPaused => Volatile.Read(ref _paused) != 0;
@@ -165,60 +165,60 @@ public sealed partial class ConnectionPool<T>
     /// shrink. Called first by <see cref="MakeAvailable"/>.
     /// </summary>
     /// <returns><see langword="true"/> if the slot is being destroyed (it left the caller's hands).</returns>
-    private bool TryShedExcess(Slot<T> slot)
+    private bool TryDestroyExcess(Slot<T> slot)
     {
         if (!TryClaimExcess())
         {
             return false;
         }
 
-        ShedOwned(slot, trimAfter: true);
+        DestroyExcessOwned(slot, trimAfter: true);
         return true;
     }
 
-    /// <summary>Claims one destruction of the excess: succeeds while <c>live − shedding &gt; MaxSize</c>.</summary>
+    /// <summary>Claims one destruction of the excess: succeeds while <c>live − destroyingExcess &gt; MaxSize</c>.</summary>
     private bool TryClaimExcess()
     {
-        int shedding = Volatile.Read(ref _shedding);
-        while (Volatile.Read(ref _live) - shedding > _options.MaxSize)
+        int claimed = Volatile.Read(ref _destroyingExcess);
+        while (Volatile.Read(ref _live) - claimed > _options.MaxSize)
         {
-            int seen = Interlocked.CompareExchange(ref _shedding, shedding + 1, shedding);
-            if (seen == shedding)
+            int seen = Interlocked.CompareExchange(ref _destroyingExcess, claimed + 1, claimed);
+            if (seen == claimed)
             {
                 return true;
             }
 
-            shedding = seen;
+            claimed = seen;
         }
 
         return false;
     }
 
     /// <summary>Destroys an owned slot's resource for a claimed excess, then uncounts the claim (after the slot was freed).</summary>
-    private void ShedOwned(Slot<T> slot, bool trimAfter)
+    private void DestroyExcessOwned(Slot<T> slot, bool trimAfter)
     {
         Task destroyed = DestroyOwned(slot, DestroyReason.Resized);
         if (destroyed.IsCompleted)
         {
-            EndShed(trimAfter);
+            EndExcessDestruction(trimAfter);
         }
         else
         {
-            _ = EndShedAsync(destroyed);
+            _ = EndExcessDestructionAsync(destroyed);
         }
     }
 
-    private async Task EndShedAsync(Task destroyed)
+    private async Task EndExcessDestructionAsync(Task destroyed)
     {
         await destroyed.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        EndShed(trimAfter: true);
+        EndExcessDestruction(trimAfter: true);
     }
 
-    /// <summary>Uncounts a shed destruction; a return that came while it was counted may have kept an excess resource idle, so look once more.</summary>
-    private void EndShed(bool trimAfter)
+    /// <summary>Uncounts an excess destruction; a return that came while it was counted may have kept an excess resource idle, so look once more.</summary>
+    private void EndExcessDestruction(bool trimAfter)
     {
-        int shedding = Interlocked.Decrement(ref _shedding);
-        if (trimAfter && Volatile.Read(ref _live) - shedding > _options.MaxSize)
+        int claimed = Interlocked.Decrement(ref _destroyingExcess);
+        if (trimAfter && Volatile.Read(ref _live) - claimed > _options.MaxSize)
         {
             TrimIdleExcess();
         }
@@ -243,11 +243,11 @@ public sealed partial class ConnectionPool<T>
 
             if (slot.TryTransition(SlotState.Idle, SlotState.Leased))
             {
-                ShedOwned(slot, trimAfter: false);
+                DestroyExcessOwned(slot, trimAfter: false);
             }
             else
             {
-                EndShed(trimAfter: false);
+                EndExcessDestruction(trimAfter: false);
             }
         }
     }

@@ -50,6 +50,7 @@ public sealed partial class ConnectionPool<T>
             TotalAcquiresWaited = _waiters.Enqueued,
             TotalAcquiresCanceled = Interlocked.Read(ref _totalCanceled),
             TotalAcquiresRejected = Interlocked.Read(ref _totalRejected),
+            TotalAcquiresShed = Interlocked.Read(ref _totalShed),
             TotalAbandoned = Interlocked.Read(ref _totalAbandoned),
             AbandonedRunning = Volatile.Read(ref _abandonedRunning),
             DestroyedBy = new PoolDestroyedCounts(

@@ -202,6 +202,7 @@ public sealed partial class ConnectionPool<T> : IConnectionPool<T>
         _lifetimeJitterTicks = _lifetimeTicks == long.MaxValue ? 0 : ToTicks(options.MaxLifetimeJitter ?? options.MaxLifetime / 10);
         _idleTimeoutTicks = ToTicks(options.IdleTimeout);
         _leakTicks = options.LeakDetectionThreshold is { } leak ? ToTicks(leak) : long.MaxValue;
+        InitializeShedding();
 
         _metrics = new PoolMetrics(options.Name, meterFactory, () => IsDisposed ? null : GetStatistics());
         _logger.PoolCreated(options.Name, options.MinSize, options.MaxSize, options.AcquireTimeout);

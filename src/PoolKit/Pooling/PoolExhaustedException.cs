@@ -43,6 +43,26 @@ public sealed class PoolExhaustedException : InvalidOperationException
         LongestHeldLeases = longestHeld;
     }
 
+    /// <summary>Initializes a shed acquire's exception, whose message gives the pool's estimate.</summary>
+    internal PoolExhaustedException(
+        string poolName,
+        PoolExhaustedReason reason,
+        TimeSpan waited,
+        PoolStatistics statistics,
+        IReadOnlyList<HeldLease> longestHeld,
+        Exception? lastCreationError,
+        TimeSpan acquireTimeout,
+        int? maxWaiters,
+        string detail)
+        : base(BuildMessage(poolName, reason, waited, statistics, longestHeld, lastCreationError, acquireTimeout, maxWaiters, detail), lastCreationError)
+    {
+        PoolName = poolName;
+        Reason = reason;
+        Waited = waited;
+        Statistics = statistics;
+        LongestHeldLeases = longestHeld;
+    }
+
     /// <summary>Gets the pool's name.</summary>
     public string PoolName { get; }
 
@@ -66,11 +86,17 @@ public sealed class PoolExhaustedException : InvalidOperationException
         IReadOnlyList<HeldLease> longestHeld,
         Exception? lastCreationError,
         TimeSpan acquireTimeout,
-        int? maxWaiters)
+        int? maxWaiters,
+        string? detail = null)
     {
         var b = new StringBuilder();
         IFormatProvider c = CultureInfo.InvariantCulture;
-        if (reason == PoolExhaustedReason.WaitQueueFull)
+        if (reason == PoolExhaustedReason.Shed)
+        {
+            b.Append(c, $"Pool '{poolName}' shed this acquire at once instead of queueing it: {detail} ");
+            b.Append("This attempt will not be served; retry later or elsewhere, add capacity (MaxSize), or raise QueueTimeTarget.");
+        }
+        else if (reason == PoolExhaustedReason.WaitQueueFull)
         {
             b.Append(c, $"Pool '{poolName}' is exhausted and its wait queue is full: {s.Waiting} acquirers are already waiting (MaxWaiters = {maxWaiters}). ");
             b.Append("Raise MaxWaiters or MaxSize, or shed load earlier.");

@@ -47,6 +47,9 @@ public readonly record struct PoolStatistics(
     /// <summary>Gets the acquires refused at once because the wait queue was full (<see cref="ConnectionPoolOptions.MaxWaiters"/>).</summary>
     public long TotalAcquiresRejected { get; init; }
 
+    /// <summary>Gets the acquires shed at once because the pool estimated they would wait too long (<see cref="ConnectionPoolOptions.QueueTimeTarget"/>, <see cref="PoolExhaustedReason.Shed"/>).</summary>
+    public long TotalAcquiresShed { get; init; }
+
     /// <summary>Gets the destroyed resources by reason; their sum is <see cref="TotalDestroyed"/> once every destruction has finished.</summary>
     public PoolDestroyedCounts DestroyedBy { get; init; }
 
