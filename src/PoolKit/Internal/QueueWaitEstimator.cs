@@ -72,6 +72,9 @@ internal sealed class QueueWaitEstimator
         }
     }
 
+    /// <summary>Forgets when the last waiter was served, so the next interval (one that spans a pause) is not a sample.</summary>
+    public void Restart() => Interlocked.Exchange(ref _lastServed, 0);
+
     /// <summary>The expected wait of a newcomer with <paramref name="ahead"/> waiters ahead of it (pool-clock ticks), or -1 without an estimate.</summary>
     public long Estimate(int ahead)
     {

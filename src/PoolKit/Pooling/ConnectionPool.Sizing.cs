@@ -152,6 +152,9 @@ public sealed partial class ConnectionPool<T>
 
         _logger.PoolResumed(Name, _waiters.Count);
 
+        // The interval that spans the pause measures the pause, not the service: not a sample (ConnectionPool.Shedding.cs).
+        _queueEstimate.Restart();
+
         // FIFO: idle resources to the longest waiters first, then creations for whoever is left.
         HandIdleToWaiters(_clock.Now);
         if (_waiters.Count > 0)

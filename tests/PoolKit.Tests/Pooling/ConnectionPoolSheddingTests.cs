@@ -72,6 +72,33 @@ public sealed class ConnectionPoolSheddingTests
     }
 
     [Fact]
+    public async Task Resume_TheIntervalSpanningThePauseIsNotASample_NothingShedAfterwards()
+    {
+        await using var pool = PoolFactory.Create(out _, out FakeTimeProvider time, o =>
+        {
+            o.MaxSize = 1;
+            o.AcquireTimeout = TimeSpan.FromSeconds(60);
+            o.QueueTimeTarget = TimeSpan.FromMilliseconds(250);
+        });
+        (PoolLease<FakeResource> current, Task<PoolLease<FakeResource>> last) = await BuildHistoryAsync(pool, time);
+
+        pool.Pause();
+        time.Advance(TimeSpan.FromSeconds(20));
+        await current.DisposeAsync();
+        pool.Resume();
+        current = await last.WaitAsync(s_testTimeout);
+
+        // Still about 100 ms per waiter served: one waiter ahead fits the 250 ms target.
+        Task<PoolLease<FakeResource>> next = pool.AcquireAsync().AsTask();
+        ValueTask<PoolLease<FakeResource>> fits = pool.AcquireAsync();
+        Assert.False(fits.IsCompleted);
+        Assert.Equal(0, pool.GetStatistics().TotalAcquiresShed);
+        await current.DisposeAsync();
+        await (await next.WaitAsync(s_testTimeout)).DisposeAsync();
+        await (await fits.AsTask().WaitAsync(s_testTimeout)).DisposeAsync();
+    }
+
+    [Fact]
     public async Task AcquireAsync_NoHistory_NothingShedEvenWithATinyTarget()
     {
         await using var pool = PoolFactory.Create(out _, out _, o =>
