@@ -204,6 +204,18 @@ public sealed class NpgsqlConnectionPool : IConnectionPool<NpgsqlConnection>
     /// <inheritdoc />
     public PoolStatistics GetStatistics() => _pool.GetStatistics();
 
+    /// <inheritdoc />
+    public bool IsPaused => _pool.IsPaused;
+
+    /// <inheritdoc />
+    public void Resize(int minSize, int maxSize) => _pool.Resize(minSize, maxSize);
+
+    /// <inheritdoc />
+    public void Pause() => _pool.Pause();
+
+    /// <inheritdoc />
+    public void Resume() => _pool.Resume();
+
     /// <summary>Disposes the pool, then the data source it owns. Idempotent.</summary>
     /// <returns>A task that completes when both are disposed.</returns>
     public async ValueTask DisposeAsync()

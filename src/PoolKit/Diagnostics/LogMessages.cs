@@ -54,4 +54,13 @@ internal static partial class LogMessages
 
     [LoggerMessage(PoolEventIds.MaintenanceFailed, LogLevel.Error, "Pool '{PoolName}' maintenance failed unexpectedly.")]
     public static partial void MaintenanceFailed(this ILogger logger, string poolName, Exception error);
+
+    [LoggerMessage(PoolEventIds.PoolResized, LogLevel.Information, "Pool '{PoolName}' resized: MinSize {MinSize}, MaxSize {MaxSize} (was {OldMaxSize}).")]
+    public static partial void PoolResized(this ILogger logger, string poolName, int minSize, int maxSize, int oldMaxSize);
+
+    [LoggerMessage(PoolEventIds.PoolPaused, LogLevel.Information, "Pool '{PoolName}' paused: nothing is handed out until it is resumed; acquirers wait or fail by their deadline.")]
+    public static partial void PoolPaused(this ILogger logger, string poolName);
+
+    [LoggerMessage(PoolEventIds.PoolResumed, LogLevel.Information, "Pool '{PoolName}' resumed with {Waiting} acquirers waiting.")]
+    public static partial void PoolResumed(this ILogger logger, string poolName, int waiting);
 }

@@ -50,4 +50,13 @@ public static class PoolEventIds
 
     /// <summary>A destruction outlived DestroyTimeout and was abandoned (Warning).</summary>
     public const int DestroyAbandoned = 1015;
+
+    /// <summary>The pool's MinSize/MaxSize were changed at run time (Information).</summary>
+    public const int PoolResized = 1016;
+
+    /// <summary>Hand-outs were paused (Information).</summary>
+    public const int PoolPaused = 1017;
+
+    /// <summary>Hand-outs were resumed (Information).</summary>
+    public const int PoolResumed = 1018;
 }

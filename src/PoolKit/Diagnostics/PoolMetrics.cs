@@ -56,6 +56,7 @@ internal sealed class PoolMetrics : IDisposable
         _meter.CreateObservableCounter("poolkit.acquires.waited", () => Observe(static s => s.TotalAcquiresWaited), "{acquire}", "The acquires that had to wait in the queue.");
         _meter.CreateObservableCounter("poolkit.acquires.canceled", () => Observe(static s => s.TotalAcquiresCanceled), "{acquire}", "The acquires ended by the caller's cancellation.");
         _meter.CreateObservableCounter("poolkit.acquires.rejected", () => Observe(static s => s.TotalAcquiresRejected), "{acquire}", "The acquires refused because the wait queue was full.");
+        _meter.CreateObservableCounter("poolkit.acquires.shed", () => Observe(static s => s.TotalAcquiresShed), "{acquire}", "The acquires shed at once because the pool estimated they would wait longer than the queue-time target or their deadline.");
         _meter.CreateObservableCounter("poolkit.destroyed", ObserveDestroyed, "{connection}", "The connections destroyed, by reason.");
         _meter.CreateObservableCounter("poolkit.abandoned", () => Observe(static s => s.TotalAbandoned), "{operation}", "The resets, validations and destructions abandoned because they outlived their bound.");
         _timeouts = _meter.CreateCounter<long>("db.client.connection.timeouts", "{timeout}", "The number of connection timeouts that have occurred trying to obtain a connection from the pool.");
@@ -132,6 +133,7 @@ internal sealed class PoolMetrics : IDisposable
             Reason(d.Idle, "idle"),
             Reason(d.Cleared, "cleared"),
             Reason(d.PoolDisposed, "pool_disposed"),
+            Reason(d.Resized, "resized"),
         ];
 
         Measurement<long> Reason(long value, string reason) =>

@@ -29,11 +29,14 @@ internal enum DestroyReason
 
     /// <summary>The lease holder closed the resource itself (reported by an adapter through <see cref="PoolLease{T}.MarkClosedByCaller"/>).</summary>
     ClosedByCaller,
+
+    /// <summary>The pool held more than MaxSize after <see cref="ConnectionPool{T}.Resize"/> shrank it.</summary>
+    Resized,
 }
 
 /// <summary>Helpers for <see cref="DestroyReason"/>.</summary>
 internal static class DestroyReasons
 {
     /// <summary>The number of reasons (the size of a per-reason array).</summary>
-    public const int Count = (int)DestroyReason.ClosedByCaller + 1;
+    public const int Count = (int)DestroyReason.Resized + 1;
 }

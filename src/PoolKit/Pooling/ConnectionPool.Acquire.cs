@@ -220,7 +220,7 @@ public sealed partial class ConnectionPool<T>
             }
 
             long deadline = DeadlineOf(start, timeoutTicks);
-            if (_waiters.Count == 0)
+            if (_waiters.Count == 0 && !IsPaused)
             {
                 // Ordering: "is anything on its way" is read before the scan. A reset or creation releases its slot before
                 // it stops counting as on its way, so if it ended after the scan missed its slot, it is still counted
@@ -242,6 +242,7 @@ public sealed partial class ConnectionPool<T>
                 TestHookBeforeOwnCreation?.Invoke();
                 if (!onItsWay
                     && Volatile.Read(ref _returning) == 0
+                    && CreationsThatHelp(wanted: 1, waiting: 1) > 0
                     && TryReserve(now, wanted: 1, creating: 0, ended, out Slot<T>? reserved, forAcquirers: true) == ReserveResult.Reserved)
                 {
                     ValueTask started = CreateIntoSlotAsync(reserved!);
@@ -268,6 +269,12 @@ public sealed partial class ConnectionPool<T>
             if (_backoff.LastErrorIsPermanent && _backoff.IsBlocked(now) && Volatile.Read(ref _live) == 0 && _backoff.LastError is { } permanent)
             {
                 throw CreatePermanentFailureException(permanent);
+            }
+
+            // Shedding (ConnectionPool.Shedding.cs): fail at once if, by the pool's estimate, the wait would be too long.
+            if (_queueTimeTargetTicks != long.MaxValue && ShedIfOverloaded(start, now, deadline) is { } shed)
+            {
+                throw shed;
             }
 
             // Queue up and wait for a hand-off, a creation failure, the deadline, cancellation or disposal.
@@ -343,6 +350,8 @@ public sealed partial class ConnectionPool<T>
         switch (result.Outcome)
         {
             case WaitOutcome.HandedOff:
+                _queueEstimate.Served(start, _clock.Now);
+
                 // PERF: the cached tick; the lease start is bookkeeping, not a deadline.
                 return Lease(result.Slot!, waitStart, _clock.Cached);
             case WaitOutcome.CreationFailed:

@@ -16,7 +16,8 @@ public sealed partial class ConnectionPool<T>
     /// <remarks>During the creation back-off, an attempt for the waiters may start once the initial delay has passed since the last failure (<see cref="CreationBackoff.IsBlockedForAcquirers"/>).</remarks>
     private void StartCreationsForWaiters()
     {
-        while (!IsDisposed)
+        // Nobody creates for waiters while hand-outs are paused; Resume runs this.
+        while (!IsDisposed && !IsPaused)
         {
             // PERF: nothing to decide (nobody waits, what is on its way covers the waiters, or the pool is full: the
             // contended steady state) costs no clock read. Whatever changes that ends in this routine again.
@@ -45,6 +46,12 @@ public sealed partial class ConnectionPool<T>
             int creating = Volatile.Read(ref _creating);
             int wanted = _waiters.Count - returning;
             if (wanted <= 0)
+            {
+                return;
+            }
+
+            // Only creations that serve a waiter sooner than returns would (ConnectionPool.CreationBenefit.cs).
+            if ((wanted = CreationsThatHelp(wanted, _waiters.Count)) <= 0)
             {
                 return;
             }
@@ -216,7 +223,7 @@ public sealed partial class ConnectionPool<T>
             if (Interlocked.CompareExchange(ref _allocated, index + 1, index) == index)
             {
                 var slot = new Slot<T>(this, index, SlotState.Creating);
-                Volatile.Write(ref slots[index], slot);
+                PublishSlot(slots, index, slot);
                 return slot;
             }
         }
@@ -327,6 +334,7 @@ public sealed partial class ConnectionPool<T>
     private void Created(Slot<T> slot, T resource, long begin)
     {
         long end = _clock.Now;
+        _creationTime.Record(end - begin);
         slot.Resource = resource;
         slot.CreatedAt = end;
         slot.IdleSince = end;

@@ -294,6 +294,7 @@ public sealed partial class ConnectionPool<T>
         DestroyReason.IdleTimeout => "idle longer than IdleTimeout",
         DestroyReason.Cleared => "the pool was cleared",
         DestroyReason.PoolDisposed => "the pool was disposed",
+        DestroyReason.Resized => "the pool was shrunk below its live count",
         _ => reason.ToString(),
     };
 }

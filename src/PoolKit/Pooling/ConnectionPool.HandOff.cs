@@ -105,6 +105,14 @@ public sealed partial class ConnectionPool<T>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool TryTakeIdle(long now, [NotNullWhen(true)] out Slot<T>? slot, out bool needsValidation)
     {
+        if (IsPaused)
+        {
+            // Nothing is handed out while paused (ConnectionPool.Sizing.cs).
+            slot = null;
+            needsValidation = false;
+            return false;
+        }
+
         Slot<T>?[] slots = _slots;
 
         // PERF: the slot published last first (a hint, read racily; the CAS decides): with 1,023 of 1,024 slots leased
@@ -186,7 +194,13 @@ public sealed partial class ConnectionPool<T>
     /// <returns>As <see cref="Release"/>.</returns>
     private bool MakeAvailable(Slot<T> slot, long now, bool justChecked = false)
     {
-        if (_waiters.Count > 0 && TryHandOff(slot, now, out bool destroyed, justChecked))
+        // Above MaxSize after a shrink: destroyed instead of kept (ConnectionPool.Sizing.cs).
+        if (Volatile.Read(ref _live) > _options.MaxSize && TryDestroyExcess(slot))
+        {
+            return false;
+        }
+
+        if (_waiters.Count > 0 && !IsPaused && TryHandOff(slot, now, out bool destroyed, justChecked))
         {
             return !destroyed;
         }
@@ -211,6 +225,7 @@ public sealed partial class ConnectionPool<T>
         long now = _clock.Cached;
         if (Volatile.Read(ref slot.Word) != Slot<T>.Pack(version, SlotState.Leased)
             || _waiters.Count > 0
+            || Volatile.Read(ref _live) > _options.MaxSize
             || CheckOnReturn(slot, now) is not null)
         {
             return false;
@@ -260,7 +275,7 @@ public sealed partial class ConnectionPool<T>
 
         // A waiter that enqueued after our first look rescans after enqueueing; hand the slot over ourselves if it
         // missed it, so that FIFO order holds. Each round hands off, destroys, or sees the queue empty.
-        while (_waiters.Count > 0 && slot.TryTransition(SlotState.Idle, SlotState.Leased))
+        while (_waiters.Count > 0 && !IsPaused && slot.TryTransition(SlotState.Idle, SlotState.Leased))
         {
             if (TryHandOff(slot, _clock.Now, out bool destroyed, justChecked))
             {
@@ -395,6 +410,13 @@ public sealed partial class ConnectionPool<T>
     /// </summary>
     private bool TryTakeIdleInTransit(long now, ref bool inTransit, [NotNullWhen(true)] out Slot<T>? slot)
     {
+        if (IsPaused)
+        {
+            // Nothing is handed out while paused; Resume hands idle slots to the waiters (ConnectionPool.Sizing.cs).
+            slot = null;
+            return false;
+        }
+
         Slot<T>?[] slots = _slots;
         int allocated = Math.Min(Volatile.Read(ref _allocated), slots.Length);
         for (int i = 0; i < allocated; i++)

@@ -50,6 +50,7 @@ public sealed partial class ConnectionPool<T>
             TotalAcquiresWaited = _waiters.Enqueued,
             TotalAcquiresCanceled = Interlocked.Read(ref _totalCanceled),
             TotalAcquiresRejected = Interlocked.Read(ref _totalRejected),
+            TotalAcquiresShed = Interlocked.Read(ref _totalShed),
             TotalAbandoned = Interlocked.Read(ref _totalAbandoned),
             AbandonedRunning = Volatile.Read(ref _abandonedRunning),
             DestroyedBy = new PoolDestroyedCounts(
@@ -61,7 +62,11 @@ public sealed partial class ConnectionPool<T>
                 Lifetime: Interlocked.Read(ref by[(int)DestroyReason.Expired]),
                 Idle: Interlocked.Read(ref by[(int)DestroyReason.IdleTimeout]),
                 Cleared: Interlocked.Read(ref by[(int)DestroyReason.Cleared]),
-                PoolDisposed: Interlocked.Read(ref by[(int)DestroyReason.PoolDisposed])),
+                PoolDisposed: Interlocked.Read(ref by[(int)DestroyReason.PoolDisposed]))
+            {
+                Resized = Interlocked.Read(ref by[(int)DestroyReason.Resized]),
+            },
+            IsPaused = IsPaused,
         };
     }
 
@@ -79,7 +84,7 @@ public sealed partial class ConnectionPool<T>
         Check(s.Live <= _options.MaxSize, $"live ({s.Live}) <= MaxSize ({_options.MaxSize})");
         Check(!countersSettled || Volatile.Read(ref _creating) == s.Creating, $"_creating ({_creating}) equals the creating slots ({s.Creating})");
         Check(!countersSettled || Volatile.Read(ref _returning) == 0, $"_returning ({_returning}) is 0 at rest");
-        Check(Volatile.Read(ref _allocated) <= _options.MaxSize, "allocated slots <= MaxSize");
+        Check(Volatile.Read(ref _allocated) <= _slots.Length, "allocated slots <= the slot array's length");
         Check(s.Waiting == 0 || s.Idle == 0, $"nobody waits next to an idle resource (waiting {s.Waiting}, idle {s.Idle})");
         for (int i = 0; i < Volatile.Read(ref _allocated); i++)
         {
@@ -104,7 +109,8 @@ public sealed partial class ConnectionPool<T>
     {
         int live = Volatile.Read(ref _live);
         int creating = Volatile.Read(ref _creating);
-        Debug.Assert(live >= 0 && live <= _options.MaxSize, $"0 <= live ({live}) <= MaxSize");
+        // Not MaxSize: after a shrink, live stays above it until the excess comes back (ConnectionPool.Sizing.cs).
+        Debug.Assert(live >= 0 && live <= _slots.Length, $"0 <= live ({live}) <= the slot array's length");
         Debug.Assert(creating >= 0 && creating <= _options.MaxConcurrentCreations, $"0 <= creating ({creating}) <= MaxConcurrentCreations");
         Debug.Assert(Volatile.Read(ref _returning) >= 0, "returning >= 0");
     }

@@ -67,7 +67,7 @@ namespace PoolKit;
 /// through the validation window; see <c>ConnectionPool.HandOff.cs</c>, which also holds the lost-wake-up proof.</para>
 /// <para><b>Shared state and invariants.</b>
 /// <list type="bullet">
-/// <item><see cref="_slots"/>: written once per index (slot allocation, after winning <see cref="_allocated"/> by CAS); each slot's state by CAS (see <see cref="Slot{T}"/>).</item>
+/// <item><see cref="_slots"/>: written once per index (slot allocation, after winning <see cref="_allocated"/> by CAS); each slot's state by CAS (see <see cref="Slot{T}"/>). Replaced only by a larger array holding the same slots when <see cref="Resize"/> grows MaxSize (see <c>ConnectionPool.Sizing.cs</c>).</item>
 /// <item><see cref="_allocated"/>: the number of slot objects allocated; grows by CAS, never above MaxSize.</item>
 /// <item><see cref="_live"/>: CAS/Interlocked; +1 <i>before</i> a slot leaves <c>Empty</c>, −1 <i>after</i> it is <c>Empty</c> again, so
 /// <c>non-empty slots ≤ live ≤ MaxSize</c> at every instant and <c>live = idle + leased + creating + destroying</c> when quiet.</item>
@@ -110,7 +110,7 @@ public sealed partial class ConnectionPool<T> : IConnectionPool<T>
     private readonly PoolMetrics _metrics;
     private readonly WaiterQueue<T> _waiters;
     private readonly CreationBackoff _backoff;
-    private readonly Slot<T>?[] _slots;
+    private Slot<T>?[] _slots;
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly ITimer _maintenanceTimer;
 
@@ -225,6 +225,7 @@ public sealed partial class ConnectionPool<T> : IConnectionPool<T>
         _lifetimeJitterTicks = _lifetimeTicks == long.MaxValue ? 0 : ToTicks(options.MaxLifetimeJitter ?? options.MaxLifetime / 10);
         _idleTimeoutTicks = ToTicks(options.IdleTimeout);
         _leakTicks = options.LeakDetectionThreshold is { } leak ? ToTicks(leak) : long.MaxValue;
+        InitializeShedding();
 
         _metrics = new PoolMetrics(options.Name, meterFactory, () => IsDisposed ? null : GetStatistics());
         _logger.PoolCreated(options.Name, options.MinSize, options.MaxSize, options.AcquireTimeout);

@@ -109,6 +109,17 @@ public sealed class ConnectionPoolOptions
     /// <value>Default: <see langword="null"/> (off). Positive when set.</value>
     public TimeSpan? LeakDetectionThreshold { get; set; }
 
+    /// <summary>
+    /// Gets or sets the queue-time target that turns shedding on: an acquire that would have to queue and, by the
+    /// pool's estimate, would wait longer than this (or than its own deadline allows) fails at once with
+    /// <see cref="PoolExhaustedException"/> (<see cref="PoolExhaustedReason.Shed"/>) instead of waiting out its timeout.
+    /// The estimate is the acquirer's position in the queue times the observed interval between two waiters served
+    /// while the queue was busy; until 8 such intervals were seen, nothing is shed. Acquires that are served keep
+    /// their waits near the target: a queue longer than the target allows is not let form.
+    /// </summary>
+    /// <value>Default: <see langword="null"/> (off: acquirers wait up to <see cref="AcquireTimeout"/>). Positive when set.</value>
+    public TimeSpan? QueueTimeTarget { get; set; }
+
     /// <summary>Gets or sets how long <see cref="ConnectionPool{T}.DisposeAsync"/> waits for outstanding leases to come back.</summary>
     /// <value>Default: 5 seconds. Zero or positive, or <see cref="Timeout.InfiniteTimeSpan"/>.</value>
     public TimeSpan DisposeTimeout { get; set; } = TimeSpan.FromSeconds(5);
@@ -139,6 +150,11 @@ public sealed class ConnectionPoolOptions
         }
 
         RequirePositiveOrInfinite(errors, nameof(AcquireTimeout), AcquireTimeout);
+
+        if (QueueTimeTarget is { } queueTimeTarget && queueTimeTarget <= TimeSpan.Zero)
+        {
+            errors.Add(OptionErrors.Describe(nameof(QueueTimeTarget), queueTimeTarget, "must be positive, or null for no shedding"));
+        }
 
         if (MaxWaiters is < 0)
         {

@@ -88,4 +88,36 @@ public interface IConnectionPool<T> : IAsyncDisposable, IDisposable
     /// <summary>Takes a snapshot of the pool's counts and totals.</summary>
     /// <returns>The snapshot; each count is read once, so the counts are consistent with one another only when the pool is quiet.</returns>
     PoolStatistics GetStatistics();
+
+    /// <summary>Gets whether hand-outs are paused (<see cref="Pause"/>).</summary>
+    bool IsPaused { get; }
+
+    /// <summary>
+    /// Changes <see cref="ConnectionPoolOptions.MinSize"/> and <see cref="ConnectionPoolOptions.MaxSize"/> of the live
+    /// pool, safely under load. Growing: waiters are served by new creations at once. Shrinking below the live count:
+    /// idle resources beyond the new maximum are destroyed at once and leased ones as they come back (never taken
+    /// from their lessee), so live falls to the new maximum as leases end; nothing is created meanwhile. A minimum
+    /// above the live count is warmed up to in the background.
+    /// </summary>
+    /// <param name="minSize">The new minimum: between 0 and <paramref name="maxSize"/>.</param>
+    /// <param name="maxSize">The new maximum: between 1 and <see cref="ConnectionPoolOptions.MaxSizeLimit"/>.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A size breaks its rule; the message names the option, the value and the rule. Nothing was changed.</exception>
+    /// <exception cref="ObjectDisposedException">The pool has been disposed.</exception>
+    void Resize(int minSize, int maxSize);
+
+    /// <summary>
+    /// Pauses hand-outs: from now on nothing is handed out and nothing is created for acquirers. Leases already out
+    /// go on and come back as usual (idle); acquirers queue and wait, failing by their own deadline
+    /// (<see cref="PoolExhaustedException"/>) or cancellation. Idempotent.
+    /// </summary>
+    /// <exception cref="ObjectDisposedException">The pool has been disposed.</exception>
+    void Pause();
+
+    /// <summary>
+    /// Resumes hand-outs after <see cref="Pause"/>: the waiters are served in arrival order, by idle resources first,
+    /// then by new creations. Idempotent.
+    /// </summary>
+    /// <exception cref="ObjectDisposedException">The pool has been disposed.</exception>
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Naming", "CA1716:Identifiers should not match keywords", Justification = "Pause/Resume is the pair every pool and scheduler uses; Visual Basic calls it as [Resume].")]
+    void Resume();
 }

@@ -19,4 +19,8 @@ public readonly record struct PoolDestroyedCounts(
     long Lifetime,
     long Idle,
     long Cleared,
-    long PoolDisposed);
+    long PoolDisposed)
+{
+    /// <summary>Gets the resources destroyed because <see cref="IConnectionPool{T}.Resize"/> shrank the pool below its live count (idle ones at once, leased ones as they came back).</summary>
+    public long Resized { get; init; }
+}

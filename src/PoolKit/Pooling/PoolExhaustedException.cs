@@ -43,6 +43,27 @@ public sealed class PoolExhaustedException : InvalidOperationException
         MaxWaiters = maxWaiters;
     }
 
+    /// <summary>Initializes a shed acquire's exception.</summary>
+    internal PoolExhaustedException(
+        string poolName,
+        TimeSpan waited,
+        PoolStatistics statistics,
+        TimeSpan acquireTimeout,
+        int? maxWaiters,
+        TimeSpan estimatedWait,
+        bool byDeadline)
+        : base(BuildShedMessage(poolName, byDeadline), null)
+    {
+        PoolName = poolName;
+        Reason = PoolExhaustedReason.Shed;
+        Waited = waited;
+        Statistics = statistics;
+        LongestHeldLeases = [];
+        AcquireTimeout = acquireTimeout;
+        MaxWaiters = maxWaiters;
+        EstimatedWait = estimatedWait;
+    }
+
     /// <summary>Gets the pool's name.</summary>
     public string PoolName { get; }
 
@@ -64,11 +85,21 @@ public sealed class PoolExhaustedException : InvalidOperationException
     /// <summary>Gets the pool's <see cref="ConnectionPoolOptions.MaxWaiters"/> (<see langword="null"/>: unbounded).</summary>
     public int? MaxWaiters { get; }
 
+    /// <summary>Gets, for a <see cref="PoolExhaustedReason.Shed"/> acquire, the wait the pool estimated for it (waiters ahead × the observed interval between two waiters served); otherwise <see langword="null"/>.</summary>
+    public TimeSpan? EstimatedWait { get; }
+
     // One text per condition: nothing that varies from one failure to the next (counts, delays, error texts).
     private static string BuildMessage(string poolName, PoolExhaustedReason reason, PoolStatistics s) =>
         reason == PoolExhaustedReason.WaitQueueFull
             ? $"Pool '{poolName}' is exhausted and its wait queue is full (MaxWaiters): raise MaxWaiters or MaxSize, or shed load earlier."
+            : s.IsPaused
+                ? $"Pool '{poolName}' could not provide a resource within the acquire timeout: the pool is paused (Pause); nothing is handed out until Resume."
             : s.Live >= s.MaxSize
                 ? $"Pool '{poolName}' could not provide a resource within the acquire timeout: all resources are in use. Raise MaxSize or AcquireTimeout, or return leases sooner (LongestHeldLeases says which are held; set LeakDetectionThreshold to see where they were acquired)."
                 : $"Pool '{poolName}' could not provide a resource within the acquire timeout and could not create more in time: creations failed, were backing off, or were limited by MaxConcurrentCreations. The last creation error, if recent, is the inner exception.";
+
+    private static string BuildShedMessage(string poolName, bool byDeadline) =>
+        byDeadline
+            ? $"Pool '{poolName}' shed this acquire at once instead of queueing it: by its estimate (EstimatedWait) it could not be served before the acquire's deadline. This attempt will not be served; retry later or elsewhere, add capacity (MaxSize), or give the acquire a longer timeout."
+            : $"Pool '{poolName}' shed this acquire at once instead of queueing it: by its estimate (EstimatedWait) it would wait longer than QueueTimeTarget. This attempt will not be served; retry later or elsewhere, add capacity (MaxSize), or raise QueueTimeTarget.";
 }

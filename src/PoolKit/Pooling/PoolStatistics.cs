@@ -6,8 +6,8 @@ namespace PoolKit;
 /// <param name="Creating">Resources being created.</param>
 /// <param name="Destroying">Resources being destroyed (still counted against <paramref name="MaxSize"/>).</param>
 /// <param name="Waiting">Acquirers waiting for a resource.</param>
-/// <param name="MinSize">The configured minimum.</param>
-/// <param name="MaxSize">The configured maximum.</param>
+/// <param name="MinSize">The current minimum (the configured one, or the last <see cref="IConnectionPool{T}.Resize"/>).</param>
+/// <param name="MaxSize">The current maximum (the configured one, or the last <see cref="IConnectionPool{T}.Resize"/>).</param>
 /// <param name="TotalCreated">Resources created since the pool started.</param>
 /// <param name="TotalDestroyed">Resources destroyed since the pool started.</param>
 /// <param name="TotalCreationFailures">Failed creation attempts since the pool started.</param>
@@ -25,7 +25,7 @@ public readonly record struct PoolStatistics(
     long TotalCreationFailures,
     long TotalTimeouts)
 {
-    /// <summary>Gets the live resources: idle, leased, being created and being destroyed. Never above <see cref="MaxSize"/>.</summary>
+    /// <summary>Gets the live resources: idle, leased, being created and being destroyed. Never above <see cref="MaxSize"/>, except after <see cref="IConnectionPool{T}.Resize"/> shrank it: then leased resources beyond it are destroyed as they come back.</summary>
     /// <remarks>A resource whose reset or destruction the pool abandoned (see <see cref="AbandonedRunning"/>) is no longer live: the pool freed its slot.</remarks>
     public int Live => Idle + Leased + Creating + Destroying;
 
@@ -38,11 +38,17 @@ public readonly record struct PoolStatistics(
     /// <summary>Gets the acquires that had to wait in the queue (whether they got a lease or not).</summary>
     public long TotalAcquiresWaited { get; init; }
 
+    /// <summary>Gets whether hand-outs are paused (<see cref="IConnectionPool{T}.Pause"/>): acquirers queue until <see cref="IConnectionPool{T}.Resume"/> or their deadline.</summary>
+    public bool IsPaused { get; init; }
+
     /// <summary>Gets the acquires that ended because the caller's token was canceled.</summary>
     public long TotalAcquiresCanceled { get; init; }
 
     /// <summary>Gets the acquires refused at once because the wait queue was full (<see cref="ConnectionPoolOptions.MaxWaiters"/>).</summary>
     public long TotalAcquiresRejected { get; init; }
+
+    /// <summary>Gets the acquires shed at once because the pool estimated they would wait too long (<see cref="ConnectionPoolOptions.QueueTimeTarget"/>, <see cref="PoolExhaustedReason.Shed"/>).</summary>
+    public long TotalAcquiresShed { get; init; }
 
     /// <summary>Gets the destroyed resources by reason; their sum is <see cref="TotalDestroyed"/> once every destruction has finished.</summary>
     public PoolDestroyedCounts DestroyedBy { get; init; }

@@ -174,6 +174,22 @@ internal sealed class ExplorationRun : IDisposable
             clear.GetAwaiter().GetResult();
         });
 
+    /// <summary>
+    /// A logical thread that pauses the pool, shrinks it to one, grows it back to
+    /// <see cref="ConnectionPoolOptions.MaxSize"/> and resumes it, with a scheduling point between every two steps.
+    /// </summary>
+    public void Resizer(string name) =>
+        Scheduler.Spawn(name, () =>
+        {
+            Pool.Pause();
+            Scheduler.Point("paused");
+            Pool.Resize(0, 1);
+            Scheduler.Point("shrunk");
+            Pool.Resize(0, Options.MaxSize);
+            Scheduler.Point("grown");
+            Pool.Resume();
+        });
+
     /// <summary>A logical thread that disposes the pool.</summary>
     public void DisposePool(string name)
     {

@@ -68,6 +68,9 @@ public sealed class ProtocolExplorationTests(ITestOutputHelper output)
     public void Clear() => Explore(Scenarios.Clear());
 
     [Fact]
+    public void ResizeAndPause() => Explore(Scenarios.ResizeAndPause());
+
+    [Fact]
     public void Dispose() => Explore(Scenarios.Dispose());
 
     /// <summary>Abandoned resets, validations and destructions, every invariant but the bound on live resources (see <see cref="Defect_8_Abandonment_WithinMaxSizePlusMaxSize"/>).</summary>

@@ -289,6 +289,29 @@ internal static class Scenarios
         },
     };
 
+    /// <summary>Pause, shrink, resume and grow racing acquires, returns (with reset), creations and destructions.</summary>
+    public static Scenario ResizeAndPause() => new()
+    {
+        Name = "resize and pause",
+        Resetting = true,
+        ConfigureOptions = o => o.MaxSize = 2,
+        ConfigurePolicy = p =>
+        {
+            p.CreateOutcomes = [Outcome.SucceedAtOnce, Outcome.Succeed];
+            p.ResetOutcomes = [Outcome.SucceedAtOnce, Outcome.Succeed];
+            p.DestroyOutcomes = [Outcome.SucceedAtOnce, Outcome.Succeed];
+        },
+        // No timer firings: a waiter left waiting after Resume must show as stranded, not time out.
+        TimerFirings = 0,
+        Threads = run =>
+        {
+            run.Acquirer("a");
+            run.Acquirer("b");
+            run.Acquirer("c");
+            run.Resizer("resize");
+        },
+    };
+
     /// <summary>DisposeAsync racing acquires, returns (with reset), creations and destructions.</summary>
     public static Scenario Dispose() => new()
     {
