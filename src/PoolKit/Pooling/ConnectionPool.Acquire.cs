@@ -237,7 +237,9 @@ public sealed partial class ConnectionPool<T>
 
                 // Nobody waits and nothing is on its way (no reset, no creation): create, and keep the resource if it
                 // comes at once. A resource still resetting is about to be idle: never create because of it.
+#if DEBUG
                 TestHookBeforeOwnCreation?.Invoke();
+#endif
                 if (!onItsWay && TryReserve(now, wanted: 1, creating: 0, givenBack, out Slot<T>? reserved, newcomer: true) == ReserveResult.Reserved)
                 {
                     ValueTask started = CreateIntoSlotAsync(reserved!);
@@ -267,7 +269,9 @@ public sealed partial class ConnectionPool<T>
             }
 
             // Queue up and wait for a hand-off, a creation failure, the deadline, cancellation or disposal.
+#if DEBUG
             TestHookBeforeEnqueue?.Invoke();
+#endif
             switch (_waiters.RentAndEnqueue(deadline, _options.MaxWaiters, out waiter))
             {
                 case EnqueueResult.Full:
@@ -299,7 +303,9 @@ public sealed partial class ConnectionPool<T>
         // From here on the waiter is queued: whatever happens ends its wait, and the caller's await of the returned
         // task ends it for good (EndWait). Nothing below throws.
         waiter!.Begin(this, start, waitStart, cancellationToken);
+#if DEBUG
         TestHookAfterEnqueue?.Invoke();
+#endif
 
         // Lost-wake-up guard (step 2 of the proof in ConnectionPool.HandOff.cs), then the demand this waiter adds may
         // justify a creation.

@@ -204,7 +204,9 @@ public sealed partial class ConnectionPool<T>
         // reader that sees the decrement also sees the waiter it served. A kept resource serves whoever held back
         // because of it (handed to the head, or idle for a waiter's own rescan): a creation now could only be surplus.
         // A destroyed one leaves that demand unmet: whoever held back because of it looks again.
+#if DEBUG
         TestHookBeforeCheckTail?.Invoke();
+#endif
         Interlocked.Decrement(ref _returning);
         if (!kept && _waiters.Count > 0)
         {

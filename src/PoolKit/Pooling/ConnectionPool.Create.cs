@@ -137,7 +137,9 @@ public sealed partial class ConnectionPool<T>
             return ReserveResult.Changed;
         }
 
+#if DEBUG
         TestHookAfterCreationPermit?.Invoke();
+#endif
 
         // Capacity before the slot: live is raised before a slot leaves Empty, so non-empty slots <= live <= MaxSize.
         int live = Volatile.Read(ref _live);
@@ -145,7 +147,9 @@ public sealed partial class ConnectionPool<T>
         {
             if (live >= _options.MaxSize)
             {
+#if DEBUG
                 TestHookBeforePermitGivenBack?.Invoke();
+#endif
                 GiveBackCreationPermit();
                 return ReserveResult.Full;
             }

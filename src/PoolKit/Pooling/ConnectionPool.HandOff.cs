@@ -191,7 +191,9 @@ public sealed partial class ConnectionPool<T>
             return !destroyed;
         }
 
+#if DEBUG
         TestHookBeforePublishIdle?.Invoke();
+#endif
 
         // Interlocked: a full fence, so the reads in AfterPublishIdle cannot move before the publication.
         slot.Transition(SlotState.Leased, SlotState.Idle);
@@ -220,7 +222,9 @@ public sealed partial class ConnectionPool<T>
 
         // Written before the CAS that publishes it; the next owner's winning CAS acquires it.
         slot.IdleSince = now;
+#if DEBUG
         TestHookBeforePublishIdle?.Invoke();
+#endif
 
         // Interlocked: a full fence, so the reads in AfterPublishIdle cannot move before the publication.
         if (!slot.TryEndLease(version, SlotState.Idle))
@@ -244,8 +248,14 @@ public sealed partial class ConnectionPool<T>
     {
         NoteIdle(slot);
 
-        // PERF: the common case inline (no hook, nobody waits, not disposed); the same reads again below otherwise.
-        if (TestHookAfterPublishIdle is null && _waiters.Count == 0 && !IsDisposed)
+        // PERF: the common case inline (nobody waits, not disposed); the same reads again below otherwise.
+#if DEBUG
+        if (TestHookAfterPublishIdle is not null)
+        {
+            return AfterPublishIdleRaces(slot, justChecked);
+        }
+#endif
+        if (_waiters.Count == 0 && !IsDisposed)
         {
             return true;
         }
@@ -256,7 +266,9 @@ public sealed partial class ConnectionPool<T>
     /// <summary>The part of <see cref="AfterPublishIdle"/> that closes the races.</summary>
     private bool AfterPublishIdleRaces(Slot<T> slot, bool justChecked)
     {
+#if DEBUG
         TestHookAfterPublishIdle?.Invoke();
+#endif
 
         // A waiter that enqueued after our first look rescans after enqueueing; hand the slot over ourselves if it
         // missed it, so that FIFO order holds. Each round hands off, destroys, or sees the queue empty.
@@ -362,7 +374,9 @@ public sealed partial class ConnectionPool<T>
         bool any = false;
         while ((until?.IsPending ?? _waiters.Count > 0) && TryTakeIdle(now, out Slot<T>? idle, out _))
         {
+#if DEBUG
             TestHookIdleSlotWonForWaiters?.Invoke();
+#endif
 
             // The head may be the acquirer itself or somebody who came earlier: FIFO either way.
             if (!TryHandOff(idle, now))
