@@ -43,8 +43,9 @@ public sealed partial class ConnectionPool<T>
         // PERF: the cached tick (a field, not a clock read); the slow path reads the exact clock for its deadline.
         long now = _clock.Cached;
 
-        // Fast path: nobody waits (no barging) and an idle, fresh resource is there.
-        if (_waiters.Count == 0 && TryTakeIdle(now, out Slot<T>? slot, out bool needsValidation))
+        // Fast path: the first look of AcquireOrWait (nobody waits, an idle resource passes the gate), without the
+        // bookkeeping for a creation, which is for when nothing is idle.
+        if (TryTakeIdleIfNobodyWaits(now, out Slot<T>? slot, out bool needsValidation))
         {
             if (!needsValidation)
             {
@@ -69,7 +70,7 @@ public sealed partial class ConnectionPool<T>
         }
 
         long now = _clock.Cached;
-        if (_waiters.Count == 0 && TryTakeIdle(now, out Slot<T>? slot, out bool needsValidation))
+        if (TryTakeIdleIfNobodyWaits(now, out Slot<T>? slot, out bool needsValidation))
         {
             if (!needsValidation)
             {
@@ -100,7 +101,7 @@ public sealed partial class ConnectionPool<T>
                 return true;
             }
 
-            if (valid is null || _waiters.Count != 0 || !TryTakeIdle(now, out slot, out needsValidation))
+            if (valid is null || !TryTakeIdleIfNobodyWaits(now, out slot, out needsValidation))
             {
                 lease = default;
                 return false;
