@@ -116,6 +116,7 @@ public sealed partial class ConnectionPool<T>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private PoolLease<T> Lease(Slot<T> slot, long waitStartPrecise, long now)
     {
+        Debug.Assert(slot.CurrentState == SlotState.Leased && slot.Resource is not null, "a slot is leased out only while owned (Leased) and holding a resource");
         slot.LeasedAt = now;
         slot.MarkedForDestruction = 0;
 

@@ -208,6 +208,7 @@ public sealed partial class ConnectionPool<T>
         TestHookBeforeCheckTail?.Invoke();
 #endif
         Interlocked.Decrement(ref _returning);
+        AssertCountersInRange();
         if (!kept && _waiters.Count > 0)
         {
             StartCreationsForWaiters();

@@ -157,6 +157,7 @@ public sealed partial class ConnectionPool<T>
             int seen = Interlocked.CompareExchange(ref _live, live + 1, live);
             if (seen == live)
             {
+                Ledger(live: 1);
                 break;
             }
 
@@ -312,6 +313,7 @@ public sealed partial class ConnectionPool<T>
         finally
         {
             Interlocked.Decrement(ref _abandonedRunning);
+            Ledger(abandoned: -1);
         }
     }
 
@@ -319,6 +321,7 @@ public sealed partial class ConnectionPool<T>
     {
         long end = _clock.Now;
         slot.Resource = resource;
+        Ledger(resources: 1);
         slot.CreatedAt = end;
         slot.IdleSince = end;
         slot.ExpiresAt = ComputeExpiry(end);
@@ -385,6 +388,7 @@ public sealed partial class ConnectionPool<T>
         slot.Resource = null;
         slot.Transition(SlotState.Creating, SlotState.Empty);
         int live = Interlocked.Decrement(ref _live);
+        Ledger(live: -1);
         GiveBackCreationPermit();
         AssertCountersInRange();
         if (IsDisposed)

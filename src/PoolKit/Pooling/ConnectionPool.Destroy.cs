@@ -33,12 +33,14 @@ public sealed partial class ConnectionPool<T>
 #pragma warning restore CA1031
         {
             _logger.DestroyFailed(Name, slot.Index, ex);
+            Ledger(resources: -1);
             FreeDestroyed(slot);
             return Task.CompletedTask;
         }
 
         if (destroy.IsCompletedSuccessfully)
         {
+            Ledger(resources: -1);
             FreeDestroyed(slot);
             return Task.CompletedTask;
         }
@@ -83,6 +85,11 @@ public sealed partial class ConnectionPool<T>
         }
         finally
         {
+            if (destroyed)
+            {
+                Ledger(resources: -1);
+            }
+
             FreeDestroyed(slot, destroyed);
         }
     }
@@ -100,6 +107,7 @@ public sealed partial class ConnectionPool<T>
             int seen = Interlocked.CompareExchange(ref _abandonedRunning, running + 1, running);
             if (seen == running)
             {
+                Ledger(abandoned: 1);
                 return true;
             }
 
@@ -162,6 +170,7 @@ public sealed partial class ConnectionPool<T>
         {
             CountDestroyed(reason);
             Interlocked.Decrement(ref _abandonedRunning);
+            Ledger(resources: -1, abandoned: -1);
         }
     }
 
@@ -181,6 +190,7 @@ public sealed partial class ConnectionPool<T>
         {
             CountDestroyed(reason);
             Interlocked.Decrement(ref _abandonedRunning);
+            Ledger(resources: -1, abandoned: -1);
         }
     }
 
@@ -209,6 +219,7 @@ public sealed partial class ConnectionPool<T>
     private void OnSlotFreed()
     {
         int live = Interlocked.Decrement(ref _live);
+        Ledger(live: -1);
         AssertCountersInRange();
         if (IsDisposed)
         {

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using PoolKit.Internal;
@@ -296,6 +297,7 @@ public sealed partial class ConnectionPool<T>
             }
         }
 
+        Debug.Assert(slot.CurrentState == SlotState.Leased && slot.Resource is not null, "a slot is handed to a waiter only while owned (Leased) and holding a resource");
         var result = new WaitResult<T>(slot, WaitOutcome.HandedOff);
         while (_waiters.TryDequeue(out Waiter<T>? waiter, out int epoch))
         {
