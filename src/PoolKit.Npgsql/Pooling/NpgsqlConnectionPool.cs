@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
@@ -255,6 +256,9 @@ public sealed class NpgsqlConnectionPool : IConnectionPool<NpgsqlConnection>
         }
     }
 
+    // PERF: a pooled state machine box. Every acquire that waits comes here, and a new box per wait was the 100-400 B per
+    // cycle of the contended Npgsql cycle (64 tasks on a pool of 16); the pooled one is reused by the next wait.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<PoolLease<NpgsqlConnection>> AcquireTranslatingAsync(ValueTask<PoolLease<NpgsqlConnection>> pending)
     {
         try

@@ -43,8 +43,9 @@ public sealed partial class ConnectionPool<T>
         // PERF: the cached tick (a field, not a clock read); the slow path reads the exact clock for its deadline.
         long now = _clock.Cached;
 
-        // Fast path: nobody waits (no barging) and an idle, fresh resource is there.
-        if (_waiters.Count == 0 && TryTakeIdle(now, out Slot<T>? slot, out bool needsValidation))
+        // Fast path: the first look of AcquireOrWait (nobody waits, an idle resource passes the gate), without the
+        // bookkeeping for a creation, which is for when nothing is idle.
+        if (TryTakeIdleIfNobodyWaits(now, out Slot<T>? slot, out bool needsValidation))
         {
             if (!needsValidation)
             {
@@ -69,7 +70,7 @@ public sealed partial class ConnectionPool<T>
         }
 
         long now = _clock.Cached;
-        if (_waiters.Count == 0 && TryTakeIdle(now, out Slot<T>? slot, out bool needsValidation))
+        if (TryTakeIdleIfNobodyWaits(now, out Slot<T>? slot, out bool needsValidation))
         {
             if (!needsValidation)
             {
@@ -100,7 +101,7 @@ public sealed partial class ConnectionPool<T>
                 return true;
             }
 
-            if (valid is null || _waiters.Count != 0 || !TryTakeIdle(now, out slot, out needsValidation))
+            if (valid is null || !TryTakeIdleIfNobodyWaits(now, out slot, out needsValidation))
             {
                 lease = default;
                 return false;
@@ -115,6 +116,7 @@ public sealed partial class ConnectionPool<T>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private PoolLease<T> Lease(Slot<T> slot, long waitStartPrecise, long now)
     {
+        Debug.Assert(slot.CurrentState == SlotState.Leased && slot.Resource is not null, "a slot is leased out only while owned (Leased) and holding a resource");
         slot.LeasedAt = now;
         slot.MarkedForDestruction = 0;
 
@@ -239,7 +241,9 @@ public sealed partial class ConnectionPool<T>
                 // comes at once. A resource still resetting is about to be idle: never create because of it. Read again
                 // after the scan: a waiter's rescan may have won an idle slot the scan missed and put it back since (it
                 // counts in _returning before it wins the slot; one that ended since moved `ended`: issue 19, defect 9).
+#if DEBUG
                 TestHookBeforeOwnCreation?.Invoke();
+#endif
                 if (!onItsWay
                     && Volatile.Read(ref _returning) == 0
                     && CreationsThatHelp(wanted: 1, waiting: 1) > 0
@@ -278,7 +282,9 @@ public sealed partial class ConnectionPool<T>
             }
 
             // Queue up and wait for a hand-off, a creation failure, the deadline, cancellation or disposal.
+#if DEBUG
             TestHookBeforeEnqueue?.Invoke();
+#endif
             switch (_waiters.RentAndEnqueue(deadline, _options.MaxWaiters, out waiter))
             {
                 case EnqueueResult.Full:
@@ -310,7 +316,9 @@ public sealed partial class ConnectionPool<T>
         // From here on the waiter is queued: whatever happens ends its wait, and the caller's await of the returned
         // task ends it for good (EndWait). Nothing below throws.
         waiter!.Begin(this, start, waitStart, cancellationToken);
+#if DEBUG
         TestHookAfterEnqueue?.Invoke();
+#endif
 
         // Lost-wake-up guard (step 2 of the proof in ConnectionPool.HandOff.cs), then the demand this waiter adds may
         // justify a creation. Served or not, the decision runs: a slot the rescan held in transit may have held

@@ -204,7 +204,9 @@ public sealed partial class ConnectionPool<T>
         // validation) while this check still counted as on its way and held a creation back (issue 19, defect 12); a
         // kept resource still idle or in a waiter's rescan is seen by the decision's look or counted as in transit, so
         // no creation starts because of it (guard: ResetTailRunsWhileAWaitersRescanHoldsTheSlot_…).
+#if DEBUG
         TestHookBeforeCheckTail?.Invoke();
+#endif
         EndOnItsWay(ref _returning);
     }
 

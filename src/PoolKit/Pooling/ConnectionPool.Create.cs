@@ -144,7 +144,9 @@ public sealed partial class ConnectionPool<T>
             return ReserveResult.Changed;
         }
 
+#if DEBUG
         TestHookAfterCreationPermit?.Invoke();
+#endif
 
         // Capacity before the slot: live is raised before a slot leaves Empty, so non-empty slots <= live <= MaxSize.
         int live = Volatile.Read(ref _live);
@@ -152,7 +154,9 @@ public sealed partial class ConnectionPool<T>
         {
             if (live >= _options.MaxSize)
             {
+#if DEBUG
                 TestHookBeforePermitGivenBack?.Invoke();
+#endif
                 EndOnItsWay(ref _creating, lookAgain: false);
                 return ReserveResult.Full;
             }
@@ -160,6 +164,7 @@ public sealed partial class ConnectionPool<T>
             int seen = Interlocked.CompareExchange(ref _live, live + 1, live);
             if (seen == live)
             {
+                Ledger(live: 1);
                 break;
             }
 
@@ -328,6 +333,7 @@ public sealed partial class ConnectionPool<T>
         finally
         {
             GiveBackAbandonBudget();
+            Ledger(abandoned: -1);
         }
     }
 
@@ -336,6 +342,7 @@ public sealed partial class ConnectionPool<T>
         long end = _clock.Now;
         _creationTime.Record(end - begin);
         slot.Resource = resource;
+        Ledger(resources: 1);
         slot.CreatedAt = end;
         slot.IdleSince = end;
         slot.ExpiresAt = ComputeExpiry(end);

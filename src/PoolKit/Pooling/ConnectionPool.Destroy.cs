@@ -33,12 +33,14 @@ public sealed partial class ConnectionPool<T>
 #pragma warning restore CA1031
         {
             _logger.DestroyFailed(Name, slot.Index, ex);
+            Ledger(resources: -1);
             FreeDestroyed(slot);
             return Task.CompletedTask;
         }
 
         if (destroy.IsCompletedSuccessfully)
         {
+            Ledger(resources: -1);
             FreeDestroyed(slot);
             return Task.CompletedTask;
         }
@@ -79,6 +81,11 @@ public sealed partial class ConnectionPool<T>
         }
         finally
         {
+            if (destroyed)
+            {
+                Ledger(resources: -1);
+            }
+
             FreeDestroyed(slot, destroyed);
         }
     }
@@ -96,6 +103,7 @@ public sealed partial class ConnectionPool<T>
             int seen = Interlocked.CompareExchange(ref _abandonedRunning, running + 1, running);
             if (seen == running)
             {
+                Ledger(abandoned: 1);
                 return true;
             }
 
@@ -203,6 +211,7 @@ public sealed partial class ConnectionPool<T>
         {
             CountDestroyed(reason);
             GiveBackAbandonBudget();
+            Ledger(resources: -1, abandoned: -1);
         }
     }
 
@@ -222,6 +231,7 @@ public sealed partial class ConnectionPool<T>
         {
             CountDestroyed(reason);
             GiveBackAbandonBudget();
+            Ledger(resources: -1, abandoned: -1);
         }
     }
 
@@ -251,6 +261,7 @@ public sealed partial class ConnectionPool<T>
     private int UncountFreedSlot()
     {
         int live = Interlocked.Decrement(ref _live);
+        Ledger(live: -1);
         AssertCountersInRange();
         return live;
     }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using PoolKit.Internal;
@@ -48,18 +49,6 @@ public sealed partial class ConnectionPool<T>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private DestroyReason? CheckOnHandOut(Slot<T> slot, long now)
     {
-        // PERF: the common answer inline, in the same order as the full check; anything else takes the full check.
-        if (!IsDisposed && slot.Generation == Volatile.Read(ref _generation) && now < slot.ExpiresAt && _traits.AlwaysUsable)
-        {
-            return null;
-        }
-
-        return CheckOnHandOutFully(slot, now);
-    }
-
-    /// <summary>The whole of <see cref="CheckOnHandOut"/>.</summary>
-    private DestroyReason? CheckOnHandOutFully(Slot<T> slot, long now)
-    {
         if (IsDisposed)
         {
             return DestroyReason.PoolDisposed;
@@ -75,11 +64,14 @@ public sealed partial class ConnectionPool<T>
             return DestroyReason.Expired;
         }
 
-        if (_traits.AlwaysUsable)
-        {
-            return null;
-        }
+        // PERF: the policy's check (and its exception handler, which would keep this method from being inlined) out
+        // of line, and skipped for a policy that does not override it.
+        return _traits.AlwaysUsable ? null : CheckUsable(slot);
+    }
 
+    /// <summary>The policy's <see cref="IResourcePolicy{T}.IsUsable"/> part of <see cref="CheckOnHandOut"/>.</summary>
+    private DestroyReason? CheckUsable(Slot<T> slot)
+    {
         try
         {
             return _policy.IsUsable(slot.Resource!) ? null : DestroyReason.Unusable;
@@ -95,6 +87,23 @@ public sealed partial class ConnectionPool<T>
     /// <summary>Whether a resource that passed the gate must be validated before use (idle beyond the bypass window).</summary>
     /// <remarks>A window of zero validates every hand-out, also when <paramref name="now"/> is a cached tick older than the exact one <see cref="Slot{T}.IdleSince"/> was stamped with.</remarks>
     private bool NeedsValidation(Slot<T> slot, long now) => _bypassTicks == 0 || now - slot.IdleSince >= _bypassTicks;
+
+    /// <summary>
+    /// The first look of <see cref="AcquireAsync(CancellationToken)"/>'s fast path and of <see cref="TryAcquire"/>: no
+    /// barging, so only when nobody waits, wins an idle slot that passes the gate (<see cref="TryTakeIdle"/>).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool TryTakeIdleIfNobodyWaits(long now, [NotNullWhen(true)] out Slot<T>? slot, out bool needsValidation)
+    {
+        if (_waiters.Count == 0)
+        {
+            return TryTakeIdle(now, out slot, out needsValidation);
+        }
+
+        slot = null;
+        needsValidation = false;
+        return false;
+    }
 
     /// <summary>
     /// Wins the first idle slot by CAS that passes the gate, destroying on the way any resource that does not.
@@ -205,51 +214,13 @@ public sealed partial class ConnectionPool<T>
             return !destroyed;
         }
 
+#if DEBUG
         TestHookBeforePublishIdle?.Invoke();
+#endif
 
         // Interlocked: a full fence, so the reads in AfterPublishIdle cannot move before the publication.
         slot.Transition(SlotState.Leased, SlotState.Idle);
         return AfterPublishIdle(slot, justChecked);
-    }
-
-    /// <summary>
-    /// The common return when the policy resets nothing: if nobody waits and the resource is to be kept, one CAS
-    /// <c>(version, Leased) → (version + 1, Idle)</c> ends the lease and publishes the slot together.
-    /// </summary>
-    /// <returns><see langword="false"/> if the return must take the two-step path (which also reports a second return).</returns>
-    private bool TryReturnIdleInOneStep(Slot<T> slot, long version)
-    {
-        // Everything read before the CAS is only acted on if the CAS wins, i.e. if the lease was still current and
-        // this call is its only return. A stale duplicate return, whose lease ended meanwhile, fails the early check
-        // (or, racing a concurrent duplicate, the CAS) and changes nothing but, at most, IdleSince below.
-        long now = _clock.Cached;
-        if (Volatile.Read(ref slot.Word) != Slot<T>.Pack(version, SlotState.Leased)
-            || _waiters.Count > 0
-            || Volatile.Read(ref _live) > _options.MaxSize
-            || CheckOnReturn(slot, now) is not null)
-        {
-            return false;
-        }
-
-        long useStart = slot.UseStartPrecise;
-
-        // Written before the CAS that publishes it; the next owner's winning CAS acquires it.
-        slot.IdleSince = now;
-        TestHookBeforePublishIdle?.Invoke();
-
-        // Interlocked: a full fence, so the reads in AfterPublishIdle cannot move before the publication.
-        if (!slot.TryEndLease(version, SlotState.Idle))
-        {
-            return false;
-        }
-
-        if (useStart != 0 && _metrics.UseTimeEnabled)
-        {
-            _metrics.RecordUseTime(_time.GetElapsedTime(useStart));
-        }
-
-        AfterPublishIdle(slot);
-        return true;
     }
 
     /// <summary>Closes the races of a slot just published as idle with waiters (step 1, second read) and with disposal.</summary>
@@ -259,8 +230,14 @@ public sealed partial class ConnectionPool<T>
     {
         NoteIdle(slot);
 
-        // PERF: the common case inline (no hook, nobody waits, not disposed); the same reads again below otherwise.
-        if (TestHookAfterPublishIdle is null && _waiters.Count == 0 && !IsDisposed)
+        // PERF: the common case inline (nobody waits, not disposed); the same reads again below otherwise.
+#if DEBUG
+        if (TestHookAfterPublishIdle is not null)
+        {
+            return AfterPublishIdleRaces(slot, justChecked);
+        }
+#endif
+        if (_waiters.Count == 0 && !IsDisposed)
         {
             return true;
         }
@@ -271,7 +248,9 @@ public sealed partial class ConnectionPool<T>
     /// <summary>The part of <see cref="AfterPublishIdle"/> that closes the races.</summary>
     private bool AfterPublishIdleRaces(Slot<T> slot, bool justChecked)
     {
+#if DEBUG
         TestHookAfterPublishIdle?.Invoke();
+#endif
 
         // A waiter that enqueued after our first look rescans after enqueueing; hand the slot over ourselves if it
         // missed it, so that FIFO order holds. Each round hands off, destroys, or sees the queue empty.
@@ -332,6 +311,7 @@ public sealed partial class ConnectionPool<T>
             }
         }
 
+        Debug.Assert(slot.CurrentState == SlotState.Leased && slot.Resource is not null, "a slot is handed to a waiter only while owned (Leased) and holding a resource");
         var result = new WaitResult<T>(slot, WaitOutcome.HandedOff);
         while (_waiters.TryDequeue(out Waiter<T>? waiter, out int epoch))
         {
@@ -385,7 +365,9 @@ public sealed partial class ConnectionPool<T>
         bool inTransit = false;
         while ((until?.IsPending ?? _waiters.Count > 0) && TryTakeIdleInTransit(now, ref inTransit, out Slot<T>? idle))
         {
+#if DEBUG
             TestHookIdleSlotWonForWaiters?.Invoke();
+#endif
 
             // The head may be the acquirer itself or somebody who came earlier: FIFO either way.
             if (!TryHandOff(idle, now))

@@ -28,32 +28,52 @@ public sealed partial class ConnectionPool<T>
     /// <returns>A task that completes when the resource is idle again, handed off or being destroyed.</returns>
     internal ValueTask Return(Slot<T> slot, long version, bool strict, CancellationToken cancellationToken)
     {
-        if (_traits.ResetsNothing && TryReturnIdleInOneStep(slot, version))
-        {
-            return default;
-        }
-
-        // Two steps: end the lease (the slot stays Leased, now owned by this call), then reset and release it.
-        if (!slot.TryEndLease(version, SlotState.Leased))
-        {
-            if (strict)
-            {
-                ThrowHelper.ThrowAlreadyReturned(Name);
-            }
-
-            return default;
-        }
-
-        // From here on this call owns the slot (still Leased) and the lease is dead.
+        // Everything read before the CAS that ends the lease is acted on only if that CAS wins, i.e. if the lease was
+        // still current and this call is its only return. A stale duplicate return, whose lease ended meanwhile (the
+        // slot may be somebody else's by now), fails this early look or, racing a concurrent duplicate, the CAS.
         long now = _clock.Cached;
-        if (slot.UseStartPrecise != 0 && _metrics.UseTimeEnabled)
+        if (Volatile.Read(ref slot.Word) != Slot<T>.Pack(version, SlotState.Leased))
         {
-            _metrics.RecordUseTime(_time.GetElapsedTime(slot.UseStartPrecise));
+            return AlreadyReturned(strict);
         }
 
-        if (CheckOnReturn(slot, now) is { } reason)
+        long useStart = slot.UseStartPrecise;
+        DestroyReason? reason = CheckOnReturn(slot, now);
+
+        // One step when nothing lies between ending the lease and publishing the slot (nothing to reset, nothing to
+        // destroy, nobody waiting): the CAS (v, Leased) → (v + 1, Idle) does both; otherwise (v, Leased) → (v + 1, Leased)
+        // ends the lease only, and this call owns the slot (still Leased) until it releases or destroys it. A pool shrunk
+        // below its live count (Resize) takes the two steps: MakeAvailable destroys the excess.
+        bool publish = reason is null && _traits.ResetsNothing && _waiters.Count == 0 && Volatile.Read(ref _live) <= _options.MaxSize;
+        if (publish)
         {
-            _ = DestroyOwned(slot, reason);
+            // Written before the CAS that publishes it; the next owner's winning CAS acquires it.
+            slot.IdleSince = now;
+#if DEBUG
+            TestHookBeforePublishIdle?.Invoke();
+#endif
+        }
+
+        // Interlocked: a full fence, so the reads in AfterPublishIdle cannot move before the publication.
+        if (!slot.TryEndLease(version, publish ? SlotState.Idle : SlotState.Leased))
+        {
+            return AlreadyReturned(strict);
+        }
+
+        if (useStart != 0 && _metrics.UseTimeEnabled)
+        {
+            _metrics.RecordUseTime(_time.GetElapsedTime(useStart));
+        }
+
+        if (publish)
+        {
+            AfterPublishIdle(slot);
+            return default;
+        }
+
+        if (reason is not null)
+        {
+            _ = DestroyOwned(slot, reason.GetValueOrDefault());
             return default;
         }
 
@@ -99,6 +119,17 @@ public sealed partial class ConnectionPool<T>
         Interlocked.Increment(ref _returning);
         Task finished = FinishCheckAsync(slot, reset, bound, _options.ResetTimeout, DestroyReason.ResetFailed);
         return cancellationToken.CanBeCanceled ? new ValueTask(finished.WaitAsync(cancellationToken)) : new ValueTask(finished);
+    }
+
+    /// <summary>A return of a lease that already ended: an error if <paramref name="strict"/>, else nothing.</summary>
+    private ValueTask AlreadyReturned(bool strict)
+    {
+        if (strict)
+        {
+            ThrowHelper.ThrowAlreadyReturned(Name);
+        }
+
+        return default;
     }
 
     /// <summary>The policy's <see cref="IResourcePolicy{T}.IsClosedByCaller"/>; one that throws says "no".</summary>

@@ -104,6 +104,56 @@ public sealed partial class ConnectionPool<T>
         }
     }
 
+#if DEBUG
+    /// <summary>
+    /// Debug builds: the ledger <see cref="Ledger"/> keeps, three counts packed in one word (21 bits each, MaxSize is
+    /// at most 2^16) so that every change and its check see one consistent state without a lock.
+    /// </summary>
+    private long _ledger;
+#endif
+
+    /// <summary>
+    /// Debug builds: records a change of live slots (reservations), resources that exist in the pool's hands (created
+    /// into a slot, their destruction not ended) or abandoned work (a unit of the abandonment budget), and asserts the
+    /// conservation that must hold at every instant, under contention too: <c>resources ≤ live + abandoned</c>, so
+    /// with <c>live ≤ MaxSize</c> and <c>abandoned ≤ MaxSize</c> (asserted on the counters themselves) no more than
+    /// twice MaxSize resources ever exist.
+    /// </summary>
+    /// <remarks>
+    /// Each party records its changes in the order the protocol prescribes (a reservation before the resource it
+    /// makes room for, the end of a destruction before the reservation is given up, a unit of the budget before an
+    /// abandoned resource's reservation is given up and after that resource is gone), and the ledger's interlocked
+    /// additions follow the order of the operations they record; so the assertion fires only when a path breaks that
+    /// order (a slot freed before its resource is destroyed, a resource created without a reservation).
+    /// </remarks>
+    [Conditional("DEBUG")]
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Performance", "CA1822:Mark members as static", Justification = "Instance data in Debug builds only; Release compiles the calls out.")]
+    private void Ledger(int live = 0, int resources = 0, int abandoned = 0)
+    {
+#if DEBUG
+        const int Bits = 21;
+        const long Mask = (1L << Bits) - 1;
+        long word = Interlocked.Add(ref _ledger, live + ((long)resources << Bits) + ((long)abandoned << (2 * Bits)));
+
+        // A count below zero borrows from the next field and shows as a huge value in its own.
+        long l = word & Mask, r = (word >> Bits) & Mask, a = word >> (2 * Bits);
+        Debug.Assert(l <= Mask / 2 && r <= Mask / 2 && a >= 0 && a <= Mask / 2, $"ledger counts never go below zero (live {l}, resources {r}, abandoned {a})");
+        Debug.Assert(r <= l + a, $"resources in the pool's hands ({r}) <= live slots ({l}) + abandoned work ({a})");
+#endif
+    }
+
+#if DEBUG
+    /// <summary>Debug builds: the ledger's counts (for tests, at rest: they equal the pool's own).</summary>
+    internal (int Live, int Resources, int Abandoned) LedgerCounts
+    {
+        get
+        {
+            long word = Volatile.Read(ref _ledger);
+            return ((int)(word & ((1L << 21) - 1)), (int)((word >> 21) & ((1L << 21) - 1)), (int)(word >> 42));
+        }
+    }
+#endif
+
     [Conditional("DEBUG")]
     private void AssertCountersInRange()
     {
@@ -113,5 +163,7 @@ public sealed partial class ConnectionPool<T>
         Debug.Assert(live >= 0 && live <= _slots.Length, $"0 <= live ({live}) <= the slot array's length");
         Debug.Assert(creating >= 0 && creating <= _options.MaxConcurrentCreations, $"0 <= creating ({creating}) <= MaxConcurrentCreations");
         Debug.Assert(Volatile.Read(ref _returning) >= 0, "returning >= 0");
+        int abandoned = Volatile.Read(ref _abandonedRunning);
+        Debug.Assert(abandoned >= 0 && abandoned <= AbandonBudget, $"0 <= abandoned work running ({abandoned}) <= AbandonBudget");
     }
 }

@@ -29,7 +29,7 @@ public class ContendedBenchmarks
     private Task[] _tasks = null!;
 
     /// <summary>How many tasks compete for the <see cref="PoolSize"/> resources.</summary>
-    [Params(8, 64)]
+    [Params(1, 8, 64)]
     public int Tasks { get; set; }
 
     [GlobalSetup]

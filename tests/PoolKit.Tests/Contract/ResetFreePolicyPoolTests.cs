@@ -2,7 +2,7 @@ using PoolKit.Tests.Fakes;
 
 namespace PoolKit.Tests.Contract;
 
-/// <summary>The contract over a policy that keeps every default: the pool returns in one CAS (<c>TryReturnIdleInOneStep</c>).</summary>
+/// <summary>The contract over a policy that keeps every default: the pool returns in one CAS (<c>Return</c>'s publishing end of the lease).</summary>
 public sealed class ResetFreePolicyPoolTests : ConnectionPoolContract
 {
     protected override bool ResetsNothing => true;
