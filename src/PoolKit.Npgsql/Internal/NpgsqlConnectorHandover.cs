@@ -24,40 +24,20 @@ namespace PoolKit.Npgsql.Internal;
 /// are internal to Npgsql and reached through <see cref="UnsafeAccessorAttribute"/> (they are the same in Npgsql 8.0
 /// through 10.0.3); <see cref="Probe"/> checks once per process that every one binds. Where one does not, the caller
 /// falls back to destroying the connection on return (a kept reference is then a disposed connection).</para>
-/// <para>Shared state: <see cref="s_state"/>, written by any thread from <see cref="Unknown"/> to
-/// <see cref="Available"/> or <see cref="Unavailable"/>, and from <see cref="Available"/> to
-/// <see cref="Unavailable"/> only.</para>
+/// <para>Whether the internals are usable is kept by an <see cref="InternalsProbe"/>.</para>
 /// </remarks>
 #pragma warning disable NPG9001 // NpgsqlConnector is experimental: moved through pinned accessors, with a fallback.
 internal static class NpgsqlConnectorHandover
 {
-    private const int Unknown = 0;
-    private const int Available = 1;
-    private const int Unavailable = 2;
-
-    private static int s_state;
+    private static readonly InternalsProbe s_probe = new(MembersBind);
 
     /// <summary>Gets whether the handover can run in this process (probing once if needed).</summary>
-    public static bool IsAvailable => Volatile.Read(ref s_state) switch
-    {
-        Available => true,
-        Unavailable => false,
-        _ => Probe(),
-    };
+    public static bool IsAvailable => s_probe.IsAvailable;
 
     /// <summary>Checks, without a connection, that every internal member binds.</summary>
     /// <returns>Whether the handover is available.</returns>
     public static bool Probe()
-    {
-        int state = Volatile.Read(ref s_state);
-        if (state != Unknown)
-        {
-            return state == Available;
-        }
-
-        Interlocked.CompareExchange(ref s_state, MembersBind() ? Available : Unavailable, Unknown);
-        return Volatile.Read(ref s_state) == Available;
-    }
+        => s_probe.Probe();
 
     /// <summary>
     /// Moves the connector of <paramref name="pooled"/> (open, idle or not) into a new connection object, leaving
@@ -94,7 +74,7 @@ internal static class NpgsqlConnectorHandover
         }
         catch (MissingMemberException)
         {
-            Volatile.Write(ref s_state, Unavailable);
+            s_probe.TurnOff();
             return null;
         }
     }

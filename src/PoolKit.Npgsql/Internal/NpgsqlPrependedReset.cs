@@ -22,9 +22,7 @@ namespace PoolKit.Npgsql.Internal;
 /// when the first pool is built) and the Npgsql major version is one this code was tested with; after each
 /// <c>Reset</c> it checks that a reset is really queued (<c>PendingPrependedResponses</c> grew), and otherwise turns
 /// itself off for the process. In every off case the caller falls back to a reset with its own round trip.</para>
-/// <para>Shared state: <see cref="s_state"/>, written by any thread from <see cref="Unknown"/> to
-/// <see cref="Available"/> or <see cref="Unavailable"/>, and from <see cref="Available"/> to
-/// <see cref="Unavailable"/> only; a stale read costs one more probe or one more fallback.</para>
+/// <para>Whether the internals are usable is kept by an <see cref="InternalsProbe"/>.</para>
 /// </remarks>
 #pragma warning disable NPG9001 // NpgsqlConnector is experimental: read and armed through pinned accessors, with a fallback.
 internal static class NpgsqlPrependedReset
@@ -32,36 +30,17 @@ internal static class NpgsqlPrependedReset
     /// <summary>The Npgsql major version the accessors were checked against.</summary>
     internal const int TestedMajorVersion = 10;
 
-    private const int Unknown = 0;
-    private const int Available = 1;
-    private const int Unavailable = 2;
-
-    private static int s_state;
+    private static readonly InternalsProbe s_probe = new(static () => typeof(NpgsqlConnection).Assembly.GetName().Version?.Major == TestedMajorVersion && MembersBind());
 
     /// <summary>Gets whether the prepended reset can be used in this process (probing once if needed).</summary>
-    public static bool IsAvailable => Volatile.Read(ref s_state) switch
-    {
-        Available => true,
-        Unavailable => false,
-        _ => Probe(),
-    };
+    public static bool IsAvailable => s_probe.IsAvailable;
 
     /// <summary>
     /// Checks, without a connection, that Npgsql's version is a tested one and that every internal member binds.
     /// </summary>
     /// <returns>Whether the prepended reset is available.</returns>
     public static bool Probe()
-    {
-        int state = Volatile.Read(ref s_state);
-        if (state != Unknown)
-        {
-            return state == Available;
-        }
-
-        bool available = typeof(NpgsqlConnection).Assembly.GetName().Version?.Major == TestedMajorVersion && MembersBind();
-        Interlocked.CompareExchange(ref s_state, available ? Available : Unavailable, Unknown);
-        return Volatile.Read(ref s_state) == Available;
-    }
+        => s_probe.Probe();
 
     /// <summary>
     /// Arms the reset on a freshly opened connection, as Npgsql's pool does at open.
@@ -92,7 +71,7 @@ internal static class NpgsqlPrependedReset
         }
         catch (MissingMemberException)
         {
-            Volatile.Write(ref s_state, Unavailable);
+            s_probe.TurnOff();
             return false;
         }
     }
@@ -104,7 +83,7 @@ internal static class NpgsqlPrependedReset
     /// <returns>What happened, or what the caller must do first.</returns>
     public static QueueResult TryQueue(NpgsqlConnection connection)
     {
-        if (Volatile.Read(ref s_state) == Unavailable)
+        if (s_probe.IsOff)
         {
             return QueueResult.Unavailable;
         }
@@ -144,7 +123,7 @@ internal static class NpgsqlPrependedReset
             if (GetPendingPrependedResponses(connector) == 0)
             {
                 // Nothing was queued: this Npgsql no longer prepends from Reset. Turn the fast path off for good.
-                Volatile.Write(ref s_state, Unavailable);
+                s_probe.TurnOff();
                 return QueueResult.Unavailable;
             }
 
@@ -152,7 +131,7 @@ internal static class NpgsqlPrependedReset
         }
         catch (MissingMemberException)
         {
-            Volatile.Write(ref s_state, Unavailable);
+            s_probe.TurnOff();
             return QueueResult.Unavailable;
         }
     }

@@ -25,44 +25,24 @@ namespace PoolKit.Npgsql.Internal;
 /// <see cref="UnsafeAccessorAttribute"/> like <see cref="NpgsqlPrependedReset"/>. <see cref="Probe"/> checks once per
 /// process that the members bind; where they do not, the check is off (every connection counts as alive, as before)
 /// and the pool logs it when it is built.</para>
-/// <para>Shared state: <see cref="s_state"/>, written by any thread from <see cref="Unknown"/> to
-/// <see cref="Available"/> or <see cref="Unavailable"/>, and from <see cref="Available"/> to
-/// <see cref="Unavailable"/> only.</para>
+/// <para>Whether the internals are usable is kept by an <see cref="InternalsProbe"/>.</para>
 /// </remarks>
 #pragma warning disable NPG9001 // NpgsqlConnector is experimental: read through pinned accessors, with a fallback.
 internal static class NpgsqlServerHangup
 {
-    private const int Unknown = 0;
-    private const int Available = 1;
-    private const int Unavailable = 2;
-
     // What a peek looks at first; a longer look (rented) only when notifications are waiting in front.
     private const int PeekBytes = 256;
     private const int MaxPeekBytes = 64 * 1024;
 
-    private static int s_state;
+    private static readonly InternalsProbe s_probe = new(MembersBind);
 
     /// <summary>Gets whether the check can run in this process (probing once if needed).</summary>
-    public static bool IsAvailable => Volatile.Read(ref s_state) switch
-    {
-        Available => true,
-        Unavailable => false,
-        _ => Probe(),
-    };
+    public static bool IsAvailable => s_probe.IsAvailable;
 
     /// <summary>Checks, without a connection, that every internal member binds.</summary>
     /// <returns>Whether the check is available.</returns>
     public static bool Probe()
-    {
-        int state = Volatile.Read(ref s_state);
-        if (state != Unknown)
-        {
-            return state == Available;
-        }
-
-        Interlocked.CompareExchange(ref s_state, MembersBind() ? Available : Unavailable, Unknown);
-        return Volatile.Read(ref s_state) == Available;
-    }
+        => s_probe.Probe();
 
     /// <summary>
     /// Whether the server has ended the session of an open, idle connection (nothing outstanding on the wire).
@@ -96,7 +76,7 @@ internal static class NpgsqlServerHangup
         }
         catch (MissingMemberException)
         {
-            Volatile.Write(ref s_state, Unavailable);
+            s_probe.TurnOff();
             return false;
         }
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
