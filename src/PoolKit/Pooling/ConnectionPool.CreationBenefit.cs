@@ -13,7 +13,7 @@ namespace PoolKit;
 /// <see cref="StartCreationsForWaiters()"/> creates for them only. A spike of 50 requests of 2 ms against 5 idle
 /// connections (a return every 0.4 ms) with creations taking 150 ms therefore creates nothing: the spike is over long
 /// before a new connection would have arrived.</para>
-/// <para><b>No history, no change.</b> Without a creation time observed and 8 busy service intervals, every creation the
+/// <para><b>Opt-in</b> (<see cref="ConnectionPoolOptions.CreateOnlyWhenItHelps"/>). <b>No history, no change.</b> Without a creation time observed and 8 busy service intervals, every creation the
 /// demand justifies starts, as before. <b>Liveness.</b> The estimate describes the queue only while it is being served:
 /// when nothing was served for a creation time (every lease stuck), it is stale and creations start as before; a
 /// decision that held creations back asks the queue to run it again at that moment (<c>WakeUpAt</c>), so a waiter is
@@ -32,6 +32,11 @@ public sealed partial class ConnectionPool<T>
     /// <returns><paramref name="wanted"/>, or fewer when the estimates say the returns serve the rest first.</returns>
     private int CreationsThatHelp(int wanted, int waiting)
     {
+        if (!_options.CreateOnlyWhenItHelps)
+        {
+            return wanted;
+        }
+
         long create = _creationTime.Mean;
         long interval = _queueEstimate.Interval;
         if (create < 0 || interval < 0)

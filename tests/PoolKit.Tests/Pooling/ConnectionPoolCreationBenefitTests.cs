@@ -75,6 +75,7 @@ public sealed class ConnectionPoolCreationBenefitTests
         ConnectionPool<FakeResource> pool = PoolFactory.Create(out policy, out time, o =>
         {
             o.MaxSize = 10;
+            o.CreateOnlyWhenItHelps = true;
             o.AcquireTimeout = TimeSpan.FromSeconds(30);
             o.ValidationBypassWindow = Timeout.InfiniteTimeSpan;
         });
