@@ -16,9 +16,8 @@ namespace PoolKit.Internal;
 /// service, and is dropped. Without <see cref="MinSamples"/> samples there is no estimate (the pool then never sheds).
 /// Known limit: when nothing comes back at all (every lease stuck), no sample arrives and the estimate keeps its last
 /// value; the acquire timeout still bounds every wait.</para>
-/// <para><b>Concurrency.</b> <see cref="_lastServed"/> by Interlocked.Exchange, <see cref="_interval"/> by CAS,
-/// <see cref="_samples"/> by Interlocked (saturating at <see cref="MinSamples"/>); readers read them racily, which only
-/// blurs an estimate.</para>
+/// <para><b>Concurrency.</b> <see cref="_lastServed"/> by Interlocked.Exchange, the average as
+/// <see cref="DurationEstimator"/> keeps it; readers read them racily, which only blurs an estimate.</para>
 /// </remarks>
 internal sealed class QueueWaitEstimator
 {
@@ -29,13 +28,10 @@ internal sealed class QueueWaitEstimator
     private long _lastServed;
 
     /// <summary>The moving average of the interval between two services while the queue was busy (pool-clock ticks).</summary>
-    private long _interval;
-
-    /// <summary>Samples taken, up to <see cref="MinSamples"/>.</summary>
-    private int _samples;
+    private readonly DurationEstimator _interval = new(MinSamples, weight: 8);
 
     /// <summary>Gets the mean interval between two services (pool-clock ticks), or -1 without enough samples.</summary>
-    public long Interval => Volatile.Read(ref _samples) < MinSamples ? -1 : Volatile.Read(ref _interval);
+    public long Interval => _interval.Mean;
 
     /// <summary>Gets the pool-clock tick the last waiter was served at; 0 before the first.</summary>
     public long LastServed => Volatile.Read(ref _lastServed);
@@ -51,25 +47,7 @@ internal sealed class QueueWaitEstimator
             return;
         }
 
-        long sample = now - previous;
-        bool first = Volatile.Read(ref _samples) == 0;
-        long old = Volatile.Read(ref _interval);
-        while (true)
-        {
-            long next = first ? sample : old + ((sample - old) / 8);
-            long seen = Interlocked.CompareExchange(ref _interval, next, old);
-            if (seen == old)
-            {
-                break;
-            }
-
-            old = seen;
-        }
-
-        if (Volatile.Read(ref _samples) < MinSamples)
-        {
-            Interlocked.Increment(ref _samples);
-        }
+        _interval.Record(now - previous);
     }
 
     /// <summary>Forgets when the last waiter was served, so the next interval (one that spans a pause) is not a sample.</summary>
